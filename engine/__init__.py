@@ -3,11 +3,18 @@
 A library with no knowledge of simulation: `engine` never imports `sim`.
 """
 
+from engine.book import (
+    BookSnapshot,
+    InvariantError,
+    OrderBook,
+    SelfTradePolicy,
+    TradePriceRule,
+)
 from engine.events import (
     Accepted,
     Amended,
-    CancelReason,
     Cancelled,
+    CancelReason,
     Event,
     Expired,
     Rejected,
@@ -19,15 +26,20 @@ from engine.orders import Channel, RestingOrder, Side, TimeInForce
 __all__ = [
     "Accepted",
     "Amended",
+    "BookSnapshot",
     "CancelReason",
     "Cancelled",
     "Channel",
     "Event",
     "Expired",
+    "InvariantError",
+    "OrderBook",
     "Rejected",
     "RejectReason",
     "RestingOrder",
+    "SelfTradePolicy",
     "Side",
     "TimeInForce",
     "Trade",
+    "TradePriceRule",
 ]

@@ -60,7 +60,7 @@ class Event(msgspec.Struct, frozen=True, tag=True, gc=False):
 
 
 class Accepted(Event, frozen=True, tag=True, gc=False):
-    """An order was accepted. `price` is None for a market order (its protection price otherwise)."""
+    """An order was accepted. A market order's `price` is its protection price, or None."""
 
     order_id: int
     side: Side
@@ -120,7 +120,7 @@ class Trade(Event, frozen=True, tag=True, gc=False):
 
     @property
     def value(self) -> int:
-        """Value in fen for rare-earth units (yuan/t x kg / 10); exact when qty is a multiple of 10."""
+        """Value in fen for rare-earth units: yuan/t x kg / 10, exact for qty in tens of kg."""
         return self.price * self.qty // 10
 
 
@@ -139,7 +139,7 @@ class Cancelled(Event, frozen=True, tag=True, gc=False):
 
 
 class Amended(Event, frozen=True, tag=True, gc=False):
-    """A resting order changed price and/or open quantity. `priority_kept` is False when re-queued."""
+    """A resting order changed price and/or open quantity; re-queued unless `priority_kept`."""
 
     order_id: int
     side: Side

@@ -50,7 +50,6 @@ class Order(msgspec.Struct, gc=False):
     tif: TimeInForce
     channel: Channel
     time: int
-    seq: int  # arrival sequence number in this book; time priority within a level
 
 
 class RestingOrder(msgspec.Struct, frozen=True, gc=False):
@@ -64,4 +63,3 @@ class RestingOrder(msgspec.Struct, frozen=True, gc=False):
     tif: TimeInForce
     channel: Channel
     time: int
-    seq: int

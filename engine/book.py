@@ -1,0 +1,668 @@
+"""One product's limit order book with price-time priority.
+
+How matching works
+------------------
+Each side of the book is a `BookSide`: a dict from a *sort key* to a `Level`, plus the list of
+keys kept sorted ascending so that the best level is always the last element. The key of a
+bid level is its price and the key of an ask level is minus its price, so one type serves
+both sides and "best" is always `keys[-1]`. An incoming order reaches a level of the opposite
+side when that level's key is at least the incoming order's *limit key* (`sign * price`).
+
+A `Level` holds its resting orders in a FIFO `deque` with a cached total and live count.
+Cancelling marks the order dead (`qty = 0`) and leaves it in the deque; matching pops dead
+orders off the front as it meets them, and a level whose deque is mostly dead is compacted.
+That makes cancel O(1) and keeps the deque strictly in arrival order, which is time priority.
+
+Every public request returns the events it caused, in order. A request that cannot be
+honoured returns exactly one `Rejected` and changes nothing; misuse of the API (a float price,
+a side that is not a `Side`) raises `TypeError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_left, insort
+from collections import deque
+from typing import Any
+
+import msgspec
+
+from engine.events import (
+    Accepted,
+    Amended,
+    Cancelled,
+    CancelReason,
+    Event,
+    Expired,
+    Rejected,
+    RejectReason,
+    Trade,
+)
+from engine.orders import Channel, Order, RestingOrder, Side, TimeInForce
+
+__all__ = [
+    "BookSnapshot",
+    "InvariantError",
+    "OrderBook",
+    "SelfTradePolicy",
+    "TradePriceRule",
+]
+
+BUY = Side.BUY
+SELL = Side.SELL
+GTC = TimeInForce.GTC
+DAY = TimeInForce.DAY
+IOC = TimeInForce.IOC
+FOK = TimeInForce.FOK
+ONLINE = Channel.ONLINE
+
+_IOC_REMAINDER = CancelReason.IOC_REMAINDER
+_MARKET_REMAINDER = CancelReason.MARKET_REMAINDER
+_SELF_TRADE = CancelReason.SELF_TRADE
+_USER = CancelReason.USER
+
+
+class SelfTradePolicy(enum.Enum):
+    """What happens when an order would trade with a resting order of the same owner."""
+
+    CANCEL_RESTING = "cancel_resting"  # cancel the resting order, keep matching
+    CANCEL_INCOMING = "cancel_incoming"  # cancel what is left of the incoming order
+    CANCEL_BOTH = "cancel_both"  # cancel both
+
+
+class TradePriceRule(enum.Enum):
+    """At what price a match prints."""
+
+    MAKER = "maker"  # the resting order's price
+    MEDIAN = "median"  # median of buy price, sell price and last trade (SHFE/DCE convention)
+
+
+class InvariantError(AssertionError):
+    """The book's internal state is inconsistent: a bug, never a user error."""
+
+
+class BookSnapshot(msgspec.Struct, frozen=True):
+    """Everything observable about a book: levels best first, orders in priority order."""
+
+    product: str | None
+    last_trade_price: int | None
+    bids: list[RestingOrder]
+    asks: list[RestingOrder]
+
+
+class Level:
+    """The resting orders at one price, oldest first, with a cached open total."""
+
+    __slots__ = ("price", "total", "count", "queue")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.total = 0  # open quantity of the live orders
+        self.count = 0  # number of live orders (the deque may also hold dead ones)
+        self.queue: deque[Order] = deque()
+
+    def live(self) -> list[Order]:
+        return [o for o in self.queue if o.qty]
+
+
+class BookSide:
+    """One side of the book: levels by sort key, keys sorted ascending, best last."""
+
+    __slots__ = ("side", "sign", "levels", "keys")
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.sign = 1 if side is BUY else -1
+        self.levels: dict[int, Level] = {}
+        self.keys: list[int] = []
+
+    def best_price(self) -> int | None:
+        keys = self.keys
+        return self.sign * keys[-1] if keys else None
+
+    def iter_levels(self):
+        """Levels from best to worst."""
+        levels = self.levels
+        for key in reversed(self.keys):
+            yield levels[key]
+
+
+def _snapshot(o: Order) -> RestingOrder:
+    return RestingOrder(o.order_id, o.side, o.price, o.qty, o.owner, o.tif, o.channel, o.time)
+
+
+def _reject(order_id, reason: RejectReason, detail: str, time: int, product, channel) -> list:
+    return [Rejected(order_id, reason, detail, time, product, channel)]
+
+
+def _misuse(name: str, value: Any, expected: str) -> TypeError:
+    return TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+
+
+class OrderBook:
+    """A price-time-priority limit order book for one product.
+
+    Prices are integers on the `tick` grid, quantities positive integer multiples of `lot`.
+    Every request returns the list of events it caused, in order.
+    """
+
+    __slots__ = (
+        "tick",
+        "lot",
+        "product",
+        "stp",
+        "trade_price",
+        "last_trade_price",
+        "_orders",
+        "_bids",
+        "_asks",
+        "_median",
+    )
+
+    def __init__(
+        self,
+        tick: int = 1,
+        lot: int = 1,
+        *,
+        product: str | None = None,
+        stp: SelfTradePolicy = SelfTradePolicy.CANCEL_RESTING,
+        trade_price: TradePriceRule = TradePriceRule.MAKER,
+    ) -> None:
+        if type(tick) is not int or tick < 1:
+            raise ValueError(f"tick must be an int >= 1, got {tick!r}")
+        if type(lot) is not int or lot < 1:
+            raise ValueError(f"lot must be an int >= 1, got {lot!r}")
+        if not isinstance(stp, SelfTradePolicy):
+            raise _misuse("stp", stp, "a SelfTradePolicy")
+        if not isinstance(trade_price, TradePriceRule):
+            raise _misuse("trade_price", trade_price, "a TradePriceRule")
+        self.tick = tick
+        self.lot = lot
+        self.product = product
+        self.stp = stp
+        self.trade_price = trade_price
+        self.last_trade_price: int | None = None
+        self._orders: dict[int, Order] = {}  # live orders, in arrival order
+        self._bids = BookSide(BUY)
+        self._asks = BookSide(SELL)
+        self._median = trade_price is TradePriceRule.MEDIAN
+
+    # ------------------------------------------------------------------ requests
+
+    def limit(
+        self,
+        order_id: int,
+        side: Side,
+        price: int,
+        qty: int,
+        owner: Any = None,
+        tif: TimeInForce = GTC,
+        post_only: bool = False,
+        *,
+        channel: Channel = ONLINE,
+        time: int = 0,
+    ) -> list[Event]:
+        """Submit a limit order: it trades with what it crosses, then rests, per its `tif`."""
+        if type(order_id) is not int or type(price) is not int or type(qty) is not int:
+            raise _misuse_args(order_id=order_id, price=price, qty=qty)
+        if side is BUY:
+            opp = self._asks
+            own = self._bids
+        elif side is SELL:
+            opp = self._bids
+            own = self._asks
+        else:
+            raise _misuse("side", side, "a Side")
+        if tif is not GTC and tif is not DAY and tif is not IOC and tif is not FOK:
+            raise _misuse("tif", tif, "a TimeInForce")
+        product = self.product
+        if price <= 0:
+            return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
+                           f"price {price} is not positive", time, product, channel)
+        if price % self.tick:
+            return _reject(order_id, RejectReason.PRICE_OFF_TICK,
+                           f"price {price} is not a multiple of the tick {self.tick}",
+                           time, product, channel)
+        if qty <= 0 or qty % self.lot:
+            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
+                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
+                           time, product, channel)
+        orders = self._orders
+        if order_id in orders:
+            return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
+                           f"order id {order_id} is already resting", time, product, channel)
+        okeys = opp.keys
+        limit_key = opp.sign * price
+        crosses = okeys and okeys[-1] >= limit_key
+        if crosses:
+            if post_only:
+                return _reject(order_id, RejectReason.POST_ONLY_WOULD_CROSS,
+                               f"post-only {side.value} at {price} would cross "
+                               f"{opp.sign * okeys[-1]}", time, product, channel)
+            if tif is FOK and not self._fillable(opp, limit_key, qty, owner):
+                return _reject(order_id, RejectReason.FOK_CANNOT_FILL,
+                               f"fill-or-kill for {qty} cannot fill completely at {price}",
+                               time, product, channel)
+        elif tif is FOK:
+            return _reject(order_id, RejectReason.FOK_CANNOT_FILL,
+                           f"fill-or-kill at {price} crosses nothing", time, product, channel)
+        events: list[Event] = [Accepted(order_id, side, price, qty, owner, tif, time, product,
+                                        channel)]
+        if crosses:
+            qty = self._take(opp, order_id, side, price, limit_key, qty, owner, channel, time,
+                             events)
+            if qty <= 0:  # filled, or stopped by self-trade prevention (-1)
+                return events
+        if tif is IOC:
+            events.append(Cancelled(order_id, side, price, qty, owner, _IOC_REMAINDER, time,
+                                    product, channel))
+            return events
+        # rest what is left at the tail of its level
+        key = own.sign * price
+        level = own.levels.get(key)
+        if level is None:
+            level = own.levels[key] = Level(price)
+            insort(own.keys, key)
+        order = Order(order_id, side, level.price, qty, owner, tif, channel, time)
+        orders[order_id] = order
+        level.queue.append(order)
+        level.total += qty
+        level.count += 1
+        return events
+
+    def market(
+        self,
+        order_id: int,
+        side: Side,
+        qty: int,
+        owner: Any = None,
+        *,
+        protection: int | None = None,
+        channel: Channel = ONLINE,
+        time: int = 0,
+    ) -> list[Event]:
+        """Submit a market order: sweep the opposite side, never rest.
+
+        A `protection` price stops the sweep at levels worse than it; whatever is left is
+        cancelled.
+        """
+        if type(order_id) is not int or type(qty) is not int:
+            raise _misuse_args(order_id=order_id, qty=qty)
+        if protection is not None and type(protection) is not int:
+            raise _misuse("protection", protection, "an int or None")
+        if side is BUY:
+            opp = self._asks
+        elif side is SELL:
+            opp = self._bids
+        else:
+            raise _misuse("side", side, "a Side")
+        product = self.product
+        if qty <= 0 or qty % self.lot:
+            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
+                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
+                           time, product, channel)
+        if order_id in self._orders:
+            return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
+                           f"order id {order_id} is already resting", time, product, channel)
+        if protection is not None:
+            if protection <= 0:
+                return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
+                               f"protection price {protection} is not positive",
+                               time, product, channel)
+            if protection % self.tick:
+                return _reject(order_id, RejectReason.PRICE_OFF_TICK,
+                               f"protection price {protection} is not a multiple of the tick "
+                               f"{self.tick}", time, product, channel)
+        if not opp.keys:
+            return _reject(order_id, RejectReason.NO_LIQUIDITY,
+                           f"market {side.value} with no {opp.side.value} orders resting",
+                           time, product, channel)
+        events: list[Event] = [Accepted(order_id, side, protection, qty, owner, IOC, time,
+                                        product, channel)]
+        limit_key = None if protection is None else opp.sign * protection
+        qty = self._take(opp, order_id, side, protection, limit_key, qty, owner, channel, time,
+                         events)
+        if qty > 0:
+            events.append(Cancelled(order_id, side, protection, qty, owner, _MARKET_REMAINDER,
+                                    time, product, channel))
+        return events
+
+    def cancel(self, order_id: int, *, time: int = 0) -> list[Event]:
+        """Cancel a resting order's whole open quantity."""
+        if type(order_id) is not int:
+            raise _misuse("order_id", order_id, "an int")
+        order = self._orders.get(order_id)
+        if order is None:
+            return _reject(order_id, RejectReason.UNKNOWN_ORDER,
+                           f"no resting order with id {order_id}", time, self.product, ONLINE)
+        qty = order.qty
+        self._remove(order)
+        return [Cancelled(order_id, order.side, order.price, qty, order.owner, _USER, time,
+                          self.product, order.channel)]
+
+    def amend(
+        self,
+        order_id: int,
+        price: int | None = None,
+        qty: int | None = None,
+        *,
+        time: int = 0,
+    ) -> list[Event]:
+        """Change a resting order's price and/or open quantity.
+
+        Lowering the quantity at the same price keeps time priority; a price change or a
+        quantity increase re-queues the order at the tail, where it may trade at once.
+        """
+        if type(order_id) is not int:
+            raise _misuse("order_id", order_id, "an int")
+        if price is not None and type(price) is not int:
+            raise _misuse("price", price, "an int or None")
+        if qty is not None and type(qty) is not int:
+            raise _misuse("qty", qty, "an int or None")
+        product = self.product
+        order = self._orders.get(order_id)
+        if order is None:
+            return _reject(order_id, RejectReason.UNKNOWN_ORDER,
+                           f"no resting order with id {order_id}", time, product, ONLINE)
+        channel = order.channel
+        if price is not None:
+            if price <= 0:
+                return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
+                               f"price {price} is not positive", time, product, channel)
+            if price % self.tick:
+                return _reject(order_id, RejectReason.PRICE_OFF_TICK,
+                               f"price {price} is not a multiple of the tick {self.tick}",
+                               time, product, channel)
+        if qty is not None and (qty <= 0 or qty % self.lot):
+            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
+                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
+                           time, product, channel)
+        old_price = order.price
+        old_qty = order.qty
+        new_price = old_price if price is None else price
+        new_qty = old_qty if qty is None else qty
+        if new_price == old_price and new_qty == old_qty:
+            return _reject(order_id, RejectReason.AMEND_NO_CHANGE,
+                           "amend changes neither price nor quantity", time, product, channel)
+        side = order.side
+        owner = order.owner
+        if new_price == old_price and new_qty < old_qty:
+            own = self._bids if side is BUY else self._asks
+            own.levels[own.sign * old_price].total -= old_qty - new_qty
+            order.qty = new_qty
+            return [Amended(order_id, side, old_price, old_qty, new_price, new_qty, owner, True,
+                            time, product, channel)]
+        # priority is lost: leave the book, then come back as a new arrival
+        self._remove(order)
+        events: list[Event] = [Amended(order_id, side, old_price, old_qty, new_price, new_qty,
+                                       owner, False, time, product, channel)]
+        opp, own = (self._asks, self._bids) if side is BUY else (self._bids, self._asks)
+        limit_key = opp.sign * new_price
+        okeys = opp.keys
+        if okeys and okeys[-1] >= limit_key:
+            new_qty = self._take(opp, order_id, side, new_price, limit_key, new_qty, owner,
+                                 channel, time, events)
+            if new_qty <= 0:
+                return events
+        key = own.sign * new_price
+        level = own.levels.get(key)
+        if level is None:
+            level = own.levels[key] = Level(new_price)
+            insort(own.keys, key)
+        moved = Order(order_id, side, level.price, new_qty, owner, order.tif, channel, time)
+        self._orders[order_id] = moved
+        level.queue.append(moved)
+        level.total += new_qty
+        level.count += 1
+        return events
+
+    def expire_day_orders(self, *, time: int = 0) -> list[Event]:
+        """Expire every resting DAY order (the close of a session), in arrival order."""
+        product = self.product
+        events: list[Event] = []
+        for order in [o for o in self._orders.values() if o.tif is DAY]:
+            qty = order.qty
+            self._remove(order)
+            events.append(Expired(order.order_id, order.side, order.price, qty, order.owner,
+                                  time, product, order.channel))
+        return events
+
+    # ------------------------------------------------------------------ matching internals
+
+    def _take(self, opp: BookSide, order_id: int, side: Side, price: int | None,
+              limit_key: int | None, qty: int, owner: Any, channel: Channel, time: int,
+              events: list) -> int:
+        """Match an incoming order against `opp`, appending events; return the open rest.
+
+        `price` is the taker's limit (None for a market order). Returns -1 when self-trade
+        prevention cancelled the incoming order, so that nothing of it rests.
+        """
+        keys = opp.keys
+        levels = opp.levels
+        orders = self._orders
+        product = self.product
+        median = self._median
+        stp = self.stp if owner is not None else None
+        last = self.last_trade_price
+        while keys:
+            key = keys[-1]
+            if limit_key is not None and key < limit_key:
+                break
+            level = levels[key]
+            queue = level.queue
+            level_price = level.price
+            while True:
+                maker = queue[0]
+                maker_qty = maker.qty
+                if not maker_qty:  # dead: cancelled or amended away earlier
+                    queue.popleft()
+                    continue
+                if stp is not None and maker.owner == owner:
+                    if stp is not SelfTradePolicy.CANCEL_INCOMING:
+                        events.append(Cancelled(maker.order_id, maker.side, level_price,
+                                                maker_qty, maker.owner, _SELF_TRADE, time,
+                                                product, maker.channel))
+                        maker.qty = 0
+                        queue.popleft()
+                        level.total -= maker_qty
+                        level.count -= 1
+                        del orders[maker.order_id]
+                    if stp is not SelfTradePolicy.CANCEL_RESTING:
+                        events.append(Cancelled(order_id, side, price, qty, owner, _SELF_TRADE,
+                                                time, product, channel))
+                        qty = -1
+                        break
+                    if not level.count:
+                        break
+                    continue
+                if median:
+                    taker_price = level_price if price is None else price
+                    ref = level_price if last is None else last
+                    lo, hi = ((taker_price, level_price) if taker_price < level_price
+                              else (level_price, taker_price))
+                    trade_price = lo if ref < lo else hi if ref > hi else ref
+                else:
+                    trade_price = level_price
+                fill = qty if qty < maker_qty else maker_qty
+                events.append(Trade(trade_price, fill, maker.order_id, order_id, maker.owner,
+                                    owner, side, time, product, channel))
+                last = trade_price
+                qty -= fill
+                level.total -= fill
+                if fill == maker_qty:
+                    maker.qty = 0
+                    queue.popleft()
+                    level.count -= 1
+                    del orders[maker.order_id]
+                    if not level.count or not qty:
+                        break
+                else:
+                    maker.qty = maker_qty - fill
+                    break
+            if not level.count:
+                keys.pop()
+                del levels[key]
+            if qty <= 0:
+                break
+        self.last_trade_price = last
+        return qty
+
+    def _fillable(self, opp: BookSide, limit_key: int, qty: int, owner: Any) -> bool:
+        """Could an incoming order fill `qty` completely at once? (FOK, decided before any fill)."""
+        levels = opp.levels
+        keys = opp.keys
+        skip_own = self.stp is SelfTradePolicy.CANCEL_RESTING
+        available = 0
+        for i in range(len(keys) - 1, -1, -1):
+            key = keys[i]
+            if key < limit_key:
+                break
+            level = levels[key]
+            if owner is None:
+                available += level.total
+            else:
+                for maker in level.queue:
+                    if not maker.qty:
+                        continue
+                    if maker.owner == owner:
+                        if skip_own:
+                            continue
+                        return available >= qty
+                    available += maker.qty
+                    if available >= qty:
+                        return True
+            if available >= qty:
+                return True
+        return available >= qty
+
+    def _remove(self, order: Order) -> None:
+        """Take a live order out of the book (cancel, expiry, re-queue)."""
+        own = self._bids if order.side is BUY else self._asks
+        key = own.sign * order.price
+        level = own.levels[key]
+        level.total -= order.qty
+        level.count -= 1
+        order.qty = 0
+        del self._orders[order.order_id]
+        if not level.count:
+            del own.levels[key]
+            keys = own.keys
+            del keys[bisect_left(keys, key)]
+        elif len(level.queue) > 2 * level.count + 32:
+            level.queue = deque([o for o in level.queue if o.qty])
+
+    # ------------------------------------------------------------------ queries
+
+    def best_bid(self) -> int | None:
+        """The highest resting buy price, or None."""
+        keys = self._bids.keys
+        return keys[-1] if keys else None
+
+    def best_ask(self) -> int | None:
+        """The lowest resting sell price, or None."""
+        keys = self._asks.keys
+        return -keys[-1] if keys else None
+
+    def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Aggregated (price, total open qty) of the best `levels` levels of each side."""
+        if type(levels) is not int or levels < 0:
+            raise ValueError(f"levels must be an int >= 0, got {levels!r}")
+        out = []
+        for book_side in (self._bids, self._asks):
+            table = book_side.levels
+            keys = book_side.keys
+            n = len(keys)
+            out.append([(table[keys[i]].price, table[keys[i]].total)
+                        for i in range(n - 1, max(n - 1 - levels, -1), -1)])
+        return out[0], out[1]
+
+    def order(self, order_id: int) -> RestingOrder | None:
+        """A snapshot of one resting order, or None if it is not resting."""
+        order = self._orders.get(order_id)
+        return None if order is None else _snapshot(order)
+
+    def level(self, side: Side, price: int) -> list[RestingOrder]:
+        """The resting orders at one price, in time priority."""
+        book_side = self._side(side)
+        level = book_side.levels.get(book_side.sign * price)
+        return [] if level is None else [_snapshot(o) for o in level.queue if o.qty]
+
+    def orders(self) -> list[RestingOrder]:
+        """Every resting order, in arrival order."""
+        return [_snapshot(o) for o in self._orders.values()]
+
+    def volume(self, side: Side) -> int:
+        """Total open quantity resting on one side."""
+        return sum(level.total for level in self._side(side).levels.values())
+
+    def snapshot(self) -> BookSnapshot:
+        """Everything observable about the book, for comparison and journalling."""
+        return BookSnapshot(
+            self.product,
+            self.last_trade_price,
+            [_snapshot(o) for lv in self._bids.iter_levels() for o in lv.queue if o.qty],
+            [_snapshot(o) for lv in self._asks.iter_levels() for o in lv.queue if o.qty],
+        )
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._orders
+
+    def __repr__(self) -> str:
+        return (f"OrderBook(product={self.product!r}, orders={len(self._orders)}, "
+                f"bid={self.best_bid()}, ask={self.best_ask()})")
+
+    def _side(self, side: Side) -> BookSide:
+        if side is BUY:
+            return self._bids
+        if side is SELL:
+            return self._asks
+        raise _misuse("side", side, "a Side")
+
+    # ------------------------------------------------------------------ self-audit
+
+    def check_invariants(self) -> None:
+        """O(n) audit of every structural invariant; raises InvariantError on the first breach."""
+        seen: set[int] = set()
+        for book_side in (self._bids, self._asks):
+            keys = book_side.keys
+            if any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
+                raise InvariantError(f"{book_side.side.value} keys not strictly ascending")
+            if set(keys) != set(book_side.levels) or len(keys) != len(book_side.levels):
+                raise InvariantError(f"{book_side.side.value} keys and levels disagree")
+            for key, level in book_side.levels.items():
+                if book_side.sign * level.price != key:
+                    raise InvariantError(f"level {level.price} filed under key {key}")
+                if level.price <= 0 or level.price % self.tick:
+                    raise InvariantError(f"level price {level.price} invalid")
+                live = level.live()
+                if not live or len(live) != level.count:
+                    raise InvariantError(f"level {level.price}: count {level.count} but "
+                                         f"{len(live)} live orders")
+                if sum(o.qty for o in live) != level.total:
+                    raise InvariantError(f"level {level.price}: cached total {level.total} "
+                                         f"is not the sum of its orders")
+                for o in live:
+                    if o.side is not book_side.side or o.price != level.price:
+                        raise InvariantError(f"order {o.order_id} filed at the wrong level")
+                    if o.qty < 0 or o.qty % self.lot:
+                        raise InvariantError(f"order {o.order_id} open qty {o.qty} invalid")
+                    if self._orders.get(o.order_id) is not o:
+                        raise InvariantError(f"order {o.order_id} in a level but not indexed")
+                    if o.order_id in seen:
+                        raise InvariantError(f"order {o.order_id} rests twice")
+                    seen.add(o.order_id)
+        if len(seen) != len(self._orders):
+            raise InvariantError("indexed orders that rest at no level")
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid is not None and ask is not None and bid >= ask:
+            raise InvariantError(f"book crossed at rest: bid {bid} >= ask {ask}")
+
+
+def _misuse_args(**values: Any) -> TypeError:
+    for name, value in values.items():
+        if type(value) is not int:
+            return _misuse(name, value, "an int")
+    raise AssertionError("called without a bad argument")  # pragma: no cover
