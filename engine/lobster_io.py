@@ -1,0 +1,288 @@
+"""Reading LOBSTER files: open a CSV or a zip member, parse and validate messages and book rows.
+
+A LOBSTER day is a pair of files with one line per event: the *message* file
+(`time, type, order_id, size, price, direction`) and the *orderbook* file (the top N levels
+after that event, `ask_price_1, ask_size_1, bid_price_1, bid_size_1, ask_price_2, ...`).
+Everything here is integer: times become nanoseconds after midnight, prices stay in LOBSTER's
+units (dollars x 10000). Malformed input raises `LobsterFormatError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = [
+    "ASK_EMPTY",
+    "BID_EMPTY",
+    "BookRow",
+    "LobsterFormatError",
+    "LobsterSource",
+    "Message",
+    "iter_messages",
+    "read_rows",
+    "open_source",
+]
+
+ASK_EMPTY = 9_999_999_999  # price LOBSTER writes in an unoccupied ask slot (size 0)
+BID_EMPTY = -9_999_999_999  # price LOBSTER writes in an unoccupied bid slot (size 0)
+
+ADD, PARTIAL_CANCEL, DELETE, EXECUTE, HIDDEN_EXECUTE, CROSS_TRADE, HALT = range(1, 8)
+_BOOK_TYPES = (ADD, PARTIAL_CANCEL, DELETE, EXECUTE)
+
+# (time_ns, type, order_id, size, price, direction)
+Message = tuple[int, int, int, int, int, int]
+
+
+class BookRow(NamedTuple):
+    """One orderbook line: the real (price, size) levels of each side, best first, and the window.
+
+    `ask_hi` is the worst ask price inside the window, or ASK_EMPTY when the row shows fewer
+    than N ask levels (then the whole side is visible); `bid_lo` likewise, 0 when not full.
+    """
+
+    asks: list[tuple[int, int]]
+    bids: list[tuple[int, int]]
+    ask_hi: int
+    bid_lo: int
+
+
+class LobsterFormatError(ValueError):
+    """A LOBSTER file is unreadable or malformed; the message names the file and line."""
+
+
+class LobsterSource:
+    """A readable LOBSTER file: a plain CSV path, or one member of a zip archive."""
+
+    __slots__ = ("path", "member")
+
+    def __init__(self, path: Path, member: str | None = None) -> None:
+        self.path = path
+        self.member = member
+
+    @property
+    def name(self) -> str:
+        """How error messages and reports name this file."""
+        return str(self.path) if self.member is None else f"{self.path}:{self.member}"
+
+    def lines(self) -> Iterator[str]:
+        """The file's lines, without line endings."""
+        try:
+            if self.member is None:
+                handle = open(self.path, encoding="utf-8", newline="")  # noqa: SIM115
+            else:
+                with zipfile.ZipFile(self.path) as archive:
+                    raw = archive.open(self.member)
+                handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        except (OSError, zipfile.BadZipFile, KeyError) as exc:
+            raise LobsterFormatError(f"{self.name}: cannot read: {_why(exc)}") from None
+        with handle:
+            lineno = 0
+            try:
+                for lineno, line in enumerate(handle, 1):  # noqa: B007
+                    yield line.rstrip("\r\n")
+            except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+                raise LobsterFormatError(
+                    f"{self.name}:{lineno + 1}: cannot read: {_why(exc)}") from None
+
+    def count_lines(self) -> int:
+        """The number of lines, read quickly (for a progress bar's total)."""
+        return sum(1 for _ in self.lines())
+
+    def __repr__(self) -> str:
+        return f"LobsterSource({self.name!r})"
+
+
+def open_source(spec: str | os.PathLike[str] | LobsterSource) -> LobsterSource:
+    """Resolve `"file.csv"` or `"archive.zip:MEMBER"` to a readable source, checking it exists.
+
+    MEMBER may be the member's full name inside the archive or its base name.
+    """
+    if isinstance(spec, LobsterSource):
+        return spec
+    text = os.fspath(spec)
+    path = Path(text)
+    if path.is_file():
+        if zipfile.is_zipfile(path):
+            raise LobsterFormatError(
+                f"{text}: is a zip archive; name the member as {text}:MEMBER "
+                f"(members: {', '.join(_members(path))})")
+        return LobsterSource(path)
+    head, sep, member = text.rpartition(":")
+    if sep and head and Path(head).is_file():
+        archive = Path(head)
+        members = _members(archive)
+        if member in members:
+            return LobsterSource(archive, member)
+        matches = [m for m in members if m.rsplit("/", 1)[-1] == member]
+        if len(matches) == 1:
+            return LobsterSource(archive, matches[0])
+        raise LobsterFormatError(
+            f"{head}: has no member {member!r} (members: {', '.join(members) or 'none'})")
+    raise LobsterFormatError(f"{text}: no such file")
+
+
+def _members(archive: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return [m for m in zf.namelist() if not m.endswith("/")]
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise LobsterFormatError(f"{archive}: cannot read as a zip archive: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------------- messages
+
+
+def parse_time(text: str) -> int:
+    """Seconds after midnight with up to nine decimals -> integer nanoseconds (no floats)."""
+    whole, dot, frac = text.strip().partition(".")
+    if not whole.isdigit() or (dot and (not frac.isdigit() or len(frac) > 9)):
+        raise ValueError(f"time {text!r} is not seconds with at most 9 decimals")
+    return int(whole) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+def parse_message(line: str) -> Message:
+    """Parse one message line; raise ValueError saying what is wrong."""
+    fields = line.split(",")
+    if len(fields) != 6:
+        raise ValueError(f"expected 6 comma-separated fields, got {len(fields)}")
+    time_ns = parse_time(fields[0])
+    try:
+        kind, order_id, size, price, direction = map(int, fields[1:])
+    except ValueError:
+        bad = next(f for f in fields[1:] if not _is_int(f))
+        raise ValueError(f"field {bad.strip()!r} is not an integer") from None
+    if kind in _BOOK_TYPES:
+        if size <= 0:
+            raise ValueError(f"type {kind} message with size {size} (must be positive)")
+        if price <= 0:
+            raise ValueError(f"type {kind} message with price {price} (must be positive)")
+        if direction != 1 and direction != -1:
+            raise ValueError(f"direction {direction} is neither 1 (buy) nor -1 (sell)")
+        if order_id < 0:
+            raise ValueError(f"order id {order_id} is negative")
+    elif not HIDDEN_EXECUTE <= kind <= HALT:
+        raise ValueError(f"event type {kind} is not one of 1-7")
+    return (time_ns, kind, order_id, size, price, direction)
+
+
+def iter_messages(source: LobsterSource) -> Iterator[Message]:
+    """Parsed messages of a message file, in order."""
+    name = source.name
+    for lineno, line in enumerate(source.lines(), 1):
+        try:
+            message = parse_message(line)
+        except ValueError as exc:
+            raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
+        yield message
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _clip(line: str) -> str:
+    return repr(line if len(line) <= 80 else line[:77] + "...")
+
+
+# ---------------------------------------------------------------------- orderbook rows
+
+
+def parse_row(line: str, levels: int) -> BookRow:
+    """Parse and validate one orderbook line of `levels` levels; raise ValueError if wrong."""
+    fields = line.split(",")
+    if len(fields) != 4 * levels:
+        raise ValueError(f"expected {4 * levels} fields ({levels} levels), got {len(fields)}")
+    try:
+        values = list(map(int, fields))
+    except ValueError:
+        bad = next(f for f in fields if not _is_int(f))
+        raise ValueError(f"field {bad.strip()!r} is not an integer") from None
+    asks = _side(values[0::4], values[1::4], ASK_EMPTY, 1, "ask")
+    bids = _side(values[2::4], values[3::4], BID_EMPTY, -1, "bid")
+    if asks and bids and bids[0][0] >= asks[0][0]:
+        raise ValueError(f"book is crossed: bid {bids[0][0]} >= ask {asks[0][0]}")
+    ask_hi = asks[-1][0] if len(asks) == levels else ASK_EMPTY
+    bid_lo = bids[-1][0] if len(bids) == levels else 0
+    return BookRow(asks, bids, ask_hi, bid_lo)
+
+
+def _side(prices: list[int], sizes: list[int], empty: int, sign: int,
+          name: str) -> list[tuple[int, int]]:
+    """Real levels of one side, checked: positive, strictly worsening, empty slots last."""
+    out: list[tuple[int, int]] = []
+    last = None
+    for i, (price, size) in enumerate(zip(prices, sizes, strict=True), 1):
+        if price == empty:
+            if size != 0:
+                raise ValueError(f"empty {name} slot {i} has size {size} (must be 0)")
+            last = empty
+            continue
+        if last == empty:
+            raise ValueError(f"{name} level {i} follows an empty slot")
+        if price <= 0:
+            raise ValueError(f"{name} price {price} at level {i} is not positive")
+        if size <= 0:
+            raise ValueError(f"{name} size {size} at level {i} is not positive")
+        if last is not None and sign * (price - last) <= 0:
+            raise ValueError(f"{name} prices not strictly {'rising' if sign > 0 else 'falling'}"
+                             f" at level {i}: {last} then {price}")
+        out.append((price, size))
+        last = price
+    return out
+
+
+def row_levels(source: LobsterSource, first_line: str) -> int:
+    """How many levels an orderbook file carries, from the width of its first line."""
+    width = len(first_line.split(","))
+    if width % 4:
+        raise LobsterFormatError(
+            f"{source.name}:1: {width} fields is not a multiple of 4 (price and size per side "
+            f"per level): {_clip(first_line)}")
+    return width // 4
+
+
+def read_rows(source: LobsterSource,
+              levels: int | None = None) -> tuple[int, Iterator[BookRow]]:
+    """The number of levels of an orderbook file and an iterator over its parsed rows.
+
+    With `levels` None the number is inferred from the first line's width; otherwise the width
+    must agree with it. The file is opened (and its first line read) at once.
+    """
+    name = source.name
+    lines = source.lines()
+    first = next(lines, None)
+    if first is None:
+        raise LobsterFormatError(f"{name}:1: empty file")
+    found = row_levels(source, first)
+    if levels is not None and found != levels:
+        raise LobsterFormatError(
+            f"{name}:1: rows carry {found} levels, but {levels} were asked for")
+    return found, _rows(name, first, lines, found)
+
+
+def _rows(name: str, first: str, lines: Iterator[str], levels: int) -> Iterator[BookRow]:
+    lineno = 1
+    line = first
+    try:
+        yield parse_row(first, levels)
+    except ValueError as exc:
+        raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
+    for lineno, line in enumerate(lines, 2):  # noqa: B007
+        try:
+            row = parse_row(line, levels)
+        except ValueError as exc:
+            raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
+        yield row
