@@ -3,6 +3,8 @@
 A library with no knowledge of simulation: `engine` never imports `sim`.
 """
 
+from engine.auction import auction_price
+from engine.block_auction import BlockAuction, BlockBid
 from engine.book import (
     BookSnapshot,
     InvariantError,
@@ -13,6 +15,12 @@ from engine.book import (
 from engine.events import (
     Accepted,
     Amended,
+    AuctionUncrossed,
+    BlockAuctionOpened,
+    BlockAuctionSettled,
+    BlockBidAccepted,
+    DaySettled,
+    SessionChanged,
     Cancelled,
     CancelReason,
     Event,
@@ -21,11 +29,29 @@ from engine.events import (
     RejectReason,
     Trade,
 )
+from engine.exchange import Exchange, ExchangeSettings, Member
 from engine.orders import Channel, RestingOrder, Side, TimeInForce
+from engine.product import Product
+from engine.session import DailyBar, SessionState
 
 __all__ = [
     "Accepted",
     "Amended",
+    "AuctionUncrossed",
+    "BlockAuction",
+    "BlockAuctionOpened",
+    "BlockAuctionSettled",
+    "BlockBid",
+    "BlockBidAccepted",
+    "DailyBar",
+    "DaySettled",
+    "Exchange",
+    "ExchangeSettings",
+    "Member",
+    "Product",
+    "SessionChanged",
+    "SessionState",
+    "auction_price",
     "BookSnapshot",
     "CancelReason",
     "Cancelled",

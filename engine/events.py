@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from engine.orders import Channel, Side, TimeInForce
+from engine.session import SessionState
 
 
 class RejectReason(enum.Enum):
@@ -43,6 +44,9 @@ class RejectReason(enum.Enum):
     AUCTION_NOT_OPEN = "auction_not_open"  # bid outside the block auction's window
     BELOW_RESERVE = "below_reserve"  # block-auction bid under the reserve price
     SELLER_CANNOT_BID = "seller_cannot_bid"  # the seller bidding in its own block auction
+    INVALID_WINDOW = "invalid_window"  # block auction whose end is not after its start
+    AUCTION_NOT_ENDED = "auction_not_ended"  # block auction settled before its end
+    AUCTION_SETTLED = "auction_settled"  # block auction already settled
 
 
 class CancelReason(enum.Enum):
@@ -53,6 +57,7 @@ class CancelReason(enum.Enum):
     MARKET_REMAINDER = "market_remainder"  # market order stopped by exhaustion or protection
     SELF_TRADE = "self_trade"  # self-trade prevention
     MEMBER_SUSPENDED = "member_suspended"  # exchange pulled a suspended member's orders
+    OUTSIDE_BAND = "outside_band"  # a carried-over order priced outside the new day's band
 
 
 class Event(msgspec.Struct, frozen=True, tag=True, gc=False):
@@ -168,3 +173,94 @@ class Expired(Event, frozen=True, tag=True, gc=False):
 
 
 BOOK_EVENTS = (Accepted, Rejected, Trade, Cancelled, Amended, Expired)
+
+
+# ---------------------------------------------------------------- exchange-level events
+# The exchange's own events. Those that concern no order carry `channel=None`.
+
+
+class SessionChanged(Event, frozen=True, tag=True, gc=False):
+    """A product's session moved to `state` on trading day `day` (0 = first begin_day)."""
+
+    state: SessionState
+    day: int
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = None
+
+
+class AuctionUncrossed(Event, frozen=True, tag=True, gc=False):
+    """The opening call auction ended: `qty` traded at `price` (None and 0 when none crossed)."""
+
+    price: int | None
+    qty: int
+    day: int
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = None
+
+
+class DaySettled(Event, frozen=True, tag=True, gc=False):
+    """The close: the day's settlement price (vwap, or the previous settlement) and totals."""
+
+    day: int
+    settlement: int
+    vwap: int | None
+    volume: int
+    value: int
+    trades: int
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = None
+
+
+class BlockAuctionOpened(Event, frozen=True, tag=True, gc=False):
+    """A seller offered `qty` with a reserve price; bids are taken in [start, end)."""
+
+    auction_id: int
+    seller: Any
+    qty: int
+    reserve_price: int
+    start: int
+    end: int
+    uniform: bool
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = Channel.ONLINE
+
+
+class BlockBidAccepted(Event, frozen=True, tag=True, gc=False):
+    """A bid in a block auction was taken; `bid_id` is the taker order id of its trade."""
+
+    auction_id: int
+    bid_id: int
+    member: Any
+    price: int
+    qty: int
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = Channel.ONLINE
+
+
+class BlockAuctionSettled(Event, frozen=True, tag=True, gc=False):
+    """A block auction ended: `sold` went to the best bids (its Trades come first)."""
+
+    auction_id: int
+    sold: int
+    unsold: int
+    low_price: int | None
+    high_price: int | None
+    value: int
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = Channel.ONLINE
+
+
+EXCHANGE_EVENTS = (
+    SessionChanged,
+    AuctionUncrossed,
+    DaySettled,
+    BlockAuctionOpened,
+    BlockBidAccepted,
+    BlockAuctionSettled,
+)

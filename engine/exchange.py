@@ -1,0 +1,830 @@
+"""The exchange around the books: products, members, the trading day, bands, channels.
+
+One `OrderBook` per product does the matching; the exchange adds what a market needs around
+it and stays thin on the hot path (a product lookup, a member lookup, a band check):
+
+- members (unknown, suspended, not yet joined members are refused; cancel/amend by owner);
+- the session of each product: CLOSED -> `begin_day` -> PRE_OPEN (call auction: limit orders
+  collect in a `PreOpenBook`, nothing trades) -> `open_market` -> CONTINUOUS (the book) ->
+  `close_market` (DAY orders expire, the day settles) -> CLOSED;
+- the day's band, from the previous settlement (the first day's from the reference price);
+  GTC orders carried into a day whose band excludes their price are cancelled (OUTSIDE_BAND);
+- the settlement: the day's VWAP over every channel, floor-divided to an integer, or the
+  previous settlement when nothing traded; daily bars;
+- negotiated trades (offline, off the book) and block auctions.
+
+Requests return their events in order. Listeners receive every event only after the request
+that caused it has been fully applied: events are queued and delivered in request order, so a
+listener may submit from inside its callback and sees a consistent exchange; its own events
+are delivered after those already queued. A listener that raises stops delivery; what was
+still queued is delivered after the next request.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from engine.auction import TIE_BREAKS
+from engine.block_auction import BlockAuction, BlockBid, allocate_block
+from engine.book import OrderBook, SelfTradePolicy, TradePriceRule
+from engine.events import (
+    Accepted,
+    Amended,
+    AuctionUncrossed,
+    BlockAuctionOpened,
+    BlockAuctionSettled,
+    BlockBidAccepted,
+    Cancelled,
+    CancelReason,
+    DaySettled,
+    Event,
+    Rejected,
+    RejectReason,
+    SessionChanged,
+    Trade,
+)
+from engine.orders import Channel, Order, RestingOrder, Side, TimeInForce
+from engine.preopen import PreOpenBook
+from engine.product import Product
+from engine.session import DailyBar, DayTally, SessionState
+
+__all__ = ["Exchange", "ExchangeSettings", "Member"]
+
+PRE_OPEN = SessionState.PRE_OPEN
+CONTINUOUS = SessionState.CONTINUOUS
+CLOSED = SessionState.CLOSED
+GTC = TimeInForce.GTC
+DAY = TimeInForce.DAY
+ONLINE = Channel.ONLINE
+OFFLINE = Channel.OFFLINE
+BUY = Side.BUY
+R = RejectReason
+
+
+class ExchangeSettings(msgspec.Struct, frozen=True):
+    """Market rules that are settings: STP policy, trade-price rule, auction tie-break, blocks."""
+
+    stp: SelfTradePolicy = SelfTradePolicy.CANCEL_RESTING
+    trade_price: TradePriceRule = TradePriceRule.MAKER
+    auction_tie_break: str = "reference"  # or "imbalance" (see engine.auction)
+    block_uniform_price: bool = False  # block auctions: uniform price instead of pay-as-bid
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stp, SelfTradePolicy):
+            raise TypeError(f"ExchangeSettings.stp must be a SelfTradePolicy, got {self.stp!r}")
+        if not isinstance(self.trade_price, TradePriceRule):
+            raise TypeError(
+                f"ExchangeSettings.trade_price must be a TradePriceRule, got {self.trade_price!r}"
+            )
+        if self.auction_tie_break not in TIE_BREAKS:
+            raise ValueError(
+                f"ExchangeSettings.auction_tie_break must be one of {TIE_BREAKS}, "
+                f"got {self.auction_tie_break!r}"
+            )
+        if type(self.block_uniform_price) is not bool:
+            raise TypeError("ExchangeSettings.block_uniform_price must be a bool")
+
+
+class Member(msgspec.Struct, frozen=True, gc=False):
+    """A member enterprise as the exchange knows it: id, join time (ns), suspended or not."""
+
+    member_id: int | str
+    joined: int = 0
+    suspended: bool = False
+
+
+class _Market:
+    """One product's state: its book, pre-open collection, session, band and day tally."""
+
+    __slots__ = ("product", "code", "book", "pre", "state", "low", "high", "settlement",
+                 "tally", "bars")
+
+    def __init__(self, product: Product, settings: ExchangeSettings) -> None:
+        self.product = product
+        self.code = product.code
+        self.book = OrderBook(product.tick, product.lot, product=product.code,
+                              stp=settings.stp, trade_price=settings.trade_price)
+        self.pre = PreOpenBook()
+        self.state = CLOSED
+        self.settlement = product.reference_price  # the previous settlement: today's reference
+        self.low, self.high = product.band(self.settlement)
+        self.tally = DayTally()
+        self.bars: list[DailyBar] = []
+
+
+class Exchange:
+    """The exchange: one order book per product, members, sessions, bands and channels."""
+
+    def __init__(self, products: Iterable[Product], settings: ExchangeSettings | None = None
+                 ) -> None:
+        if settings is None:
+            settings = ExchangeSettings()
+        elif not isinstance(settings, ExchangeSettings):
+            raise TypeError(f"settings must be an ExchangeSettings, got {settings!r}")
+        self.settings = settings
+        self._markets: dict[str, _Market] = {}
+        for product in products:
+            if not isinstance(product, Product):
+                raise TypeError(f"products must be Product structs, got {product!r}")
+            if product.code in self._markets:
+                raise ValueError(f"product code {product.code!r} listed twice")
+            self._markets[product.code] = _Market(product, settings)
+        if not self._markets:
+            raise ValueError("an exchange needs at least one product")
+        self._members: dict[Any, Member] = {}
+        self._where: dict[int, _Market] = {}  # order id -> market, for live orders (pruned daily)
+        self._next_id = 1
+        self._day = -1
+        self._auctions: dict[int, BlockAuction] = {}
+        self._listeners: list[Callable[[Event], None]] = []
+        self._pending: deque[Event] = deque()
+        self._delivering = False
+
+    # ------------------------------------------------------------------ listeners
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Deliver every later event to `listener`, after its request is fully applied."""
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {listener!r}")
+        self._listeners.append(listener)
+
+    def _publish(self, events: list[Event]) -> None:
+        self._pending.extend(events)
+        if self._delivering:
+            return  # a listener's own request: the outer delivery loop will deliver these
+        self._delivering = True
+        try:
+            pending = self._pending
+            listeners = self._listeners
+            while pending:
+                event = pending.popleft()
+                for listener in listeners:
+                    listener(event)
+        finally:
+            self._delivering = False
+
+    def _done(self, events: list[Event]) -> list[Event]:
+        if self._listeners:
+            self._publish(events)
+        return events
+
+    # ------------------------------------------------------------------ members
+
+    def add_member(self, member_id: int | str, *, joined: int = 0) -> None:
+        """Register a member enterprise; it may trade from `joined` (ns) on."""
+        if type(member_id) is not int and type(member_id) is not str:
+            raise TypeError(f"member_id must be an int or str, got {member_id!r}")
+        if type(joined) is not int:
+            raise TypeError(f"joined must be an int (ns), got {joined!r}")
+        if member_id in self._members:
+            raise ValueError(f"member {member_id!r} is already registered")
+        self._members[member_id] = Member(member_id, joined)
+
+    def member(self, member_id: int | str) -> Member | None:
+        """The member record, or None if unknown."""
+        return self._members.get(member_id)
+
+    def members(self) -> list[Member]:
+        """Every registered member, in registration order."""
+        return list(self._members.values())
+
+    def suspend_member(self, member_id: int | str, *, time: int) -> list[Event]:
+        """Suspend a member: its resting and pre-open orders are cancelled (MEMBER_SUSPENDED)."""
+        member = self._members.get(member_id)
+        if member is None:
+            return self._done([Rejected(None, R.UNKNOWN_MEMBER,
+                                        f"unknown member {member_id!r}", time)])
+        self._members[member_id] = msgspec.structs.replace(member, suspended=True)
+        events: list[Event] = []
+        reason = CancelReason.MEMBER_SUSPENDED
+        for m in self._markets.values():
+            for o in [o for o in m.pre.orders.values() if o.owner == member_id]:
+                m.pre.remove(o.order_id)
+                events.append(Cancelled(o.order_id, o.side, o.price, o.qty, o.owner, reason,
+                                        time, m.code, o.channel))
+            for ro in [ro for ro in m.book.orders() if ro.owner == member_id]:
+                for ev in m.book.cancel(ro.order_id, time=time):
+                    events.append(msgspec.structs.replace(ev, reason=reason))
+        return self._done(events)
+
+    def reinstate_member(self, member_id: int | str) -> list[Event]:
+        """Lift a suspension; the member's cancelled orders stay cancelled."""
+        member = self._members.get(member_id)
+        if member is None:
+            return self._done([Rejected(None, R.UNKNOWN_MEMBER, f"unknown member {member_id!r}")])
+        self._members[member_id] = msgspec.structs.replace(member, suspended=False)
+        return []
+
+    def _member_reject(self, member_id: Any, time: int, order_id: int | None, code: str | None,
+                       channel: Channel) -> list[Event] | None:
+        """One Rejected if the member may not act at `time`, else None."""
+        member = self._members.get(member_id)
+        if member is None:
+            reason, detail = R.UNKNOWN_MEMBER, f"unknown member {member_id!r}"
+        elif member.suspended:
+            reason, detail = R.MEMBER_SUSPENDED, f"member {member_id!r} is suspended"
+        elif time < member.joined:
+            reason, detail = R.MEMBER_NOT_JOINED, f"member {member_id!r} joins at {member.joined}"
+        else:
+            return None
+        return [Rejected(order_id, reason, detail, time, code, channel)]
+
+    # ------------------------------------------------------------------ the trading day
+
+    @property
+    def day(self) -> int:
+        """Index of the current (or last) trading day; -1 before the first begin_day."""
+        return self._day
+
+    def begin_day(self, *, time: int) -> list[Event]:
+        """Start a trading day: every product enters its call auction with the day's band.
+
+        Resting GTC orders move into the call auction with their time priority; those priced
+        outside the new band are cancelled (OUTSIDE_BAND).
+        """
+        for m in self._markets.values():
+            if m.state is not CLOSED:
+                raise ValueError(f"begin_day: product {m.code} is {m.state.value}; "
+                                 f"close_market first")
+        self._day += 1
+        events: list[Event] = []
+        for m in self._markets.values():
+            m.low, m.high = m.product.band(m.settlement)
+            m.tally = DayTally()
+            book = m.book
+            for ro in book.orders():  # arrival order
+                book.cancel(ro.order_id, time=time)
+                if m.low <= ro.price <= m.high:
+                    m.pre.add(Order(ro.order_id, ro.side, ro.price, ro.qty, ro.owner, ro.tif,
+                                    ro.channel, ro.time))
+                else:
+                    events.append(Cancelled(ro.order_id, ro.side, ro.price, ro.qty, ro.owner,
+                                            CancelReason.OUTSIDE_BAND, time, m.code,
+                                            ro.channel))
+            m.state = PRE_OPEN
+            events.append(SessionChanged(PRE_OPEN, self._day, time, m.code))
+        return self._done(events)
+
+    def open_market(self, *, time: int) -> list[Event]:
+        """Uncross every call auction at one price each, then start continuous trading."""
+        for m in self._markets.values():
+            if m.state is not PRE_OPEN:
+                raise ValueError(f"open_market: product {m.code} is {m.state.value}; "
+                                 f"begin_day first")
+        events: list[Event] = []
+        tie_break = self.settings.auction_tie_break
+        for m in self._markets.values():
+            code = m.code
+            price, qty, matches, leftovers = m.pre.uncross(m.settlement, tie_break,
+                                                           m.product.tick)
+            tally = m.tally
+            for maker, taker, q in matches:
+                events.append(Trade(price, q, maker.order_id, taker.order_id, maker.owner,
+                                    taker.owner, taker.side, time, code, taker.channel))
+                tally.add(price, q)
+            events.append(AuctionUncrossed(price, qty, self._day, time, code))
+            book = m.book
+            if price is not None:
+                book.last_trade_price = price
+            for o in leftovers:
+                out = book.limit(o.order_id, o.side, o.price, o.qty, o.owner, o.tif,
+                                 channel=o.channel, time=o.time)
+                if len(out) != 1 or type(out[0]) is not Accepted:
+                    raise AssertionError(f"auction leftover {o.order_id} did not rest: {out}")
+            m.state = CONTINUOUS
+            events.append(SessionChanged(CONTINUOUS, self._day, time, code))
+        return self._done(events)
+
+    def close_market(self, *, time: int) -> list[Event]:
+        """Close the day: DAY orders expire, each product settles (VWAP or previous)."""
+        for m in self._markets.values():
+            if m.state is not CONTINUOUS:
+                raise ValueError(f"close_market: product {m.code} is {m.state.value}; "
+                                 f"open_market first")
+        events: list[Event] = []
+        for m in self._markets.values():
+            events.extend(m.book.expire_day_orders(time=time))
+            bar = m.tally.bar(self._day, m.settlement)
+            m.bars.append(bar)
+            m.settlement = bar.settlement
+            m.state = CLOSED
+            events.append(DaySettled(self._day, bar.settlement, bar.vwap, bar.volume, bar.value,
+                                     bar.trades, time, m.code))
+            events.append(SessionChanged(CLOSED, self._day, time, m.code))
+        self._where = {oid: m for oid, m in self._where.items() if oid in m.book}
+        return self._done(events)
+
+    # ------------------------------------------------------------------ orders
+
+    def _new_id(self, order_id: int | None) -> int:
+        """An id for a new order: the next free one, or the caller's if it is not live."""
+        if order_id is None:
+            oid = self._next_id
+            self._next_id = oid + 1
+            return oid
+        if type(order_id) is not int:
+            raise TypeError(f"order_id must be an int or None, got {order_id!r}")
+        if order_id >= self._next_id:
+            self._next_id = order_id + 1
+        return order_id
+
+    def _live(self, order_id: int) -> bool:
+        m = self._where.get(order_id)
+        return m is not None and (order_id in m.book or order_id in m.pre.orders)
+
+    def submit_limit(self, member: int | str, product: str, side: Side, price: int, qty: int,
+                     *, tif: TimeInForce = GTC, post_only: bool = False,
+                     channel: Channel = ONLINE, time: int, order_id: int | None = None
+                     ) -> list[Event]:
+        """Submit a limit order for `member`: Accepted, then Trades/Cancelled, or one Rejected."""
+        m = self._markets.get(product)
+        if m is None:
+            return self._done(_unknown_product(order_id, product, time, channel))
+        bad = self._member_reject(member, time, order_id, product, channel)
+        if bad is not None:
+            return self._done(bad)
+        if type(price) is not int:
+            raise TypeError(f"price must be an int, got {type(price).__name__} {price!r}")
+        oid = self._new_id(order_id)
+        if m.state is not CONTINUOUS:
+            return self._done(self._preopen_limit(m, member, side, price, qty, tif, post_only,
+                                                  channel, time, oid, order_id is not None))
+        if order_id is not None and self._live(oid):
+            return self._done(_duplicate(oid, time, product, channel))
+        if price < m.low or price > m.high:
+            if price > 0 and not price % m.product.tick:
+                return self._done(_outside_band(oid, price, m, time, channel))
+        book = m.book
+        events = book.limit(oid, side, price, qty, member, tif, post_only, channel=channel,
+                            time=time)
+        if oid in book:
+            self._where[oid] = m
+        if len(events) > 1:
+            self._record(m, events)
+        return self._done(events)
+
+    def _preopen_limit(self, m: _Market, member: Any, side: Side, price: int, qty: int,
+                       tif: TimeInForce, post_only: bool, channel: Channel, time: int,
+                       order_id: int, given: bool) -> list[Event]:
+        """A limit order while the product is not continuous: collect it in the call auction."""
+        code = m.code
+        if m.state is CLOSED:
+            return [Rejected(order_id, R.MARKET_CLOSED, f"{code} is closed", time, code,
+                             channel)]
+        if side is not BUY and side is not Side.SELL:
+            raise TypeError(f"side must be a Side, got {side!r}")
+        if not isinstance(tif, TimeInForce):
+            raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
+        if type(qty) is not int:
+            raise TypeError(f"qty must be an int, got {type(qty).__name__} {qty!r}")
+        if (tif is not GTC and tif is not DAY) or post_only:
+            what = "post-only" if post_only else tif.value.upper()
+            return [Rejected(order_id, R.NOT_ALLOWED_IN_AUCTION,
+                             f"{what} orders are not taken in the call auction", time, code,
+                             channel)]
+        bad = self._price_reject(m, price, order_id, time, channel)
+        if bad is not None:
+            return bad
+        if qty <= 0 or qty % m.product.lot:
+            return [Rejected(order_id, R.QTY_NOT_LOT_MULTIPLE,
+                             f"quantity {qty} is not a positive multiple of the lot "
+                             f"{m.product.lot}", time, code, channel)]
+        if given and self._live(order_id):
+            return _duplicate(order_id, time, code, channel)
+        oid = order_id
+        events: list[Event] = [Accepted(oid, side, price, qty, member, tif, time, code, channel)]
+        order = Order(oid, side, price, qty, member, tif, channel, time)
+        self._where[oid] = m
+        self._enter_preopen(m, order, events)
+        return events
+
+    def _enter_preopen(self, m: _Market, order: Order, events: list[Event]) -> None:
+        """Queue an order in the call auction, applying self-trade prevention on entry."""
+        pre = m.pre
+        own = pre.crossing_own(order.side, order.price, order.owner)
+        stp = self.settings.stp
+        time = order.time
+        reason = CancelReason.SELF_TRADE
+        if own and stp is not SelfTradePolicy.CANCEL_INCOMING:
+            for o in own if stp is SelfTradePolicy.CANCEL_RESTING else own[:1]:
+                pre.remove(o.order_id)
+                events.append(Cancelled(o.order_id, o.side, o.price, o.qty, o.owner, reason,
+                                        time, m.code, o.channel))
+        if own and stp is not SelfTradePolicy.CANCEL_RESTING:
+            events.append(Cancelled(order.order_id, order.side, order.price, order.qty,
+                                    order.owner, reason, time, m.code, order.channel))
+            return
+        pre.add(order)
+
+    def _price_reject(self, m: _Market, price: int, order_id: int | None, time: int,
+                      channel: Channel) -> list[Event] | None:
+        """One Rejected for a price that is not positive, off the tick, or outside the band."""
+        code = m.code
+        if price <= 0:
+            return [Rejected(order_id, R.PRICE_NOT_POSITIVE, f"price {price} is not positive",
+                             time, code, channel)]
+        if price % m.product.tick:
+            return [Rejected(order_id, R.PRICE_OFF_TICK,
+                             f"price {price} is not a multiple of the tick {m.product.tick}",
+                             time, code, channel)]
+        if price < m.low or price > m.high:
+            return _outside_band(order_id, price, m, time, channel)
+        return None
+
+    def submit_market(self, member: int | str, product: str, side: Side, qty: int, *,
+                      protection: int | None = None, channel: Channel = ONLINE, time: int,
+                      order_id: int | None = None) -> list[Event]:
+        """Submit a market order (continuous trading only): sweeps, never rests."""
+        m = self._markets.get(product)
+        if m is None:
+            return self._done(_unknown_product(order_id, product, time, channel))
+        bad = self._member_reject(member, time, order_id, product, channel)
+        if bad is not None:
+            return self._done(bad)
+        if m.state is not CONTINUOUS:
+            return self._done([_state_reject(m, order_id, time, channel, "market orders")])
+        oid = self._new_id(order_id)
+        if order_id is not None and self._live(oid):
+            return self._done(_duplicate(oid, time, product, channel))
+        events = m.book.market(oid, side, qty, member, protection=protection, channel=channel,
+                               time=time)
+        if len(events) > 1:
+            self._record(m, events)
+        return self._done(events)
+
+    def cancel(self, member: int | str, order_id: int, *, time: int) -> list[Event]:
+        """Cancel one of the member's orders (continuous book or call auction)."""
+        if type(order_id) is not int:
+            raise TypeError(f"order_id must be an int, got {order_id!r}")
+        found = self._find(member, order_id, time)
+        if type(found) is list:
+            return self._done(found)
+        m, channel = found
+        if m.state is PRE_OPEN:
+            o = m.pre.remove(order_id)
+            events: list[Event] = [Cancelled(order_id, o.side, o.price, o.qty, o.owner,
+                                             CancelReason.USER, time, m.code, o.channel)]
+        else:
+            events = m.book.cancel(order_id, time=time)
+        return self._done(events)
+
+    def _find(self, member: Any, order_id: int, time: int) -> tuple[_Market, Channel] | list:
+        """The market of a live order the member owns, or one Rejected."""
+        m = self._where.get(order_id)
+        if m is None:
+            return [Rejected(order_id, R.UNKNOWN_ORDER, f"no live order with id {order_id}",
+                             time)]
+        code = m.code
+        if m.state is CLOSED:
+            return [Rejected(order_id, R.MARKET_CLOSED, f"{code} is closed", time, code)]
+        o = m.pre.orders.get(order_id) if m.state is PRE_OPEN else m.book.order(order_id)
+        if o is None:
+            return [Rejected(order_id, R.UNKNOWN_ORDER, f"no live order with id {order_id}",
+                             time, code)]
+        bad = self._member_reject(member, time, order_id, code, o.channel)
+        if bad is not None:
+            return bad
+        if o.owner != member:
+            return [Rejected(order_id, R.NOT_OWNER,
+                             f"order {order_id} belongs to another member", time, code,
+                             o.channel)]
+        return m, o.channel
+
+    def amend(self, member: int | str, order_id: int, *, price: int | None = None,
+              qty: int | None = None, time: int) -> list[Event]:
+        """Amend one of the member's orders: `qty` is the new open quantity.
+
+        Lowering the quantity keeps time priority; a new price or more quantity re-queues
+        the order (in continuous trading it may then trade at once).
+        """
+        if type(order_id) is not int:
+            raise TypeError(f"order_id must be an int, got {order_id!r}")
+        if price is not None and type(price) is not int:
+            raise TypeError(f"price must be an int or None, got {price!r}")
+        if qty is not None and type(qty) is not int:
+            raise TypeError(f"qty must be an int or None, got {qty!r}")
+        found = self._find(member, order_id, time)
+        if type(found) is list:
+            return self._done(found)
+        m, channel = found
+        if price is not None:
+            bad = self._price_reject(m, price, order_id, time, channel)
+            if bad is not None:
+                return self._done(bad)
+        if m.state is PRE_OPEN:
+            return self._done(self._preopen_amend(m, order_id, price, qty, time))
+        events = m.book.amend(order_id, price, qty, time=time)
+        if len(events) > 1:
+            self._record(m, events)
+        return self._done(events)
+
+    def _preopen_amend(self, m: _Market, order_id: int, price: int | None, qty: int | None,
+                       time: int) -> list[Event]:
+        pre = m.pre
+        o = pre.orders[order_id]
+        code = m.code
+        if qty is not None and (qty <= 0 or qty % m.product.lot):
+            return [Rejected(order_id, R.QTY_NOT_LOT_MULTIPLE,
+                             f"quantity {qty} is not a positive multiple of the lot "
+                             f"{m.product.lot}", time, code, o.channel)]
+        new_price = o.price if price is None else price
+        new_qty = o.qty if qty is None else qty
+        if new_price == o.price and new_qty == o.qty:
+            return [Rejected(order_id, R.AMEND_NO_CHANGE,
+                             "amend changes neither price nor quantity", time, code, o.channel)]
+        if new_price == o.price and new_qty < o.qty:
+            events: list[Event] = [Amended(order_id, o.side, o.price, o.qty, new_price, new_qty,
+                                           o.owner, True, time, code, o.channel)]
+            o.qty = new_qty
+            return events
+        pre.remove(order_id)
+        events = [Amended(order_id, o.side, o.price, o.qty, new_price, new_qty, o.owner, False,
+                          time, code, o.channel)]
+        self._enter_preopen(m, Order(order_id, o.side, new_price, new_qty, o.owner, o.tif,
+                                     o.channel, time), events)
+        return events
+
+    def _record(self, m: _Market, events: list[Event]) -> None:
+        """Count the trades among `events` in the product's day tally."""
+        add = m.tally.add
+        for ev in events:
+            if type(ev) is Trade:
+                add(ev.price, ev.qty)
+
+    # ------------------------------------------------------------------ negotiated trades
+
+    def register_negotiated(self, buyer: int | str, seller: int | str, product: str,
+                            price: int, qty: int, *, time: int) -> list[Event]:
+        """Register a bilateral deal: one offline Trade (aggressor BUY, maker = seller).
+
+        Validated against members, the session, the band, the lot and the minimum block; the
+        deal never touches the book. Each side gets a fresh order id.
+        """
+        m = self._markets.get(product)
+        if m is None:
+            return self._done(_unknown_product(None, product, time, OFFLINE))
+        if type(price) is not int or type(qty) is not int:
+            raise TypeError(f"price and qty must be ints, got {price!r}, {qty!r}")
+        for who in (buyer, seller):
+            bad = self._member_reject(who, time, None, product, OFFLINE)
+            if bad is not None:
+                return self._done(bad)
+        if m.state is CLOSED:
+            return self._done([Rejected(None, R.MARKET_CLOSED, f"{product} is closed", time,
+                                        product, OFFLINE)])
+        if buyer == seller:
+            return self._done([Rejected(None, R.SAME_ENTERPRISE,
+                                        f"member {buyer!r} on both sides", time, product,
+                                        OFFLINE)])
+        bad = self._price_reject(m, price, None, time, OFFLINE)
+        if bad is not None:
+            return self._done(bad)
+        lot = m.product.lot
+        if qty <= 0 or qty % lot:
+            return self._done([Rejected(None, R.QTY_NOT_LOT_MULTIPLE,
+                                        f"quantity {qty} is not a positive multiple of the lot "
+                                        f"{lot}", time, product, OFFLINE)])
+        minimum = m.product.block_minimum
+        if qty < minimum:
+            return self._done([Rejected(None, R.BELOW_MIN_BLOCK,
+                                        f"quantity {qty} is below the minimum block {minimum}",
+                                        time, product, OFFLINE)])
+        buy_id = self._new_id(None)
+        sell_id = self._new_id(None)
+        m.tally.add(price, qty)
+        return self._done([Trade(price, qty, sell_id, buy_id, seller, buyer, BUY, time, product,
+                                 OFFLINE)])
+
+    # ------------------------------------------------------------------ block auctions
+
+    def open_block_auction(self, seller: int | str, product: str, qty: int, reserve_price: int,
+                           *, start: int, end: int, uniform: bool | None = None,
+                           channel: Channel = ONLINE, time: int | None = None) -> list[Event]:
+        """Offer `qty` for sale to bids at or above `reserve_price` during [start, end).
+
+        `uniform` (default: the exchange setting) makes every winner pay the lowest winning
+        bid instead of its own. `time` (default `start`) stamps the event.
+        """
+        when = start if time is None else time
+        m = self._markets.get(product)
+        if m is None:
+            return self._done(_unknown_product(None, product, when, channel))
+        for name, value in (("qty", qty), ("reserve_price", reserve_price), ("start", start),
+                            ("end", end)):
+            if type(value) is not int:
+                raise TypeError(f"{name} must be an int, got {value!r}")
+        if uniform is None:
+            uniform = self.settings.block_uniform_price
+        elif type(uniform) is not bool:
+            raise TypeError(f"uniform must be a bool or None, got {uniform!r}")
+        bad = self._member_reject(seller, when, None, product, channel)
+        if bad is not None:
+            return self._done(bad)
+        if m.state is CLOSED:
+            return self._done([Rejected(None, R.MARKET_CLOSED, f"{product} is closed", when,
+                                        product, channel)])
+        tick, lot = m.product.tick, m.product.lot
+        if reserve_price <= 0:
+            return self._done([Rejected(None, R.PRICE_NOT_POSITIVE,
+                                        f"reserve price {reserve_price} is not positive", when,
+                                        product, channel)])
+        if reserve_price % tick:
+            return self._done([Rejected(None, R.PRICE_OFF_TICK,
+                                        f"reserve price {reserve_price} is not a multiple of the "
+                                        f"tick {tick}", when, product, channel)])
+        if qty <= 0 or qty % lot:
+            return self._done([Rejected(None, R.QTY_NOT_LOT_MULTIPLE,
+                                        f"quantity {qty} is not a positive multiple of the lot "
+                                        f"{lot}", when, product, channel)])
+        if end <= start:
+            return self._done([Rejected(None, R.INVALID_WINDOW,
+                                        f"window end {end} is not after its start {start}",
+                                        when, product, channel)])
+        auction_id = self._new_id(None)
+        self._auctions[auction_id] = BlockAuction(auction_id, product, seller, qty,
+                                                  reserve_price, start, end, uniform)
+        return self._done([BlockAuctionOpened(auction_id, seller, qty, reserve_price, start, end,
+                                              uniform, when, product, channel)])
+
+    def bid_block_auction(self, member: int | str, auction_id: int, price: int, qty: int, *,
+                          time: int, channel: Channel = ONLINE) -> list[Event]:
+        """Bid in a block auction during its window: BlockBidAccepted or one Rejected."""
+        if type(price) is not int or type(qty) is not int:
+            raise TypeError(f"price and qty must be ints, got {price!r}, {qty!r}")
+        a = self._auctions.get(auction_id)
+        if a is None:
+            return self._done([Rejected(None, R.UNKNOWN_AUCTION,
+                                        f"no block auction {auction_id!r}", time, None, channel)])
+        code = a.product
+        m = self._markets[code]
+        if a.settled:
+            return self._done([Rejected(None, R.AUCTION_SETTLED,
+                                        f"block auction {auction_id} is settled", time, code,
+                                        channel)])
+        bad = self._member_reject(member, time, None, code, channel)
+        if bad is not None:
+            return self._done(bad)
+        if m.state is CLOSED:
+            return self._done([Rejected(None, R.MARKET_CLOSED, f"{code} is closed", time, code,
+                                        channel)])
+        if member == a.seller:
+            return self._done([Rejected(None, R.SELLER_CANNOT_BID,
+                                        f"member {member!r} is the seller", time, code, channel)])
+        if not a.start <= time < a.end:
+            return self._done([Rejected(None, R.AUCTION_NOT_OPEN,
+                                        f"bids are taken in [{a.start}, {a.end}), not at {time}",
+                                        time, code, channel)])
+        tick, lot = m.product.tick, m.product.lot
+        if price <= 0:
+            return self._done([Rejected(None, R.PRICE_NOT_POSITIVE,
+                                        f"price {price} is not positive", time, code, channel)])
+        if price % tick:
+            return self._done([Rejected(None, R.PRICE_OFF_TICK,
+                                        f"price {price} is not a multiple of the tick {tick}",
+                                        time, code, channel)])
+        if price < a.reserve_price:
+            return self._done([Rejected(None, R.BELOW_RESERVE,
+                                        f"price {price} is below the reserve {a.reserve_price}",
+                                        time, code, channel)])
+        if qty <= 0 or qty % lot:
+            return self._done([Rejected(None, R.QTY_NOT_LOT_MULTIPLE,
+                                        f"quantity {qty} is not a positive multiple of the lot "
+                                        f"{lot}", time, code, channel)])
+        bid_id = self._new_id(None)
+        a.bids.append(BlockBid(bid_id, member, price, qty, time, channel))
+        return self._done([BlockBidAccepted(auction_id, bid_id, member, price, qty, time, code,
+                                            channel)])
+
+    def settle_block_auction(self, auction_id: int, *, time: int) -> list[Event]:
+        """End a block auction: Trades to the best bids (maker = seller), then its summary.
+
+        Bids of members suspended since bidding are passed over.
+        """
+        a = self._auctions.get(auction_id)
+        if a is None:
+            return self._done([Rejected(None, R.UNKNOWN_AUCTION,
+                                        f"no block auction {auction_id!r}", time)])
+        code = a.product
+        m = self._markets[code]
+        if a.settled:
+            return self._done([Rejected(None, R.AUCTION_SETTLED,
+                                        f"block auction {auction_id} is settled", time, code)])
+        if time < a.end:
+            return self._done([Rejected(None, R.AUCTION_NOT_ENDED,
+                                        f"block auction {auction_id} ends at {a.end}", time,
+                                        code)])
+        if m.state is CLOSED:
+            return self._done([Rejected(None, R.MARKET_CLOSED, f"{code} is closed", time,
+                                        code)])
+        members = self._members
+        bids = [b for b in a.bids if not members[b.member].suspended]
+        events: list[Event] = []
+        sold = value = 0
+        prices = []
+        for bid, fill, paid in allocate_block(bids, a.qty, a.uniform):
+            trade = Trade(paid, fill, auction_id, bid.bid_id, a.seller, bid.member, BUY, time,
+                          code, bid.channel)
+            events.append(trade)
+            m.tally.add(paid, fill)
+            sold += fill
+            value += trade.value
+            prices.append(paid)
+        a.settled = True
+        events.append(BlockAuctionSettled(auction_id, sold, a.qty - sold,
+                                          min(prices) if prices else None,
+                                          max(prices) if prices else None, value, time, code))
+        return self._done(events)
+
+    def block_auction(self, auction_id: int) -> BlockAuction | None:
+        """The block auction record (offer, bids, settled flag), or None."""
+        return self._auctions.get(auction_id)
+
+    # ------------------------------------------------------------------ queries
+
+    def _market(self, product: str) -> _Market:
+        m = self._markets.get(product)
+        if m is None:
+            raise KeyError(f"unknown product {product!r}")
+        return m
+
+    @property
+    def products(self) -> list[Product]:
+        """The listed products, in listing order."""
+        return [m.product for m in self._markets.values()]
+
+    def product(self, code: str) -> Product:
+        """The product listed under `code`."""
+        return self._market(code).product
+
+    def state(self, product: str) -> SessionState:
+        """The product's session state."""
+        return self._market(product).state
+
+    def book(self, product: str) -> OrderBook:
+        """The product's continuous order book (empty during the call auction)."""
+        return self._market(product).book
+
+    def preopen_orders(self, product: str) -> list[RestingOrder]:
+        """The orders collected in the product's call auction, in arrival order."""
+        return self._market(product).pre.snapshot()
+
+    def order(self, order_id: int) -> RestingOrder | None:
+        """A live order (in a book or a call auction), or None."""
+        m = self._where.get(order_id)
+        if m is None:
+            return None
+        o = m.pre.orders.get(order_id)
+        if o is not None:
+            return RestingOrder(o.order_id, o.side, o.price, o.qty, o.owner, o.tif, o.channel,
+                                o.time)
+        return m.book.order(order_id)
+
+    def band(self, product: str) -> tuple[int, int]:
+        """The (low, high) prices allowed today (the coming day's while closed)."""
+        m = self._market(product)
+        if m.state is CLOSED:
+            return m.product.band(m.settlement)
+        return m.low, m.high
+
+    def settlement(self, product: str) -> int:
+        """The latest settlement price (the reference price before the first close)."""
+        return self._market(product).settlement
+
+    def daily_bars(self, product: str) -> list[DailyBar]:
+        """The bars of every closed trading day, oldest first."""
+        return list(self._market(product).bars)
+
+    def current_bar(self, product: str) -> DailyBar:
+        """The bar of the day so far (settlement: what it would be if the day closed now)."""
+        m = self._market(product)
+        return m.tally.bar(self._day, m.settlement)
+
+
+def _unknown_product(order_id: int | None, product: Any, time: int, channel: Channel) -> list:
+    code = product if type(product) is str else None
+    return [Rejected(order_id, R.UNKNOWN_PRODUCT, f"unknown product {product!r}", time, code,
+                     channel)]
+
+
+def _duplicate(order_id: int, time: int, code: str, channel: Channel) -> list:
+    return [Rejected(order_id, R.DUPLICATE_ORDER_ID, f"order id {order_id} is already live",
+                     time, code, channel)]
+
+
+def _outside_band(order_id: int | None, price: int, m: _Market, time: int, channel: Channel
+                  ) -> list:
+    return [Rejected(order_id, R.PRICE_OUTSIDE_BAND,
+                     f"price {price} is outside today's band [{m.low}, {m.high}]", time, m.code,
+                     channel)]
+
+
+def _state_reject(m: _Market, order_id: int | None, time: int, channel: Channel, what: str
+                  ) -> Rejected:
+    if m.state is CLOSED:
+        return Rejected(order_id, R.MARKET_CLOSED, f"{m.code} is closed", time, m.code, channel)
+    return Rejected(order_id, R.NOT_ALLOWED_IN_AUCTION,
+                    f"{what} are not taken in the call auction", time, m.code, channel)
