@@ -1,0 +1,636 @@
+"""The enterprises' decisions: vectorised numpy draws per time step, orders through the Exchange.
+
+Every (member, product, side) an enterprise trades is a *slot*. A *need slot* is a buyer's
+consumption or a producer's output: its need accrues every day (monthly intents drawn around the
+scenario's targets) and it places a DAY limit order for part of it, priced around the member's
+belief of the fundamental, conceding more the longer the need stays unmet. A *quote slot* is one
+side of a trader's market in a product: it quotes around its belief, skewed by its inventory.
+Each step one vectorised draw decides which slots act and at what price and size; then a plain
+loop sends the orders (online at once; offline ones through the `Counter`) and applies the
+returned events, so agents see their fills on their next decision.
+
+Holdings are exact integers (cash in fen, stock in kg) and never go negative: an order reserves
+what it could spend or deliver, a fill settles at the trade price, and a cancel or expiry
+releases the rest. Negotiated deals and the dominant seller's block auctions use the same ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine import (
+    Accepted,
+    Amended,
+    Cancelled,
+    Channel,
+    Expired,
+    Rejected,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from sim.calendar import TradingCalendar
+from sim.counter import Counter
+from sim.population import DOMINANT_LIGHT, Population
+from sim.scenario import Scenario
+
+__all__ = ["Agents", "LedgerError"]
+
+BUY = Side.BUY
+SELL = Side.SELL
+DAY = TimeInForce.DAY
+OFFLINE = Channel.OFFLINE
+PENDING = -1  # slot_oid value while an order waits at the counter
+BACKLOG_DAYS = 30.0  # a need never accumulates beyond this many days of intent
+MAX_CONCESSION_BP = 150.0  # nobody concedes more than this from its belief
+REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
+
+
+class LedgerError(AssertionError):
+    """The agents' holdings or reservations are inconsistent (a bug, never user input)."""
+
+
+class Agents:
+    """All enterprises of a run: their holdings, needs, open orders and decisions."""
+
+    def __init__(self, sc: Scenario, pop: Population, calendar: TradingCalendar, ex: Any,
+                 paths: np.ndarray, rng: np.random.Generator, counter: Counter,
+                 scale: int = 1) -> None:
+        self.sc = sc
+        self.pop = pop
+        self.cal = calendar
+        self.ex = ex
+        self.paths = paths
+        self.rng = rng
+        self.counter = counter
+        self.scale = scale
+        beh = sc.behaviour
+        self.beh = beh
+        self.codes = [p.code for p in sc.products]
+        self.lot = [p.lot for p in sc.products]
+        self.tick = [p.tick for p in sc.products]
+        nprod = len(self.codes)
+        n = len(pop)
+        # ledger: free (unreserved) holdings, Python ints for exact, fast scalar updates
+        self.cash: list[int] = pop.cash.tolist()
+        self.stock: list[list[int]] = pop.stock.tolist()
+        ref = np.array([p.reference_price for p in sc.products], dtype=float)
+        self.income: list[int] = np.floor((pop.buy_rate * ref).sum(axis=1) / 10).astype(
+            np.int64).tolist()  # fen per trading day: buyers' sales outside the exchange
+
+        # ---- slots
+        bm, bp = np.nonzero(pop.buy_rate > 0)
+        sm, sp = np.nonzero(pop.sell_rate > 0)
+        qm, qp = np.nonzero(pop.quotes)
+        nb, ns, nq = len(bm), len(sm), len(qm)
+        self.slot_m = np.concatenate([bm, sm, qm, qm]).astype(np.int64)
+        self.slot_p = np.concatenate([bp, sp, qp, qp]).astype(np.int64)
+        N = len(self.slot_m)
+        self.N = N
+        self.is_buy = np.zeros(N, dtype=bool)
+        self.is_buy[:nb] = True
+        self.is_buy[nb + ns: nb + ns + nq] = True
+        self.is_need = np.zeros(N, dtype=bool)
+        self.is_need[: nb + ns] = True
+        self.is_seller_need = np.zeros(N, dtype=bool)
+        self.is_seller_need[nb: nb + ns] = True
+        self.rate = np.concatenate([pop.buy_rate[bm, bp], pop.sell_rate[sm, sp],
+                                    np.zeros(2 * nq)])
+        lots = np.array(self.lot, dtype=float)
+        ticks = np.array(self.tick, dtype=float)
+        self.lot_s = lots[self.slot_p]
+        self.tick_s = ticks[self.slot_p]
+        self.need = np.zeros(N)
+        self.produced = np.zeros(N)  # fractional output not yet a whole lot
+        self.mult = np.ones(N)
+        self.offset = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=N)
+        # traders: one position per (trader, product) pair, shared by its bid and ask slots
+        self.pair = np.full(N, -1, dtype=np.int64)
+        self.pair[nb + ns: nb + ns + nq] = np.arange(nq)
+        self.pair[nb + ns + nq:] = np.arange(nq)
+        self.pos: list[int] = [0] * nq
+        total_daily = pop.buy_rate.sum(axis=0)
+        nqp = np.maximum(pop.quotes.sum(axis=0), 1)
+        size = np.maximum(np.floor(beh.trader_quote_days * total_daily / nqp / lots), 1) * lots
+        qsize = size[qp]
+        self.quote_size = np.zeros(N)
+        self.quote_size[nb + ns:] = np.concatenate([qsize, qsize])
+        self.pos_limit = np.maximum(qsize * beh.trader_max_days / beh.trader_quote_days, qsize)
+        # per-slot Python mirrors for the loop
+        self.slot_m_l: list[int] = self.slot_m.tolist()
+        self.slot_p_l: list[int] = self.slot_p.tolist()
+        self.is_buy_l: list[bool] = self.is_buy.tolist()
+        self.is_need_l: list[bool] = self.is_need.tolist()
+        self.pair_l: list[int] = self.pair.tolist()
+        self.slot_oid: list[int] = [0] * N
+        # open orders: order id -> [slot, limit price, open qty]
+        self.orders: dict[int, list[int]] = {}
+        # per product: seller need slots and their weights (negotiation counterparties)
+        self.sellers_of = [np.flatnonzero(self.is_seller_need & (self.slot_p == j))
+                           for j in range(nprod)]
+        self.buyers_of = [np.flatnonzero(self.is_need & self.is_buy & (self.slot_p == j))
+                          for j in range(nprod)]
+        self.min_block = [p.min_block or p.lot for p in sc.products]
+        self.block = sc.block_auctions
+        self.block_pidx = self.codes.index(self.block.product) if self.block else -1
+        self._auction: dict[str, Any] | None = None
+        self.day = -1
+        self.month = -1
+        self.band_lo = [0] * nprod
+        self.band_hi = [0] * nprod
+        self.active = np.zeros(N, dtype=bool)
+        self.online = np.zeros(N, dtype=bool)
+        self.online_l: list[bool] = [False] * N
+        self.belief = np.zeros(N)
+        self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "rejected": 0,
+                       "negotiated": 0, "block_auctions": 0, "block_bids": 0}
+        del n
+
+    # ------------------------------------------------------------------ the day
+
+    def start_day(self, d: int) -> None:
+        """Accrue needs and output, pay income, draw today's beliefs and read today's bands."""
+        self.day = d
+        pop = self.pop
+        rng = self.rng
+        beh = self.beh
+        joined = pop.join_day <= d
+        self.active = joined[self.slot_m]
+        self.online = (pop.online_day <= d)[self.slot_m]
+        self.online_l = self.online.tolist()
+        month = self.cal.days[d].month
+        if month != self.month:
+            self.month = month
+            sigma = beh.intent_noise_pct / 100
+            self.mult = np.exp(rng.normal(-sigma * sigma / 2, sigma, size=self.N)) if sigma else (
+                np.ones(self.N))
+        acc = np.where(self.active, self.rate * self.mult, 0.0)
+        self.need = np.minimum(self.need + acc, np.maximum(self.rate * BACKLOG_DAYS, self.lot_s))
+        # producers' output becomes stock in whole lots
+        self.produced += np.where(self.is_seller_need, acc, 0.0)
+        whole = np.floor(self.produced / self.lot_s) * self.lot_s
+        self.produced -= whole
+        stock = self.stock
+        for i in np.flatnonzero(whole).tolist():
+            stock[self.slot_m_l[i]][self.slot_p_l[i]] += int(whole[i])
+        cash = self.cash
+        income = self.income
+        for m in np.flatnonzero(joined).tolist():
+            cash[m] += income[m]
+        f = self.paths[d][self.slot_p]
+        self.belief = f * np.exp(self.offset + rng.normal(0.0, beh.belief_noise_bp / 20_000,
+                                                           size=self.N))
+        for j, code in enumerate(self.codes):
+            self.band_lo[j], self.band_hi[j] = self.ex.band(code)
+
+    # ------------------------------------------------------------------ pricing
+
+    def _prices(self, idx: np.ndarray, conc_bp: np.ndarray) -> list[int]:
+        """Limit prices on the tick grid inside today's band: buyers bid belief*(1+c)."""
+        buy = self.is_buy[idx]
+        tick = self.tick_s[idx]
+        raw = self.belief[idx] * (1.0 + np.where(buy, conc_bp, -conc_bp) / 10_000)
+        px = np.where(buy, np.floor(raw / tick), np.ceil(raw / tick)) * tick
+        p = self.slot_p[idx]
+        lo = np.array(self.band_lo, dtype=float)[p]
+        hi = np.array(self.band_hi, dtype=float)[p]
+        return np.clip(px, lo, hi).astype(np.int64).tolist()
+
+    def _need_qty(self, idx: np.ndarray) -> list[int]:
+        """Order size of need slots: a few days of intent, whole lots, at most the need."""
+        lot = self.lot_s[idx]
+        need = self.need[idx]
+        want = np.minimum(need, np.maximum(self.rate[idx] * self.beh.order_days, lot))
+        return (np.floor(want / lot) * lot).astype(np.int64).tolist()
+
+    # ------------------------------------------------------------------ decisions
+
+    def auction_orders(self, t: int) -> None:
+        """Opening call auction: some online need slots place their first order of the day."""
+        rng = self.rng
+        u = rng.random(self.N)
+        act = (self.is_need & self.active & self.online & (self.need >= self.lot_s)
+               & (u < self.beh.auction_pct / 100))
+        idx = np.flatnonzero(act)
+        if not len(idx):
+            return
+        idx = rng.permutation(idx)
+        conc = self._concession(idx)
+        self._send(idx, self._prices(idx, conc), self._need_qty(idx), t, auction=True)
+
+    def _concession(self, idx: np.ndarray) -> np.ndarray:
+        beh = self.beh
+        rate = np.maximum(self.rate[idx], 1e-9)
+        backlog = self.need[idx] / rate
+        conc = (beh.premium_bp + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
+                + beh.urgency_bp_per_day * np.maximum(backlog - beh.order_days, 0.0))
+        return np.minimum(conc, MAX_CONCESSION_BP)
+
+    def step(self, t: int, first: bool = False) -> None:
+        """One decision step at instant t: need slots and trader quotes act, then deals."""
+        rng = self.rng
+        beh = self.beh
+        N = self.N
+        u = rng.random(N)
+        need_act = self.is_need & self.active & (u < beh.act_pct / 100) & (
+            self.need >= self.lot_s)
+        quote_act = ~self.is_need & self.active & (
+            (self.online & (u < beh.trader_quote_pct / 100)) | (~self.online & first))
+        idx = rng.permutation(np.flatnonzero(need_act | quote_act))
+        if not len(idx):
+            return
+        need = self.is_need[idx]
+        conc = np.empty(len(idx))
+        ni = idx[need]
+        conc[need] = self._concession(ni)
+        qi = idx[~need]
+        if len(qi):
+            pos = np.array(self.pos, dtype=float)[self.pair[qi]] if self.pos else np.zeros(0)
+            lim = self.pos_limit[self.pair[qi]]
+            skew = beh.trader_skew_bp * np.clip(pos / lim, -1.0, 1.0)
+            # bid: belief*(1 - hs - skew); ask: belief*(1 + hs - skew); _prices flips the sign
+            buyq = self.is_buy[qi]
+            conc[~need] = np.where(buyq, -beh.trader_half_spread_bp - skew,
+                                   -beh.trader_half_spread_bp + skew)
+        prices = self._prices(idx, conc)
+        qty = np.empty(len(idx), dtype=np.int64)
+        if len(ni):
+            qty[need] = self._need_qty(ni)
+        if len(qi):
+            size = self.quote_size[qi]
+            pos = np.array(self.pos, dtype=float)[self.pair[qi]]
+            lim = self.pos_limit[self.pair[qi]]
+            buyq = self.is_buy[qi]
+            full = np.where(buyq, pos >= lim, pos <= -lim)
+            qty[~need] = np.where(full, 0, size).astype(np.int64)
+        neg = np.zeros(len(idx), dtype=bool)
+        nspec = self.sc.negotiation
+        if nspec.probability_pct > 0 and len(ni):
+            mb = np.array(self.min_block, dtype=float)[self.slot_p[idx]]
+            neg = (need & self.is_buy[idx] & (self.need[idx] >= nspec.min_blocks * mb)
+                   & (rng.random(len(idx)) < nspec.probability_pct / 100))
+        self._send(idx, prices, qty.tolist(), t, negotiate=neg.tolist())
+
+    def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
+              auction: bool = False, negotiate: list[bool] | None = None) -> None:
+        """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements."""
+        ex = self.ex
+        submit = ex.submit_limit
+        amend = ex.amend
+        codes = self.codes
+        slot_m = self.slot_m_l
+        slot_p = self.slot_p_l
+        is_buy = self.is_buy_l
+        slot_oid = self.slot_oid
+        online = self.online_l
+        orders = self.orders
+        cash = self.cash
+        stock = self.stock
+        lots = self.lot
+        counts = self.counts
+        apply = self.apply
+        n_new = n_amend = n_off = n_rej = 0
+        for k, i in enumerate(idx.tolist()):
+            qty = qtys[k]
+            if qty <= 0:
+                continue
+            oid = slot_oid[i]
+            if oid == PENDING:
+                continue
+            t = t0 + k * REQUEST_SPACING_NS
+            if negotiate is not None and negotiate[k] and not oid:
+                self._negotiate(i, qty, t)
+                continue
+            m = slot_m[i]
+            p = slot_p[i]
+            price = prices[k]
+            buy = is_buy[i]
+            lot = lots[p]
+            if not online[i]:
+                if oid or auction:
+                    continue
+                if buy:
+                    if price * qty // 10 > cash[m]:
+                        qty = cash[m] * 10 // price // lot * lot
+                        if qty <= 0:
+                            continue
+                    cash[m] -= price * qty // 10
+                else:
+                    have = stock[m][p]
+                    if qty > have:
+                        qty = have // lot * lot
+                        if qty <= 0:
+                            continue
+                    stock[m][p] = have - qty
+                self.counter.lodge(t, i, price, qty)
+                slot_oid[i] = PENDING
+                n_off += 1
+                continue
+            if oid:
+                rec = orders[oid]
+                old_px, old_qty = rec[1], rec[2]
+                if old_px == price:
+                    continue
+                # release the old reservation, reserve the new one, amend
+                if buy:
+                    cash[m] += old_px * old_qty // 10
+                    if price * qty // 10 > cash[m]:
+                        qty = cash[m] * 10 // price // lot * lot
+                        if qty <= 0:
+                            cash[m] -= old_px * old_qty // 10
+                            continue
+                    cash[m] -= price * qty // 10
+                else:
+                    stock[m][p] += old_qty
+                    if qty > stock[m][p]:
+                        qty = stock[m][p] // lot * lot
+                        if qty <= 0:
+                            stock[m][p] -= old_qty
+                            continue
+                    stock[m][p] -= qty
+                evs = amend(m + 1, oid, price=price, qty=qty if qty != old_qty else None,
+                            time=t)
+                n_amend += 1
+                ev0 = evs[0]
+                if ev0.__class__ is Amended:
+                    rec[1] = price
+                    rec[2] = qty
+                    if len(evs) > 1:
+                        apply(evs)
+                else:  # rejected: the old order stands, undo the reservation swap
+                    n_rej += 1
+                    if buy:
+                        cash[m] += price * qty // 10 - old_px * old_qty // 10
+                    else:
+                        stock[m][p] += qty - old_qty
+                continue
+            if buy:
+                if price * qty // 10 > cash[m]:
+                    qty = cash[m] * 10 // price // lot * lot
+                    if qty <= 0:
+                        continue
+                cash[m] -= price * qty // 10
+                evs = submit(m + 1, codes[p], BUY, price, qty, tif=DAY, time=t)
+            else:
+                have = stock[m][p]
+                if qty > have:
+                    qty = have // lot * lot
+                    if qty <= 0:
+                        continue
+                stock[m][p] = have - qty
+                evs = submit(m + 1, codes[p], SELL, price, qty, tif=DAY, time=t)
+            n_new += 1
+            ev0 = evs[0]
+            if ev0.__class__ is Accepted:
+                orders[ev0.order_id] = [i, price, qty]
+                slot_oid[i] = ev0.order_id
+                if len(evs) > 1:
+                    apply(evs)
+            else:
+                n_rej += 1
+                if buy:
+                    cash[m] += price * qty // 10
+                else:
+                    stock[m][p] += qty
+        counts["orders"] += n_new + n_off
+        counts["offline_orders"] += n_off
+        counts["amends"] += n_amend
+        counts["rejected"] += n_rej
+
+    def key_in(self, slot: int, price: int, qty: int, t: int) -> None:
+        """The counter keys in a lodged order (already reserved) with Channel.OFFLINE."""
+        m = self.slot_m_l[slot]
+        p = self.slot_p_l[slot]
+        buy = self.is_buy_l[slot]
+        evs = self.ex.submit_limit(m + 1, self.codes[p], BUY if buy else SELL, price, qty,
+                                   tif=DAY, channel=OFFLINE, time=t)
+        ev0 = evs[0]
+        if ev0.__class__ is Accepted:
+            self.orders[ev0.order_id] = [slot, price, qty]
+            self.slot_oid[slot] = ev0.order_id
+            if len(evs) > 1:
+                self.apply(evs)
+        else:
+            self.counts["rejected"] += 1
+            self.slot_oid[slot] = 0
+            if buy:
+                self.cash[m] += price * qty // 10
+            else:
+                self.stock[m][p] += qty
+
+    # ------------------------------------------------------------------ events
+
+    def apply(self, events: list) -> None:
+        """Settle fills and release reservations for every event of a request (idempotent)."""
+        orders = self.orders
+        cash = self.cash
+        stock = self.stock
+        slot_m = self.slot_m_l
+        slot_p = self.slot_p_l
+        is_need = self.is_need_l
+        need = self.need
+        for ev in events:
+            cls = ev.__class__
+            if cls is Trade:
+                q = ev.qty
+                px = ev.price
+                if ev.aggressor is BUY:
+                    bo, so = ev.taker_order_id, ev.maker_order_id
+                else:
+                    bo, so = ev.maker_order_id, ev.taker_order_id
+                rec = orders.get(bo)
+                if rec is not None:
+                    s = rec[0]
+                    m = slot_m[s]
+                    cash[m] += rec[1] * q // 10 - px * q // 10
+                    stock[m][slot_p[s]] += q
+                    rec[2] -= q
+                    if not rec[2]:
+                        del orders[bo]
+                        self.slot_oid[s] = 0
+                    if is_need[s]:
+                        need[s] -= q
+                    else:
+                        self.pos[self.pair_l[s]] += q
+                rec = orders.get(so)
+                if rec is not None:
+                    s = rec[0]
+                    cash[slot_m[s]] += px * q // 10
+                    rec[2] -= q
+                    if not rec[2]:
+                        del orders[so]
+                        self.slot_oid[s] = 0
+                    if is_need[s]:
+                        need[s] -= q
+                    else:
+                        self.pos[self.pair_l[s]] -= q
+            elif cls is Cancelled or cls is Expired:
+                rec = orders.get(ev.order_id)
+                if rec is None:
+                    continue
+                s = rec[0]
+                q = ev.qty
+                if self.is_buy_l[s]:
+                    cash[slot_m[s]] += rec[1] * q // 10
+                else:
+                    stock[slot_m[s]][slot_p[s]] += q
+                rec[2] -= q
+                if rec[2] <= 0:
+                    del orders[ev.order_id]
+                    self.slot_oid[s] = 0
+
+    # ------------------------------------------------------------------ deals
+
+    def _negotiate(self, i: int, qty: int, t: int) -> None:
+        """A buyer with a large need agrees a deal off the book with a seller, and registers it."""
+        p = self.slot_p_l[i]
+        m = self.slot_m_l[i]
+        sellers = self.sellers_of[p]
+        if not len(sellers):
+            return
+        w = self.rate[sellers]
+        s = int(sellers[int(np.searchsorted(np.cumsum(w), self.rng.random() * w.sum()))])
+        sm = self.slot_m_l[s]
+        if sm == m or not self.active[s]:
+            return
+        lot = self.lot[p]
+        want = int(self.need[i]) // lot * lot
+        have = self.stock[sm][p]
+        tick = self.tick[p]
+        price = int(round(float(self.paths[self.day][p]) / tick)) * tick
+        price = min(max(price, self.band_lo[p]), self.band_hi[p])
+        qty = min(want, have // lot * lot, self.cash[m] * 10 // price // lot * lot)
+        if qty < self.min_block[p]:
+            return
+        evs = self.ex.register_negotiated(m + 1, sm + 1, self.codes[p], price, qty, time=t)
+        for ev in evs:
+            if ev.__class__ is Trade:
+                val = ev.price * ev.qty // 10
+                self.cash[m] -= val
+                self.stock[m][p] += ev.qty
+                self.need[i] -= ev.qty
+                self.cash[sm] += val
+                self.stock[sm][p] -= ev.qty
+                self.need[s] -= ev.qty
+                self.counts["negotiated"] += 1
+            elif ev.__class__ is Rejected:
+                self.counts["rejected"] += 1
+
+    def block_auction_open(self, t: int, end: int) -> None:
+        """The dominant light seller offers a block; some eligible buyers bid at once."""
+        spec = self.block
+        if spec is None or self._auction is not None:
+            return
+        p = self.block_pidx
+        seller = DOMINANT_LIGHT - 1
+        lot = self.lot[p]
+        tick = self.tick[p]
+        qty = min(int(spec.tonnes * 1000 * self.scale) // lot * lot,
+                  self.stock[seller][p] // lot * lot)
+        if qty < lot:
+            return
+        fund = float(self.paths[self.day][p])
+        reserve = math.ceil(fund * (1 - spec.reserve_discount_bp / 10_000) / tick) * tick
+        reserve = min(max(reserve, self.band_lo[p]), self.band_hi[p])
+        evs = self.ex.open_block_auction(seller + 1, self.codes[p], qty, reserve, start=t,
+                                         end=end)
+        opened = next((e for e in evs if e.__class__.__name__ == "BlockAuctionOpened"), None)
+        if opened is None:
+            self.counts["rejected"] += 1
+            return
+        self.counts["block_auctions"] += 1
+        self.stock[seller][p] -= qty
+        auction = {"id": opened.auction_id, "qty": qty, "p": p, "bids": {}}
+        self._auction = auction
+        buyers = self.buyers_of[p]
+        rng = self.rng
+        pick = buyers[(rng.random(len(buyers)) < spec.bidders_pct / 100)
+                      & self.active[buyers] & (self.need[buyers] >= lot)]
+        prem = rng.random(len(pick)) * 150
+        for k, s in enumerate(pick.tolist()):
+            m = self.slot_m_l[s]
+            raw = self.belief[s] * (1 + prem[k] / 10_000)
+            price = min(max(int(raw // tick) * tick, reserve), self.band_hi[p])
+            bq = min(int(self.need[s]) // lot * lot, self.cash[m] * 10 // price // lot * lot)
+            if bq < lot:
+                continue
+            self.cash[m] -= price * bq // 10
+            evs = self.ex.bid_block_auction(m + 1, opened.auction_id, price, bq,
+                                             time=t + (k + 1) * REQUEST_SPACING_NS)
+            self.counts["block_bids"] += 1
+            if any(e.__class__ is Rejected for e in evs):
+                self.cash[m] += price * bq // 10
+                self.counts["rejected"] += 1
+                continue
+            auction["bids"][m + 1] = (s, price, bq)
+
+    def block_auction_settle(self, t: int) -> list:
+        """Settle the open block auction: winners pay and receive, the rest is released."""
+        auction = self._auction
+        if auction is None:
+            return []
+        self._auction = None
+        p = auction["p"]
+        seller = DOMINANT_LIGHT - 1
+        evs = self.ex.settle_block_auction(auction["id"], time=t)
+        filled: dict[int, int] = {}
+        sold = 0
+        for ev in evs:
+            if ev.__class__ is not Trade:
+                continue
+            member = ev.buyer
+            s, bid, _ = auction["bids"][member]
+            m = member - 1
+            q = ev.qty
+            self.cash[m] += bid * q // 10 - ev.price * q // 10
+            self.stock[m][p] += q
+            self.need[s] -= q
+            filled[member] = filled.get(member, 0) + q
+            self.cash[seller] += ev.price * q // 10
+            sold += q
+        for member, (_s, bid, bq) in auction["bids"].items():
+            left = bq - filled.get(member, 0)
+            self.cash[member - 1] += bid * left // 10
+        self.stock[seller][p] += auction["qty"] - sold
+        dom = np.flatnonzero(self.is_seller_need & (self.slot_m == seller) & (self.slot_p == p))
+        if len(dom):
+            self.need[dom[0]] -= sold
+        return evs
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(self) -> None:
+        """Check the ledger: nothing negative, reservations match the open orders exactly."""
+        for m, c in enumerate(self.cash):
+            if c < 0:
+                raise LedgerError(f"member {m + 1} has negative free cash {c}")
+        for m, row in enumerate(self.stock):
+            for p, q in enumerate(row):
+                if q < 0:
+                    raise LedgerError(f"member {m + 1} has negative free stock {q} of {p}")
+        for oid, (s, px, q) in self.orders.items():
+            if q <= 0 or px <= 0:
+                raise LedgerError(f"order {oid} has open qty {q} at {px}")
+            if self.slot_oid[s] != oid:
+                raise LedgerError(f"order {oid} is not its slot's order")
+
+    def holdings(self) -> tuple[list[int], list[list[int]]]:
+        """Each member's total cash (fen) and stock (kg): free plus reserved in open orders."""
+        cash = list(self.cash)
+        stock = [list(r) for r in self.stock]
+        for s, px, q in self.orders.values():
+            m, p = self.slot_m_l[s], self.slot_p_l[s]
+            if self.is_buy_l[s]:
+                cash[m] += px * q // 10
+            else:
+                stock[m][p] += q
+        for _ready, _seq, s, px, q in self.counter.pending():
+            m, p = self.slot_m_l[s], self.slot_p_l[s]
+            if self.is_buy_l[s]:
+                cash[m] += px * q // 10
+            else:
+                stock[m][p] += q
+        return cash, stock

@@ -1,0 +1,167 @@
+"""One entry point that runs a scenario end to end: `run(scenario, seed) -> SimResults`.
+
+The day: the exchange opens its call auctions, some enterprises send orders into them, the
+auctions uncross at the open, then `steps_per_day` decision steps run through the continuous
+sessions (the counter keys in offline orders first; the dominant seller's block auction opens
+and settles on its days), and the close expires DAY orders and sets the settlement prices.
+All randomness comes from one `numpy.random.SeedSequence(seed)`, spawned per component.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time as _time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import Exchange, ExchangeSettings, Product, SelfTradePolicy, TradePriceRule
+from sim.agents import Agents
+from sim.calendar import TradingCalendar
+from sim.cli import UserError
+from sim.counter import Counter
+from sim.population import build_population
+from sim.prices import price_paths
+from sim.recorder import Recorder, SimResults
+from sim.scenario import Scenario, load_scenario
+
+__all__ = ["Simulation", "build_exchange", "run"]
+
+Progress = Callable[[int, int], None]
+
+
+def build_exchange(sc: Scenario) -> Exchange:
+    """The exchange of a scenario: its products and settings, no members yet."""
+    products = [
+        Product(p.code, p.name, p.tick, p.lot, p.reference_price, band_pct=p.band_pct,
+                band_abs=p.band_abs, min_block=p.min_block)
+        for p in sc.products
+    ]
+    e = sc.exchange
+    settings = ExchangeSettings(
+        stp=SelfTradePolicy[e.stp.upper()],
+        trade_price=TradePriceRule[e.trade_price.upper()],
+        auction_tie_break=e.auction_tie_break,
+        block_uniform_price=e.block_uniform_price,
+    )
+    return Exchange(products, settings)
+
+
+class Simulation:
+    """A prepared run: exchange, population, agents and recorder, advanced day by day."""
+
+    def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
+                 scale: int = 1) -> None:
+        if type(scale) is not int or scale < 1:
+            raise UserError(f"--scale: expected an int >= 1, got {scale!r}")
+        self.scenario = sc
+        self.seed = sc.seed if seed is None else seed
+        if type(self.seed) is not int or self.seed < 0:
+            raise UserError(f"--seed: expected an int >= 0, got {self.seed!r}")
+        self.scale = scale
+        self.calendar = TradingCalendar(sc.calendar)
+        days = self.calendar.days
+        if until is not None:
+            if until < sc.calendar.start:
+                raise UserError(f"--until: {until} is before the scenario's start "
+                                f"{sc.calendar.start}")
+            self.ndays = sum(1 for d in days if d <= until)
+        else:
+            self.ndays = len(days)
+        pop_ss, price_ss, agent_ss, counter_ss = np.random.SeedSequence(self.seed).spawn(4)
+        self.population = build_population(sc, np.random.default_rng(pop_ss), scale)
+        paths = price_paths(sc.products, len(days), np.random.default_rng(price_ss))
+        self.paths = paths
+        self.exchange = ex = build_exchange(sc)
+        cal = self.calendar
+        for m, jd in enumerate(self.population.join_day.tolist()):
+            joined = cal.auction_start(jd) if jd < len(days) else cal.close_time(len(days) - 1)
+            ex.add_member(m + 1, joined=0 if jd == 0 else joined)
+        self.counter = Counter(sc.counter, cal, np.random.default_rng(counter_ss))
+        self.agents = Agents(sc, self.population, cal, ex, paths,
+                             np.random.default_rng(agent_ss), self.counter, scale)
+        self.recorder = Recorder(scenario=sc.name, seed=self.seed, scale=scale,
+                                 products=[p.code for p in sc.products],
+                                 population=self.population, days=days[: self.ndays])
+        ex.subscribe(self.recorder.on_event)
+        self.day = 0
+
+    def run_day(self, check: bool = False) -> None:
+        """Simulate the next trading day."""
+        d = self.day
+        cal = self.calendar
+        ex = self.exchange
+        agents = self.agents
+        sc = self.scenario
+        steps = cal.steps(d, sc.behaviour.steps_per_day)
+        t0 = cal.auction_start(d)
+        agents.apply(ex.begin_day(time=t0))
+        agents.start_day(d)
+        agents.auction_orders(t0 + 1_000_000)
+        agents.apply(ex.open_market(time=cal.open_time(d)))
+        block = sc.block_auctions
+        open_at = settle_at = -1
+        if block is not None and len(steps) > 1 and d % block.every_days == block.every_days // 2:
+            open_at = min(1, len(steps) - 2)
+            settle_at = min(open_at + block.window_steps, len(steps) - 1)
+        key_in = agents.key_in
+        for k, t in enumerate(steps):
+            self.counter.key_in(t, key_in)
+            if k == settle_at:
+                agents.block_auction_settle(t)
+            if k == open_at:
+                agents.block_auction_open(t, steps[settle_at])
+            agents.step(t + 1_000_000, first=k == 0)
+        agents.apply(ex.close_market(time=cal.close_time(d)))
+        self.recorder.end_day([ex.settlement(p.code) for p in sc.products])
+        if check:
+            agents.audit()
+            for p in sc.products:
+                ex.book(p.code).check_invariants()
+        self.day += 1
+
+    def results(self) -> SimResults:
+        """The recorder's results so far, with request counts and final holdings."""
+        cash, stock = self.agents.holdings()
+        extra: dict[str, Any] = {"requests": dict(self.agents.counts)}
+        return self.recorder.results(extra, (cash, stock))
+
+
+def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None,
+        until: dt.date | str | None = None, out: str | Path | None = None,
+        progress: bool | Progress | None = None, scale: int = 1,
+        check: bool = False) -> SimResults:
+    """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
+
+    `until` stops after that date; `out` writes the four output files there; `progress` is
+    True for a tqdm bar over trading days or a callable(day, days); `scale` multiplies the
+    population and order flow; `check` audits the ledger and every book after each day.
+    """
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if isinstance(until, str):
+        try:
+            until = dt.date.fromisoformat(until)
+        except ValueError:
+            raise UserError(f"--until: expected a date YYYY-MM-DD, got {until!r}") from None
+    started = _time.perf_counter()
+    sim = Simulation(sc, seed, until, scale)
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sim.ndays, unit="day", desc=sc.name, leave=False)
+    for d in range(sim.ndays):
+        sim.run_day(check=check)
+        if bar is not None:
+            bar.update(1)
+        elif callable(progress):
+            progress(d + 1, sim.ndays)
+    if bar is not None:
+        bar.close()
+    res = sim.results()
+    res.wall_seconds = _time.perf_counter() - started
+    if out is not None:
+        res.write(out)
+    return res

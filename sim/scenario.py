@@ -1,0 +1,341 @@
+"""Scenarios: the TOML schema of a simulation run, its loader and its one-line error messages.
+
+A scenario is plain data (frozen `msgspec.Struct`s) that fixes products, calendar and sessions,
+population, behaviour, channels, membership growth, exchange settings and the seed. Built-in
+scenarios ship as package data in `sim/scenarios/*.toml`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from sim.cli import UserError
+
+__all__ = [
+    "BehaviourSpec",
+    "BlockAuctionSpec",
+    "CalendarSpec",
+    "CounterSpec",
+    "ExchangeSpec",
+    "NegotiationSpec",
+    "PopulationSpec",
+    "ProductSpec",
+    "RoleSpec",
+    "Scenario",
+    "builtin_scenarios",
+    "builtin_text",
+    "load_scenario",
+]
+
+PosInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+Pct = Annotated[float, msgspec.Meta(ge=0, le=100)]
+NonNeg = Annotated[float, msgspec.Meta(ge=0)]
+Pos = Annotated[float, msgspec.Meta(gt=0)]
+
+ROLE_NAMES = ("separator", "metal_maker", "magnet_maker", "application_maker", "trader")
+
+
+def _default_sessions() -> list[tuple[dt.time, dt.time]]:
+    return [(dt.time(9, 0), dt.time(11, 30)), (dt.time(13, 30), dt.time(15, 0))]
+
+
+class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every scenario table: immutable, and unknown keys are errors (typos surface)."""
+
+
+class ProductSpec(_Spec, frozen=True):
+    """One listed product: its exchange parameters, its price process and its demand intent."""
+
+    code: str
+    name: str
+    tick: PosInt  # yuan/t
+    lot: PosInt  # kg, a multiple of 10
+    reference_price: PosInt  # yuan/t, the first day's band reference and the price path's anchor
+    band_pct: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = 5
+    band_abs: PosInt | None = None
+    min_block: PosInt | None = None  # kg, smallest negotiated deal
+    volatility_bp: NonNegInt = 100  # daily log-return sigma of the fundamental, basis points
+    reversion_pct: Pct = 5.0  # daily pull of the fundamental back toward the reference price
+    flat_pct: Pct = 0.0  # share of days the fundamental does not move (long flat stretches)
+    monthly_tonnes: NonNeg = 0.0  # what buyers intend to buy per month (t), before scaling
+    dominant: Literal["light", "heavy"] | None = None  # which dominant seller sells it
+    dominant_share_pct: Pct = 0.0  # the dominant seller's share of the supply intent
+
+
+class RoleSpec(_Spec, frozen=True):
+    """A supply-chain role: its share of the population and what it sells, buys or quotes."""
+
+    name: Literal["separator", "metal_maker", "magnet_maker", "application_maker", "trader"]
+    weight_pct: Pct
+    sells: list[str] = []
+    buys: list[str] = []
+    quotes: list[str] = []  # products a trader may make markets in
+
+
+class CalendarSpec(_Spec, frozen=True):
+    """Trading days and sessions, in exchange-local time (Beijing, UTC+8)."""
+
+    start: dt.date
+    end: dt.date
+    holidays: list[tuple[dt.date, dt.date]] = []  # inclusive ranges with no trading
+    utc_offset_hours: Annotated[int, msgspec.Meta(ge=-12, le=14)] = 8
+    auction: tuple[dt.time, dt.time] = (dt.time(8, 55), dt.time(9, 0))
+    sessions: list[tuple[dt.time, dt.time]] = msgspec.field(default_factory=_default_sessions)
+
+
+class ExchangeSpec(_Spec, frozen=True):
+    """Settings of the exchange (engine.ExchangeSettings), by name."""
+
+    stp: Literal["cancel_resting", "cancel_incoming", "cancel_both"] = "cancel_resting"
+    trade_price: Literal["maker", "median"] = "maker"
+    auction_tie_break: Literal["reference", "imbalance"] = "reference"
+    block_uniform_price: bool = False
+
+
+class PopulationSpec(_Spec, frozen=True):
+    """The enterprises: how many, where, in which role, when they join and how they trade."""
+
+    members: PosInt = 987  # members by the calendar's end
+    members_at_start: PosInt = 760  # members already joined on the first trading day
+    provinces: list[tuple[str, Pos]] = []  # (name, weight); each gets at least one member
+    online_at_start_pct: Pct = 30.0  # share of the first day's members trading online
+    online_growth_pct: NonNeg = 100.0  # the doubling plan: online members grow by this much
+    new_members_online_pct: Pct = 50.0  # share of members joining later who start online
+    online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the plan's growth done by it)
+    cash_days: NonNeg = 40.0  # opening cash, in days of the member's buying intent
+    stock_days: NonNeg = 15.0  # opening stock, in days of the member's selling intent
+    trader_cash_yuan: NonNeg = 20_000_000.0  # opening cash of a trader (before scaling: none)
+    trader_stock_days: NonNeg = 3.0  # traders' opening stock of a product, together, in days
+
+
+class CounterSpec(_Spec, frozen=True):
+    """The exchange's offline counter: orders lodged there are keyed in after a delay."""
+
+    delay_minutes: tuple[NonNeg, NonNeg] = (10.0, 60.0)  # uniform keying delay range
+    service: list[tuple[dt.time, dt.time]] = msgspec.field(default_factory=_default_sessions)
+
+
+class NegotiationSpec(_Spec, frozen=True):
+    """Large deals agreed off the book and registered with the exchange."""
+
+    probability_pct: Pct = 3.0  # chance per decision that a large need is negotiated instead
+    min_blocks: Pos = 2.0  # only needs of at least this many minimum blocks are negotiated
+
+
+class BlockAuctionSpec(_Spec, frozen=True):
+    """Block auctions (竞价) held by the dominant light-rare-earth seller."""
+
+    product: str = "PRND_MT"
+    every_days: PosInt = 20  # trading days between auctions
+    tonnes: Pos = 100.0  # offered quantity (before scaling)
+    reserve_discount_bp: NonNegInt = 100  # reserve price below the fundamental
+    bidders_pct: Pct = 30.0  # share of eligible buyers that bid
+    window_steps: PosInt = 4  # decision steps the auction stays open
+
+
+class BehaviourSpec(_Spec, frozen=True):
+    """How enterprises decide: how often, how large, at what price."""
+
+    steps_per_day: Annotated[int, msgspec.Meta(ge=1, le=500)] = 12
+    volume_factor: Pos = 1.0  # multiplies every product's monthly intent (calibration knob)
+    supply_ratio: Pos = 1.05  # producers' output relative to buyers' intent
+    intent_noise_pct: NonNeg = 20.0  # sd of each member's monthly intent around its target
+    act_pct: Pct = 35.0  # chance per step that a buyer or seller with a need acts
+    order_days: Pos = 3.0  # a buyer/seller order is about this many days of its intent
+    belief_noise_bp: NonNegInt = 40  # sd of a member's belief around the fundamental
+    premium_bp: int = 10  # mean price concession of buyers and sellers toward the other side
+    premium_sd_bp: NonNegInt = 40  # its spread
+    urgency_bp_per_day: NonNegInt = 15  # extra concession per day a need stays unmet
+    auction_pct: Pct = 20.0  # share of first decisions placed in the opening call auction
+    trader_products: PosInt = 2  # products each trader makes markets in
+    trader_quote_pct: Pct = 50.0  # chance per step a trader re-quotes one product
+    trader_half_spread_bp: NonNegInt = 30
+    trader_skew_bp: NonNegInt = 40  # quote shift at the inventory limit
+    trader_quote_days: Pos = 0.2  # quote size, in days of the product's per-member intent
+    trader_max_days: Pos = 3.0  # inventory limit, in days of the product's intent
+
+
+class Scenario(_Spec, frozen=True):
+    """A whole simulation run as data."""
+
+    name: str
+    calendar: CalendarSpec
+    products: list[ProductSpec]
+    roles: list[RoleSpec]
+    population: PopulationSpec = PopulationSpec()
+    behaviour: BehaviourSpec = BehaviourSpec()
+    counter: CounterSpec = CounterSpec()
+    negotiation: NegotiationSpec = NegotiationSpec()
+    block_auctions: BlockAuctionSpec | None = None
+    exchange: ExchangeSpec = ExchangeSpec()
+    seed: NonNegInt = 1
+    description: str = ""
+
+    def product(self, code: str) -> ProductSpec:
+        """The product with this code (KeyError if none)."""
+        for p in self.products:
+            if p.code == code:
+                return p
+        raise KeyError(code)
+
+
+# --------------------------------------------------------------------------- errors
+
+_MSG = re.compile(r"^(?P<what>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z_0-9]*)|\[(\d+)\]")
+
+
+def _lookup(raw: Any, path: str) -> tuple[bool, Any]:
+    """Fetch the raw value at a msgspec error path like `$.products[3].tick`."""
+    node = raw
+    for name, index in _STEP.findall(path[1:]):
+        try:
+            node = node[name] if name else node[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return False, None
+    return True, node
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return str(value)
+
+
+def _friendly(exc: msgspec.ValidationError, raw: Any) -> str:
+    """Turn msgspec's message into `$.path: expected int >= 1, got -5`."""
+    m = _MSG.match(str(exc))
+    what, path = (m.group("what"), m.group("path")) if m else (str(exc), None)
+    path = path or "$"
+    what = what.replace("`", "")
+    what = what[:1].lower() + what[1:]
+    if what.startswith("object "):
+        what = what[len("object ") :]
+    found, value = _lookup(raw, path)
+    if found and what.startswith("expected") and ", got" not in what:
+        what = f"{what}, got {_show(value)}"
+    return f"{path}: {what}"
+
+
+def _check(sc: Scenario) -> list[str]:
+    """Cross-field rules the schema cannot express, as `$.path: problem` lines."""
+    errs: list[str] = []
+    codes = [p.code for p in sc.products]
+    for i, p in enumerate(sc.products):
+        if codes.index(p.code) != i:
+            errs.append(f"$.products[{i}].code: duplicate product code {p.code!r}")
+        if p.lot % 10:
+            errs.append(f"$.products[{i}].lot: expected a multiple of 10 kg, got {p.lot}")
+        if p.reference_price % p.tick:
+            errs.append(
+                f"$.products[{i}].reference_price: expected a multiple of the tick {p.tick},"
+                f" got {p.reference_price}"
+            )
+        if p.dominant is None and p.dominant_share_pct:
+            errs.append(f"$.products[{i}].dominant_share_pct: set without a dominant seller")
+    if not sc.products:
+        errs.append("$.products: expected at least one product")
+    names = [r.name for r in sc.roles]
+    for i, r in enumerate(sc.roles):
+        if names.index(r.name) != i:
+            errs.append(f"$.roles[{i}].name: duplicate role {r.name!r}")
+        for key in ("sells", "buys", "quotes"):
+            for j, code in enumerate(getattr(r, key)):
+                if code not in codes:
+                    errs.append(f"$.roles[{i}].{key}[{j}]: unknown product {code!r}")
+    if sum(r.weight_pct for r in sc.roles) <= 0:
+        errs.append("$.roles: expected some role with weight_pct > 0")
+    if "separator" not in names:
+        errs.append("$.roles: expected a 'separator' role (the dominant sellers are separators)")
+    cal = sc.calendar
+    if cal.end < cal.start:
+        errs.append(f"$.calendar.end: expected a date on or after start {cal.start}, got {cal.end}")
+    for i, (a, b) in enumerate(cal.holidays):
+        if b < a:
+            errs.append(f"$.calendar.holidays[{i}]: expected from <= to, got {a} > {b}")
+    for key, spans in (("calendar.sessions", cal.sessions), ("counter.service", sc.counter.service)):
+        for i, (a, b) in enumerate(spans):
+            if b <= a:
+                errs.append(f"$.{key}[{i}]: expected start < end, got {a} >= {b}")
+    if not cal.sessions:
+        errs.append("$.calendar.sessions: expected at least one session")
+    elif cal.auction[1] > cal.sessions[0][0] or cal.auction[1] <= cal.auction[0]:
+        errs.append("$.calendar.auction: expected a window that ends by the first session")
+    pop = sc.population
+    if pop.members_at_start > pop.members:
+        errs.append(
+            f"$.population.members_at_start: expected <= members ({pop.members}),"
+            f" got {pop.members_at_start}"
+        )
+    if not pop.provinces:
+        errs.append("$.population.provinces: expected at least one province")
+    lo, hi = sc.counter.delay_minutes
+    if hi < lo:
+        errs.append(f"$.counter.delay_minutes: expected min <= max, got [{lo}, {hi}]")
+    if sc.block_auctions is not None and sc.block_auctions.product not in codes:
+        errs.append(f"$.block_auctions.product: unknown product {sc.block_auctions.product!r}")
+    return errs
+
+
+# --------------------------------------------------------------------------- loading
+
+def builtin_scenarios() -> list[str]:
+    """Names of the scenarios shipped inside the package, sorted."""
+    root = importlib.resources.files("sim") / "scenarios"
+    return sorted(e.name[: -len(".toml")] for e in root.iterdir() if e.name.endswith(".toml"))
+
+
+def builtin_text(name: str) -> str:
+    """The TOML text of a built-in scenario (UserError if there is none of that name)."""
+    if name not in builtin_scenarios():
+        known = ", ".join(builtin_scenarios())
+        raise UserError(f"unknown scenario {name!r} (built-in: {known}; or give a .toml file)")
+    return (importlib.resources.files("sim") / "scenarios" / f"{name}.toml").read_text("utf-8")
+
+
+def parse_scenario(text: str, source: str = "scenario.toml") -> Scenario:
+    """Decode and validate scenario TOML; any problem is ONE UserError line naming `source`."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{source}: invalid TOML: {exc}") from None
+    try:
+        sc = msgspec.convert(raw, Scenario)
+    except msgspec.ValidationError as exc:
+        raise UserError(f"{source}: {_friendly(exc, raw)}") from None
+    errs = _check(sc)
+    if errs:
+        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+        raise UserError(f"{source}: {errs[0]}{more}")
+    return sc
+
+
+def load_scenario(name_or_path: str | Path = "baotou-2024") -> Scenario:
+    """Load a built-in scenario by name, or a scenario TOML file by path."""
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if text_name in builtin_scenarios() and not path.is_file():
+        return parse_scenario(builtin_text(text_name), f"{text_name}.toml")
+    if path.suffix != ".toml" and not path.is_file():
+        builtin_text(text_name)  # raises the "unknown scenario" UserError
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file") from None
+    return parse_scenario(text, str(path))
