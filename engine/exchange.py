@@ -30,7 +30,7 @@ import msgspec
 
 from engine.auction import TIE_BREAKS
 from engine.block_auction import BlockAuction, BlockBid, allocate_block
-from engine.book import OrderBook, SelfTradePolicy, TradePriceRule
+from engine.book import BookSnapshot, OrderBook, SelfTradePolicy, TradePriceRule
 from engine.events import (
     Accepted,
     Amended,
@@ -52,7 +52,7 @@ from engine.preopen import PreOpenBook
 from engine.product import Product
 from engine.session import DailyBar, DayTally, SessionState
 
-__all__ = ["Exchange", "ExchangeSettings", "Member"]
+__all__ = ["Exchange", "ExchangeSettings", "ExchangeSnapshot", "MarketSnapshot", "Member"]
 
 PRE_OPEN = SessionState.PRE_OPEN
 CONTINUOUS = SessionState.CONTINUOUS
@@ -95,6 +95,32 @@ class Member(msgspec.Struct, frozen=True, gc=False):
     member_id: int | str
     joined: int = 0
     suspended: bool = False
+
+
+class MarketSnapshot(msgspec.Struct, frozen=True):
+    """Everything observable about one product on the exchange."""
+
+    code: str
+    state: SessionState
+    band: tuple[int, int]
+    settlement: int
+    book: BookSnapshot
+    preopen: list[RestingOrder]
+    bars: list[DailyBar]
+    today: DailyBar
+
+
+class ExchangeSnapshot(msgspec.Struct, frozen=True):
+    """The exchange's market state; msgspec-encode two of them to compare.
+
+    It leaves out the order-id counter: a rejected order still uses up the id its Rejected
+    names, so that no id ever stands for two orders.
+    """
+
+    day: int
+    markets: list[MarketSnapshot]
+    members: list[Member]
+    auctions: list[BlockAuction]
 
 
 class _Market:
@@ -802,6 +828,17 @@ class Exchange:
         """The bar of the day so far (settlement: what it would be if the day closed now)."""
         m = self._market(product)
         return m.tally.bar(self._day, m.settlement)
+
+    def snapshot(self) -> ExchangeSnapshot:
+        """Everything observable: books, call auctions, sessions, bands, bars, members, blocks."""
+        markets = [
+            MarketSnapshot(m.code, m.state, self.band(m.code), m.settlement, m.book.snapshot(),
+                           m.pre.snapshot(), list(m.bars), m.tally.bar(self._day, m.settlement))
+            for m in self._markets.values()
+        ]
+        auctions = [msgspec.structs.replace(a, bids=list(a.bids)) for a in self._auctions.values()]
+        return ExchangeSnapshot(self._day, markets, list(self._members.values()),
+                                auctions)
 
 
 def _unknown_product(order_id: int | None, product: Any, time: int, channel: Channel) -> list:
