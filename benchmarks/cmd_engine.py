@@ -1,0 +1,279 @@
+"""Engine throughput: engine.OrderBook vs a minimal plain-Python book and PyPI order books.
+
+Replays the standard seeded mixed stream (benchmarks/stream.py: 60% limit orders around a
+drifting mid, 30% cancels of live orders, 10% market orders) through every contender in the
+same run: warm-up, then R interleaved rounds with a fresh book per run and gc.collect() before
+it; events per second are the stream's length over the best round. After timing, each book's
+final state (order count and full depth) is checked against the minimal book's, so every
+contender did the same matching work. Memory: bytes per resting order in a book of N resting
+orders, by tracemalloc and by RSS growth, each in a fresh interpreter (benchmarks/memory.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks import competitors, harness, memory
+from benchmarks.minimal_book import MinimalBook
+from benchmarks.stream import StreamSpec, generate, replay
+
+TARGET_VS_MINIMAL = 0.75  # OrderBook / minimal book, events per second
+TARGET_VS_COMPETITOR = 3.0  # OrderBook / fastest PyPI order book
+TARGET_BYTES_PER_ORDER = 250
+ALL_LEVELS = 1 << 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m benchmarks engine`."""
+    spec = StreamSpec()
+    parser.add_argument(
+        "--events", type=int, default=spec.events, help="length of the stream (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="timed rounds per contender; the best counts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=spec.seed, help="seed of the stream (default %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=50_000,
+        help="events replayed once per contender before timing (default %(default)s)",
+    )
+    parser.add_argument(
+        "--competitors",
+        default="all",
+        help="comma-separated PyPI order books to include, 'all' (those "
+        "installed) or 'none' (default %(default)s); choose from: "
+        + ", ".join(c.name for c in competitors.COMPETITORS),
+    )
+    parser.add_argument(
+        "--competitor-repeat",
+        type=int,
+        default=None,
+        help="timed rounds for PyPI books, which can be slow (default: same as --repeat)",
+    )
+    parser.add_argument(
+        "--memory-orders",
+        type=int,
+        default=1_000_000,
+        help="resting orders in the memory measurement; 0 skips it (default %(default)s)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        default=None,
+        help="also write every number and the environment to PATH as JSON",
+    )
+
+
+def _orderbook(spec: StreamSpec) -> Callable[[], Any]:
+    from engine import OrderBook
+
+    return lambda: OrderBook(tick=spec.tick, lot=spec.lot)
+
+
+def _state(book: Any) -> tuple[int, Any] | None:
+    """A book's final state as (resting orders, full depth), or None if it cannot say."""
+    depth = getattr(book, "depth", None)
+    if depth is None:
+        return None
+    return len(book), depth(ALL_LEVELS)
+
+
+def _select(arg: str) -> tuple[list[competitors.Competitor], list[str]]:
+    """The competitors asked for that can run, and a line for each one skipped."""
+    if arg == "none":
+        return [], []
+    known = {c.name: c for c in competitors.COMPETITORS}
+    names = list(known) if arg == "all" else [n.strip() for n in arg.split(",") if n.strip()]
+    chosen, skipped = [], []
+    for name in names:
+        comp = known.get(name)
+        if comp is None:
+            skipped.append(f"{name}: not a known competitor")
+            continue
+        why = competitors.unavailable(comp)
+        if why is None:
+            chosen.append(comp)
+        else:
+            skipped.append(f"{name}: skipped, {why}")
+    return chosen, skipped
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    if args.events < 1:
+        return f"--events must be >= 1, got {args.events}"
+    if args.repeat < 1:
+        return f"--repeat must be >= 1, got {args.repeat}"
+    if args.competitor_repeat is not None and args.competitor_repeat < 1:
+        return f"--competitor-repeat must be >= 1, got {args.competitor_repeat}"
+    if args.warmup < 0 or args.memory_orders < 0:
+        return "--warmup and --memory-orders must be >= 0"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the engine benchmark and print its numbers; 0 on success, 1 if OrderBook disagrees."""
+    problem = _check_args(args)
+    if problem:
+        print(f"error: {problem}")
+        return 2
+    env = harness.environment()
+    print(f"python {env['python']} ({env['implementation']}) on {env['platform']}")
+    print(f"cpu {env['cpu']} x{env['cpus']}; commit {env['commit']}")
+
+    spec = StreamSpec(events=args.events, seed=args.seed)
+    t0 = time.perf_counter()
+    stream = generate(spec)
+    requests = stream.requests
+    n = len(requests)
+    c = stream.counts
+    print(
+        f"stream: {n:,} events (seed {spec.seed}, generated in {time.perf_counter() - t0:.1f}s):"
+        f" {c['limit']:,} limit ({c['limit_crossing']:,} trade on arrival),"
+        f" {c['cancel']:,} cancel, {c['market']:,} market;"
+        f" {stream.resting_at_end:,} orders rest at the end"
+    )
+
+    chosen, skipped = _select(args.competitors)
+    for line in skipped:
+        print(f"competitor {line}")
+
+    makers: dict[str, Callable[[], Any]] = {
+        "OrderBook": _orderbook(spec),
+        "minimal": MinimalBook,
+    }
+    labels = {"OrderBook": "engine.OrderBook", "minimal": "minimal book (benchmarks/)"}
+    for comp in chosen:
+        makers[comp.name] = lambda comp=comp: comp.make(spec.tick, spec.lot)
+        labels[comp.name] = f"{comp.name} {competitors.version(comp)} ({comp.kind})"
+
+    last: dict[str, Any] = {}
+
+    def contender(name: str) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+        def setup() -> Any:
+            last.pop(name, None)
+            book = makers[name]()
+            last[name] = book
+            return book
+
+        return setup, lambda book: replay(book, requests)
+
+    warm = requests[: args.warmup]
+
+    def warmup(name: str) -> None:
+        replay(makers[name](), warm)
+
+    core = {name: contender(name) for name in ("OrderBook", "minimal")}
+    times = harness.time_rounds(core, args.repeat, warmup if warm else None)
+    if chosen:
+        rounds = args.competitor_repeat or args.repeat
+        others = {comp.name: contender(comp.name) for comp in chosen}
+        times.update(harness.time_rounds(others, rounds, warmup if warm else None))
+
+    reference = _state(last["minimal"])
+    status = 0
+    results: dict[str, dict] = {}
+    print(f"\n{'book':<44} {'best ev/s':>12} {'median ev/s':>12}  same end state")
+    for name, secs in times.items():
+        summary = harness.rate_summary(secs, n)
+        state = _state(last[name])
+        same = None if state is None else state == reference
+        if same is False and name == "OrderBook":
+            status = 1  # the engine disagrees with the minimal book: a bug in one of them
+        summary.update(label=labels[name], same_end_state=same)
+        results[name] = summary
+        mark = {True: "yes", False: "NO", None: "not checked"}[same]
+        print(
+            f"{labels[name]:<44} {summary['best_eps']:>12,.0f} {summary['median_eps']:>12,.0f}"
+            f"  {mark}"
+        )
+
+    ratios: dict[str, Any] = {}
+    vs_min = harness.ratio_summary(times["OrderBook"], times["minimal"])
+    ratios["OrderBook/minimal"] = vs_min
+    met = "met" if vs_min["best"] >= TARGET_VS_MINIMAL else "NOT met"
+    print(
+        f"\nOrderBook / minimal book: {vs_min['best']:.2f}x "
+        f"(paired rounds {vs_min['paired_min']:.2f}-{vs_min['paired_max']:.2f}; "
+        f"target >= {TARGET_VS_MINIMAL}) {met}"
+    )
+    if chosen:
+        fastest = max(chosen, key=lambda comp: results[comp.name]["best_eps"])
+        vs_comp = results["OrderBook"]["best_eps"] / results[fastest.name]["best_eps"]
+        ratios["OrderBook/fastest_competitor"] = {"best": vs_comp, "competitor": fastest.name}
+        for comp in chosen:
+            r = results["OrderBook"]["best_eps"] / results[comp.name]["best_eps"]
+            ratios[f"OrderBook/{comp.name}"] = {"best": r}
+        print(
+            f"OrderBook / fastest PyPI book ({labels[fastest.name]}): {vs_comp:.2f}x "
+            f"(target >= {TARGET_VS_COMPETITOR}) "
+            f"{'met' if vs_comp >= TARGET_VS_COMPETITOR else 'NOT met'}"
+        )
+        pure = [comp for comp in chosen if comp.kind == "pure Python"]
+        if pure and pure != chosen:
+            best_pure = max(pure, key=lambda comp: results[comp.name]["best_eps"])
+            r = results["OrderBook"]["best_eps"] / results[best_pure.name]["best_eps"]
+            ratios["OrderBook/fastest_pure_python_competitor"] = {
+                "best": r,
+                "competitor": best_pure.name,
+            }
+            print(f"OrderBook / fastest pure-Python PyPI book ({labels[best_pure.name]}): {r:.2f}x")
+    else:
+        why = "none asked for" if args.competitors == "none" else "none installed"
+        print(f"OrderBook / PyPI book: {why} (see benchmarks/README.md)")
+
+    mem: list[dict] = []
+    if args.memory_orders:
+        print(f"\nmemory, {args.memory_orders:,} resting orders (fresh interpreter each):")
+        for book_name in ("OrderBook", "minimal"):
+            for method in memory.METHODS:
+                m = memory.measure_in_subprocess(book_name, args.memory_orders, method)
+                mem.append(m)
+                if "error" in m:
+                    print(f"  {book_name:<10} {method:<12} failed: {m['error']}")
+                    status = 1
+                    continue
+                flag = (
+                    ""
+                    if book_name != "OrderBook" or method != "tracemalloc"
+                    else (
+                        f"  (target < {TARGET_BYTES_PER_ORDER}: "
+                        f"{'met' if m['bytes_per_order'] < TARGET_BYTES_PER_ORDER else 'NOT met'})"
+                    )
+                )
+                print(
+                    f"  {book_name:<10} {method:<12} {m['bytes_per_order']:7.1f} bytes/order{flag}"
+                )
+
+    if status:
+        print(
+            "\nOrderBook ended in a different state from the minimal book, "
+            "or a memory measurement failed."
+        )
+    harness.write_json(
+        args.json,
+        {
+            "environment": env,
+            "stream": {
+                "spec": spec._asdict(),
+                "counts": c,
+                "resting_at_end": stream.resting_at_end,
+            },
+            "repeat": args.repeat,
+            "warmup": args.warmup,
+            "skipped_competitors": skipped,
+            "results": results,
+            "ratios": ratios,
+            "memory": mem,
+        },
+    )
+    return status
