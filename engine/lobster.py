@@ -146,7 +146,7 @@ def replay(
     lineno = 1
     done = 1
     step = state.step
-    for lineno, (msg, row) in enumerate(zip(messages, rows), 2):  # noqa: B007
+    for lineno, (msg, row) in enumerate(zip(messages, rows, strict=False), 2):  # noqa: B007
         step(msg, row)
         done += 1
         if progress is not None and done == PROGRESS_EVERY:
@@ -366,8 +366,11 @@ class _Replay:
         return left
 
     def _trim(self, side: Side, price: int, size: int, certain_too: bool) -> int:
-        """Remove `size` at a level: anonymous volume oldest first, then uncertain (newest
-        first), then, if `certain_too`, certain orders newest first. Returns what is left."""
+        """Remove `size` at a level and return what could not be found.
+
+        Anonymous volume goes first (oldest first), then uncertain orders (newest first), then,
+        if `certain_too`, certain orders (newest first).
+        """
         queue = self.book.level(side, price)
         uncertain = self.uncertain
         anon = [o for o in queue if o.order_id < 0]
@@ -405,11 +408,48 @@ class _Replay:
 
     def _check(self, row: BookRow) -> None:
         """Compare the book with `row` at trusted prices, then reconcile the whole window."""
+        book = self.book
+        prev = self.prev
+        want = self.levels + 1
+        bids, asks = book.depth(want)
+        row_asks, row_bids, ask_hi, bid_lo = row
+        na = len(row_asks)
+        nb = len(row_bids)
+        if (asks[:na] == row_asks and bids[:nb] == row_bids
+                and (len(asks) == na or asks[na][0] > ask_hi)
+                and (len(bids) == nb or bids[nb][0] < bid_lo)):
+            # The window matches the row exactly: the common case. Then the levels beyond it
+            # that were inside the previous window are all in `asks[na:]` / `bids[nb:]`: the
+            # book held exactly the previous row's levels inside that window, and one message
+            # adds at most one level, so at most one lies beyond this row's N levels.
+            if prev is not None:
+                if ask_hi < prev.ask_hi:
+                    self._leave(SELL, [p for p, _ in asks[na:] if p <= prev.ask_hi])
+                if bid_lo > prev.bid_lo:
+                    self._leave(BUY, [p for p, _ in bids[nb:] if p >= prev.bid_lo])
+        else:
+            self._compare_and_fix(bids, asks, row, want)
+            if prev is not None:
+                if ask_hi < prev.ask_hi:
+                    self._leave(SELL, self._prices_between(SELL, ask_hi, prev.ask_hi))
+                if bid_lo > prev.bid_lo:
+                    self._leave(BUY, self._prices_between(BUY, prev.bid_lo, bid_lo))
+        added = self.added
+        if added is not None:
+            self.added = None
+            order_id, side, price = added
+            outside = price > ask_hi if side is SELL else price < bid_lo
+            if outside and order_id in book and order_id not in self.uncertain:
+                self.uncertain.add(order_id)
+                self.uncertain_marked += 1
+        self.prev = row
+
+    def _compare_and_fix(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]],
+                         row: BookRow, want: int) -> None:
+        """Count the row's mismatches at trusted prices, then fix every level in its window."""
         report = self.report
         book = self.book
         prev = self.prev
-        want = self.levels + 2
-        bids, asks = book.depth(want)
         row_asks, row_bids, ask_hi, bid_lo = row
         if prev is None:  # the first row: nothing to compare with yet
             trusted_hi, trusted_lo = 0, ASK_EMPTY
@@ -445,21 +485,6 @@ class _Replay:
                                         post_only=True, time=self.time)
                     if isinstance(events[0], Rejected):
                         self._anomaly("refill_rejected")
-        # known orders whose price has just left the window become uncertain
-        if prev is not None:
-            if ask_hi < prev.ask_hi:
-                self._leave(SELL, ask_hi, prev.ask_hi)
-            if bid_lo > prev.bid_lo:
-                self._leave(BUY, prev.bid_lo, bid_lo)
-        added = self.added
-        if added is not None:
-            self.added = None
-            order_id, side, price = added
-            outside = price > ask_hi if side is SELL else price < bid_lo
-            if outside and order_id in book and order_id not in self.uncertain:
-                self.uncertain.add(order_id)
-                self.uncertain_marked += 1
-        self.prev = row
 
     def _diff(self, side: Side, ours: list[tuple[int, int]], theirs: list[tuple[int, int]],
               bound: int, want: int) -> list[tuple[Side, int, int, int]]:
@@ -483,21 +508,29 @@ class _Replay:
                 for p in sorted(have.keys() | need.keys())
                 if have.get(p, 0) != need.get(p, 0)]
 
-    def _leave(self, side: Side, lo: int, hi: int) -> None:
-        """Mark the known orders at prices in the band that just left the window uncertain."""
+    def _prices_between(self, side: Side, lo: int, hi: int) -> list[int]:
+        """Prices of the book's levels on `side` in the band that just left the window.
+
+        For asks the band is `lo < price <= hi`; for bids `lo <= price < hi`.
+        """
         book = self.book
         n = self.levels + 4
         while True:
             bids, asks = book.depth(n)
             levels = asks if side is SELL else bids
-            last = levels[-1][0] if levels else None
-            if len(levels) < n or (last > hi if side is SELL else last < lo):
+            if len(levels) < n or (levels[-1][0] > hi if side is SELL else levels[-1][0] < lo):
                 break
             n *= 4
+        if side is SELL:
+            return [p for p, _ in levels if lo < p <= hi]
+        return [p for p, _ in levels if lo <= p < hi]
+
+    def _leave(self, side: Side, prices: list[int]) -> None:
+        """Mark the known orders at prices that just left the window uncertain."""
         uncertain = self.uncertain
-        for price, _ in levels:
-            if lo < price <= hi if side is SELL else lo <= price < hi:
-                for o in book.level(side, price):
-                    if o.order_id >= 0 and o.order_id not in uncertain:
-                        uncertain.add(o.order_id)
-                        self.uncertain_marked += 1
+        level = self.book.level
+        for price in prices:
+            for o in level(side, price):
+                if o.order_id >= 0 and o.order_id not in uncertain:
+                    uncertain.add(o.order_id)
+                    self.uncertain_marked += 1

@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import gt as _gt
+from operator import lt as _lt
 from pathlib import Path
 from typing import NamedTuple
 
@@ -210,13 +212,31 @@ def parse_row(line: str, levels: int) -> BookRow:
     except ValueError:
         bad = next(f for f in fields if not _is_int(f))
         raise ValueError(f"field {bad.strip()!r} is not an integer") from None
-    asks = _side(values[0::4], values[1::4], ASK_EMPTY, 1, "ask")
-    bids = _side(values[2::4], values[3::4], BID_EMPTY, -1, "bid")
+    asks = _fast_side(values[0::4], values[1::4], ASK_EMPTY, _lt)
+    if asks is None:
+        asks = _side(values[0::4], values[1::4], ASK_EMPTY, 1, "ask")
+    bids = _fast_side(values[2::4], values[3::4], BID_EMPTY, _gt)
+    if bids is None:
+        bids = _side(values[2::4], values[3::4], BID_EMPTY, -1, "bid")
     if asks and bids and bids[0][0] >= asks[0][0]:
         raise ValueError(f"book is crossed: bid {bids[0][0]} >= ask {asks[0][0]}")
     ask_hi = asks[-1][0] if len(asks) == levels else ASK_EMPTY
     bid_lo = bids[-1][0] if len(bids) == levels else 0
     return BookRow(asks, bids, ask_hi, bid_lo)
+
+
+def _fast_side(prices: list[int], sizes: list[int], empty: int,
+               better: Callable[[int, int], bool]) -> list[tuple[int, int]] | None:
+    """The real levels of one side when the side is well formed, else None (C-speed checks)."""
+    n = prices.index(empty) if empty in prices else len(prices)
+    real = prices[:n]
+    real_sizes = sizes[:n]
+    if n and (min(real) <= 0 or max(real) >= ASK_EMPTY or min(real_sizes) <= 0
+              or not all(map(better, real, real[1:]))):
+        return None
+    if n < len(prices) and (prices.count(empty) != len(prices) - n or any(sizes[n:])):
+        return None
+    return list(zip(real, real_sizes, strict=True))
 
 
 def _side(prices: list[int], sizes: list[int], empty: int, sign: int,
@@ -232,8 +252,8 @@ def _side(prices: list[int], sizes: list[int], empty: int, sign: int,
             continue
         if last == empty:
             raise ValueError(f"{name} level {i} follows an empty slot")
-        if price <= 0:
-            raise ValueError(f"{name} price {price} at level {i} is not positive")
+        if not 0 < price < ASK_EMPTY:
+            raise ValueError(f"{name} price {price} at level {i} is out of range")
         if size <= 0:
             raise ValueError(f"{name} size {size} at level {i} is not positive")
         if last is not None and sign * (price - last) <= 0:
