@@ -19,14 +19,14 @@ from engine.events import (
     BlockAuctionOpened,
     BlockAuctionSettled,
     BlockBidAccepted,
-    DaySettled,
-    SessionChanged,
     Cancelled,
     CancelReason,
+    DaySettled,
     Event,
     Expired,
     Rejected,
     RejectReason,
+    SessionChanged,
     Trade,
 )
 from engine.exchange import Exchange, ExchangeSettings, Member

@@ -809,6 +809,13 @@ class Exchange:
                                 o.time)
         return m.book.order(order_id)
 
+    def order_product(self, order_id: int) -> str | None:
+        """The product code of a live order, or None."""
+        m = self._where.get(order_id)
+        if m is None or (order_id not in m.book and order_id not in m.pre.orders):
+            return None
+        return m.code
+
     def band(self, product: str) -> tuple[int, int]:
         """The (low, high) prices allowed today (the coming day's while closed)."""
         m = self._market(product)

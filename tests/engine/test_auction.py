@@ -25,7 +25,8 @@ def brute_force(bids, asks, reference, tie_break, tick):
     best = max(min(d, s) for _, d, s, _, _ in rows)
     if best == 0:
         return None
-    ok = [(p, abs(d - s)) for p, d, s, bb, ba in rows if min(d, s) == best and bb <= best and ba <= best]
+    ok = [(p, abs(d - s)) for p, d, s, bb, ba in rows
+          if min(d, s) == best and bb <= best and ba <= best]
     assert ok, "the rules always leave some price"
     if tie_break == "reference":
         return min((p for p, _ in ok), key=lambda p: (abs(p - reference), p)), best
