@@ -8,10 +8,12 @@ bid level is its price and the key of an ask level is minus its price, so one ty
 both sides and "best" is always `keys[-1]`. An incoming order reaches a level of the opposite
 side when that level's key is at least the incoming order's *limit key* (`sign * price`).
 
-A `Level` holds its resting orders in a FIFO `deque` with a cached total and live count.
-Cancelling marks the order dead (`qty = 0`) and leaves it in the deque; matching pops dead
-orders off the front as it meets them, and a level whose deque is mostly dead is compacted.
-That makes cancel O(1) and keeps the deque strictly in arrival order, which is time priority.
+A `Level` is an insertion-ordered dict from order id to order, plus a cached open total:
+insertion order is time priority, a cancel is an O(1) `del`, and an empty dict is an empty
+level. Matching walks a level's orders oldest first, only lowering quantities as it goes, and
+then deletes the prefix of orders it used up in one step. (CPython dicts do not shrink on
+delete, so a level that was once very deep and is drained one order per request pays a scan
+over the freed slots; it is compacted on the next growth of the dict.)
 
 Every public request returns the events it caused, in order. A request that cannot be
 honoured returns exactly one `Rejected` and changes nothing; misuse of the API (a float price,
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from bisect import bisect_left, insort
-from collections import deque
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -90,19 +92,26 @@ class BookSnapshot(msgspec.Struct, frozen=True):
     asks: list[RestingOrder]
 
 
-class Level:
-    """The resting orders at one price, oldest first, with a cached open total."""
+class Level(dict):
+    """The resting orders at one price: order id -> order, oldest first, and the open total.
 
-    __slots__ = ("price", "total", "count", "queue")
+    A dict subclass rather than a wrapper, because a level is created for most new prices and
+    a plain dict is the cheapest ordered map there is.
+    """
 
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.total = 0  # open quantity of the live orders
-        self.count = 0  # number of live orders (the deque may also hold dead ones)
-        self.queue: deque[Order] = deque()
+    __slots__ = ("price", "total")
 
-    def live(self) -> list[Order]:
-        return [o for o in self.queue if o.qty]
+
+def _new_level(levels: dict, keys: list, key: int, price: int) -> Level:
+    """File a new, empty level under `key`, keeping `keys` sorted."""
+    level = levels[key] = Level()
+    level.price = price
+    level.total = 0
+    if not keys or key > keys[-1]:
+        keys.append(key)
+    else:
+        insort(keys, key)
+    return level
 
 
 class BookSide:
@@ -215,22 +224,10 @@ class OrderBook:
             raise _misuse("side", side, "a Side")
         if tif is not GTC and tif is not DAY and tif is not IOC and tif is not FOK:
             raise _misuse("tif", tif, "a TimeInForce")
-        product = self.product
-        if price <= 0:
-            return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
-                           f"price {price} is not positive", time, product, channel)
-        if price % self.tick:
-            return _reject(order_id, RejectReason.PRICE_OFF_TICK,
-                           f"price {price} is not a multiple of the tick {self.tick}",
-                           time, product, channel)
-        if qty <= 0 or qty % self.lot:
-            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
-                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
-                           time, product, channel)
         orders = self._orders
-        if order_id in orders:
-            return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
-                           f"order id {order_id} is already resting", time, product, channel)
+        product = self.product
+        if price <= 0 or price % self.tick or qty <= 0 or qty % self.lot or order_id in orders:
+            return self._invalid_order(order_id, price, qty, time, channel)
         okeys = opp.keys
         limit_key = opp.sign * price
         crosses = okeys and okeys[-1] >= limit_key
@@ -261,13 +258,18 @@ class OrderBook:
         key = own.sign * price
         level = own.levels.get(key)
         if level is None:
-            level = own.levels[key] = Level(price)
-            insort(own.keys, key)
-        order = Order(order_id, side, level.price, qty, owner, tif, channel, time)
-        orders[order_id] = order
-        level.queue.append(order)
-        level.total += qty
-        level.count += 1
+            level = own.levels[key] = Level()
+            level.price = price
+            level.total = qty
+            keys = own.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                insort(keys, key)
+        else:
+            level.total += qty
+        level[order_id] = orders[order_id] = Order(order_id, side, level.price, qty, owner, tif,
+                                                   channel, time)
         return events
 
     def market(
@@ -297,22 +299,10 @@ class OrderBook:
         else:
             raise _misuse("side", side, "a Side")
         product = self.product
-        if qty <= 0 or qty % self.lot:
-            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
-                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
-                           time, product, channel)
-        if order_id in self._orders:
-            return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
-                           f"order id {order_id} is already resting", time, product, channel)
-        if protection is not None:
-            if protection <= 0:
-                return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
-                               f"protection price {protection} is not positive",
-                               time, product, channel)
-            if protection % self.tick:
-                return _reject(order_id, RejectReason.PRICE_OFF_TICK,
-                               f"protection price {protection} is not a multiple of the tick "
-                               f"{self.tick}", time, product, channel)
+        if qty <= 0 or qty % self.lot or order_id in self._orders:
+            return self._invalid_order(order_id, None, qty, time, channel)
+        if protection is not None and (protection <= 0 or protection % self.tick):
+            return self._invalid_order(order_id, protection, self.lot, time, channel)
         if not opp.keys:
             return _reject(order_id, RejectReason.NO_LIQUIDITY,
                            f"market {side.value} with no {opp.side.value} orders resting",
@@ -331,14 +321,28 @@ class OrderBook:
         """Cancel a resting order's whole open quantity."""
         if type(order_id) is not int:
             raise _misuse("order_id", order_id, "an int")
-        order = self._orders.get(order_id)
+        order = self._orders.pop(order_id, None)
         if order is None:
             return _reject(order_id, RejectReason.UNKNOWN_ORDER,
                            f"no resting order with id {order_id}", time, self.product, ONLINE)
+        side = order.side
+        price = order.price
         qty = order.qty
-        self._remove(order)
-        return [Cancelled(order_id, order.side, order.price, qty, order.owner, _USER, time,
-                          self.product, order.channel)]
+        own = self._bids if side is BUY else self._asks
+        key = own.sign * price
+        level = own.levels[key]
+        del level[order_id]
+        if level:
+            level.total -= qty
+        else:
+            del own.levels[key]
+            keys = own.keys
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+        return [Cancelled(order_id, side, price, qty, order.owner, _USER, time, self.product,
+                          order.channel)]
 
     def amend(
         self,
@@ -394,6 +398,9 @@ class OrderBook:
                             time, product, channel)]
         # priority is lost: leave the book, then come back as a new arrival
         self._remove(order)
+        order.price = new_price
+        order.qty = new_qty
+        order.time = time
         events: list[Event] = [Amended(order_id, side, old_price, old_qty, new_price, new_qty,
                                        owner, False, time, product, channel)]
         opp, own = (self._asks, self._bids) if side is BUY else (self._bids, self._asks)
@@ -404,16 +411,14 @@ class OrderBook:
                                  channel, time, events)
             if new_qty <= 0:
                 return events
+            order.qty = new_qty
         key = own.sign * new_price
         level = own.levels.get(key)
         if level is None:
-            level = own.levels[key] = Level(new_price)
-            insort(own.keys, key)
-        moved = Order(order_id, side, level.price, new_qty, owner, order.tif, channel, time)
-        self._orders[order_id] = moved
-        level.queue.append(moved)
+            level = _new_level(own.levels, own.keys, key, new_price)
+        order.price = level.price
+        level[order_id] = self._orders[order_id] = order
         level.total += new_qty
-        level.count += 1
         return events
 
     def expire_day_orders(self, *, time: int = 0) -> list[Event]:
@@ -428,6 +433,28 @@ class OrderBook:
         return events
 
     # ------------------------------------------------------------------ matching internals
+
+    def _invalid_order(self, order_id: int, price: int | None, qty: int, time: int,
+                       channel: Channel) -> list[Event]:
+        """The one Rejected for a malformed order, checked in the documented order."""
+        if price is not None:
+            if price <= 0:
+                return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
+                               f"price {price} is not positive", time, self.product, channel)
+            if price % self.tick:
+                return _reject(order_id, RejectReason.PRICE_OFF_TICK,
+                               f"price {price} is not a multiple of the tick {self.tick}",
+                               time, self.product, channel)
+        if qty <= 0 or qty % self.lot:
+            return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
+                           f"quantity {qty} is not a positive multiple of the lot {self.lot}",
+                           time, self.product, channel)
+        if order_id in self._orders:
+            return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
+                           f"order id {order_id} is already resting", time, self.product,
+                           channel)
+        raise AssertionError("_invalid_order called for a valid order")  # pragma: no cover
+
 
     def _take(self, opp: BookSide, order_id: int, side: Side, price: int | None,
               limit_key: int | None, qty: int, owner: Any, channel: Channel, time: int,
@@ -449,30 +476,22 @@ class OrderBook:
             if limit_key is not None and key < limit_key:
                 break
             level = levels[key]
-            queue = level.queue
             level_price = level.price
-            while True:
-                maker = queue[0]
+            used = 0  # orders at the front of the level that are filled or cancelled
+            for maker in level.values():
                 maker_qty = maker.qty
-                if not maker_qty:  # dead: cancelled or amended away earlier
-                    queue.popleft()
-                    continue
                 if stp is not None and maker.owner == owner:
                     if stp is not SelfTradePolicy.CANCEL_INCOMING:
                         events.append(Cancelled(maker.order_id, maker.side, level_price,
                                                 maker_qty, maker.owner, _SELF_TRADE, time,
                                                 product, maker.channel))
-                        maker.qty = 0
-                        queue.popleft()
                         level.total -= maker_qty
-                        level.count -= 1
                         del orders[maker.order_id]
+                        used += 1
                     if stp is not SelfTradePolicy.CANCEL_RESTING:
                         events.append(Cancelled(order_id, side, price, qty, owner, _SELF_TRADE,
                                                 time, product, channel))
                         qty = -1
-                        break
-                    if not level.count:
                         break
                     continue
                 if median:
@@ -490,18 +509,21 @@ class OrderBook:
                 qty -= fill
                 level.total -= fill
                 if fill == maker_qty:
-                    maker.qty = 0
-                    queue.popleft()
-                    level.count -= 1
                     del orders[maker.order_id]
-                    if not level.count or not qty:
+                    used += 1
+                    if not qty:
                         break
                 else:
                     maker.qty = maker_qty - fill
                     break
-            if not level.count:
+            if used == len(level):
                 keys.pop()
                 del levels[key]
+            elif used == 1:
+                del level[next(iter(level))]
+            elif used:
+                for maker_id in list(islice(level, used)):
+                    del level[maker_id]
             if qty <= 0:
                 break
         self.last_trade_price = last
@@ -521,9 +543,7 @@ class OrderBook:
             if owner is None:
                 available += level.total
             else:
-                for maker in level.queue:
-                    if not maker.qty:
-                        continue
+                for maker in level.values():
                     if maker.owner == owner:
                         if skip_own:
                             continue
@@ -536,20 +556,17 @@ class OrderBook:
         return available >= qty
 
     def _remove(self, order: Order) -> None:
-        """Take a live order out of the book (cancel, expiry, re-queue)."""
+        """Take a resting order out of the book (expiry, re-queue)."""
         own = self._bids if order.side is BUY else self._asks
         key = own.sign * order.price
         level = own.levels[key]
-        level.total -= order.qty
-        level.count -= 1
-        order.qty = 0
+        del level[order.order_id]
         del self._orders[order.order_id]
-        if not level.count:
+        level.total -= order.qty
+        if not level:
             del own.levels[key]
             keys = own.keys
             del keys[bisect_left(keys, key)]
-        elif len(level.queue) > 2 * level.count + 32:
-            level.queue = deque([o for o in level.queue if o.qty])
 
     # ------------------------------------------------------------------ queries
 
@@ -585,7 +602,7 @@ class OrderBook:
         """The resting orders at one price, in time priority."""
         book_side = self._side(side)
         level = book_side.levels.get(book_side.sign * price)
-        return [] if level is None else [_snapshot(o) for o in level.queue if o.qty]
+        return [] if level is None else [_snapshot(o) for o in level.values()]
 
     def orders(self) -> list[RestingOrder]:
         """Every resting order, in arrival order."""
@@ -600,8 +617,8 @@ class OrderBook:
         return BookSnapshot(
             self.product,
             self.last_trade_price,
-            [_snapshot(o) for lv in self._bids.iter_levels() for o in lv.queue if o.qty],
-            [_snapshot(o) for lv in self._asks.iter_levels() for o in lv.queue if o.qty],
+            [_snapshot(o) for lv in self._bids.iter_levels() for o in lv.values()],
+            [_snapshot(o) for lv in self._asks.iter_levels() for o in lv.values()],
         )
 
     def __len__(self) -> int:
@@ -637,17 +654,18 @@ class OrderBook:
                     raise InvariantError(f"level {level.price} filed under key {key}")
                 if level.price <= 0 or level.price % self.tick:
                     raise InvariantError(f"level price {level.price} invalid")
-                live = level.live()
-                if not live or len(live) != level.count:
-                    raise InvariantError(f"level {level.price}: count {level.count} but "
-                                         f"{len(live)} live orders")
+                live = list(level.values())
+                if not live:
+                    raise InvariantError(f"level {level.price} is empty but still filed")
+                if any(o.order_id != oid for oid, o in level.items()):
+                    raise InvariantError(f"level {level.price} files an order under another id")
                 if sum(o.qty for o in live) != level.total:
                     raise InvariantError(f"level {level.price}: cached total {level.total} "
                                          f"is not the sum of its orders")
                 for o in live:
                     if o.side is not book_side.side or o.price != level.price:
                         raise InvariantError(f"order {o.order_id} filed at the wrong level")
-                    if o.qty < 0 or o.qty % self.lot:
+                    if o.qty <= 0 or o.qty % self.lot:
                         raise InvariantError(f"order {o.order_id} open qty {o.qty} invalid")
                     if self._orders.get(o.order_id) is not o:
                         raise InvariantError(f"order {o.order_id} in a level but not indexed")
