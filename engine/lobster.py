@@ -146,21 +146,20 @@ def replay(
     lineno = 1
     done = 1
     step = state.step
-    for lineno, (msg, row) in enumerate(zip(messages, rows, strict=False), 2):  # noqa: B007
+    for lineno, msg in enumerate(messages, 2):  # noqa: B007
+        row = next(rows, None)
+        if row is None:
+            raise LobsterFormatError(
+                f"{messages_src.name}:{lineno}: more messages than {rows_src.name} has rows "
+                f"({lineno - 1})")
         step(msg, row)
         done += 1
         if progress is not None and done == PROGRESS_EVERY:
             progress(done)
             done = 0
-    # zip stops at the shorter file: whichever still has a line is the longer one
-    extra_row = next(rows, None)
-    if extra_row is not None:
+    if next(rows, None) is not None:
         raise LobsterFormatError(
             f"{rows_src.name}:{lineno + 1}: more rows than {messages_src.name} has messages "
-            f"({lineno})")
-    if next(messages, None) is not None:
-        raise LobsterFormatError(
-            f"{messages_src.name}:{lineno + 1}: more messages than {rows_src.name} has rows "
             f"({lineno})")
     if progress is not None and done:
         progress(done)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 # `func(args) -> int` does the work and returns the exit status.
 COMMAND_MODULES = (
     "sim.commands.demo",
+    "sim.commands.lobster",
 )
 
 

@@ -1,0 +1,379 @@
+"""engine.lobster: LOBSTER files replayed through OrderBook.
+
+On small made-up days, and on the three real GOOG sample days in ../shared/data/lobster
+(skipped when that folder is absent).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from engine.lobster import LobsterFormatError, ReplayReport, open_source, replay
+from engine.lobster_io import ASK_EMPTY, BID_EMPTY, parse_time
+from sim.cli import main
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster"
+STEM = "GOOG_2012-06-21_34200000_57600000"
+FIFO_MIN = 0.995  # the issue's bar for fifo_head / fifo_checkable
+BUY, SELL = 1, -1
+
+
+# ---------------------------------------------------------------------- made-up days
+
+
+def book_row(levels: int, asks=(), bids=()) -> str:
+    """An orderbook line of `levels` levels, empty slots padded as LOBSTER pads them."""
+    asks = list(asks) + [(ASK_EMPTY, 0)] * (levels - len(asks))
+    bids = list(bids) + [(BID_EMPTY, 0)] * (levels - len(bids))
+    pairs = zip(asks, bids, strict=True)
+    return ",".join(f"{ap},{asz},{bp},{bsz}" for (ap, asz), (bp, bsz) in pairs)
+
+
+def msg(kind: int, order_id: int, size: int, price: int, direction: int, t: str = "34200.5"):
+    return f"{t},{kind},{order_id},{size},{price},{direction}"
+
+
+def write_day(tmp_path: Path, steps, levels: int) -> tuple[Path, Path]:
+    """Write a message file and an orderbook file from (message, (asks, bids)) steps."""
+    m = tmp_path / "message.csv"
+    o = tmp_path / "orderbook.csv"
+    m.write_text("".join(line + "\n" for line, _ in steps))
+    o.write_text("".join(book_row(levels, *book) + "\n" for _, book in steps))
+    return m, o
+
+
+def run_day(tmp_path: Path, steps, levels: int) -> ReplayReport:
+    return replay(*write_day(tmp_path, steps, levels))
+
+
+def test_execution_of_the_queue_head_is_matched_and_counted_as_fifo_head(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+        (msg(1, 2, 50, 1000, BUY), ([(1010, 30)], [(1000, 150)])),
+        (msg(4, 1, 40, 1000, BUY), ([(1010, 30)], [(1000, 110)])),
+    ], levels=2)
+    assert report.executions == 1
+    assert report.executions_matched == 1
+    assert report.trade_check_failures == 0
+    assert (report.fifo_checkable, report.fifo_head, report.fifo_exceptions) == (1, 1, 0)
+    assert report.mismatch_rows == 0
+    assert report.passed
+
+
+def test_execution_behind_a_known_older_order_is_a_fifo_exception(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+        (msg(1, 2, 50, 1000, BUY), ([(1010, 30)], [(1000, 150)])),
+        (msg(4, 2, 10, 1000, BUY), ([(1010, 30)], [(1000, 140)])),
+    ], levels=2)
+    assert (report.fifo_checkable, report.fifo_head, report.fifo_exceptions) == (1, 0, 1)
+    assert report.executions_matched == 0
+    assert report.mismatch_rows == 0  # the order was reduced directly, the book stays in step
+    assert not report.passed  # one exception in one checkable execution is below 99.5%
+
+
+def test_first_row_becomes_anonymous_volume_that_unknown_ids_use_up(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(5, 0, 7, 1005, SELL), ([(1010, 30)], [(1000, 100)])),  # hidden: book unchanged
+        (msg(3, 77, 10, 1010, SELL), ([(1010, 20)], [(1000, 100)])),  # order from before 09:30
+        (msg(5, 0, 3, 1001, BUY), ([(1010, 20)], [(1000, 100)])),
+        (msg(4, 78, 60, 1000, BUY), ([(1010, 20)], [(1000, 40)])),
+    ], levels=2)
+    assert report.opening_levels == 2
+    assert report.opening_volume == 130
+    assert report.unknown_order_messages == 2
+    assert report.executions_matched == 1  # the anonymous order heads the best bid: matched
+    assert report.fifo_checkable == 0  # nobody can say which opening order that was
+    assert report.hidden_executions == 1
+    assert report.mismatch_rows == 0
+    assert report.anomalies == {}
+
+
+def test_first_message_is_undone_from_the_first_row_when_it_is_an_add(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 5, 40, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+        (msg(4, 5, 40, 1000, BUY), ([(1010, 30)], [(1000, 60)])),
+    ], levels=1)
+    assert report.opening_volume == 30 + 60
+    assert report.adds == 1
+    # order 5 arrived after the anonymous 60 shares, so it was not at the head
+    assert report.fifo_checkable == 0
+    assert report.mismatch_rows == 0
+
+
+def test_level_entering_the_window_is_refilled_and_counted_not_compared(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(5, 0, 1, 1005, SELL), ([(1010, 30)], [(1000, 100)])),
+        (msg(3, 9, 30, 1010, SELL), ([(1020, 70)], [(1000, 100)])),
+    ], levels=1)
+    assert report.refilled_levels == 1
+    assert report.refilled_volume == 70
+    assert report.mismatch_rows == 0
+    assert report.best_price_mismatch_rows == 1  # level 1: the new best came from outside
+
+
+def test_orders_whose_price_left_the_window_are_uncertain_and_not_fifo_checkable(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 10, 1010, SELL), ([(1010, 10)], [(1000, 5)])),
+        (msg(1, 2, 20, 1005, SELL), ([(1005, 20)], [(1000, 5)])),  # 1010 leaves the window
+        (msg(3, 2, 20, 1005, SELL), ([(1010, 25)], [(1000, 5)])),  # back, 15 unannounced
+        (msg(1, 3, 5, 1010, SELL), ([(1010, 30)], [(1000, 5)])),
+        (msg(4, 3, 5, 1010, SELL), ([(1010, 25)], [(1000, 5)])),
+    ], levels=1)
+    assert report.uncertain_orders == 1
+    assert report.refilled_levels == 1
+    assert report.refilled_volume == 15
+    assert report.fifo_checkable == 0  # order 1 (uncertain) and anonymous volume are ahead
+    assert report.mismatch_rows == 0
+
+
+def test_uncertain_volume_is_trimmed_when_a_level_comes_back_smaller(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 10, 1010, SELL), ([(1010, 10)], [(1000, 5)])),
+        (msg(1, 2, 20, 1005, SELL), ([(1005, 20)], [(1000, 5)])),
+        (msg(3, 2, 20, 1005, SELL), ([(1020, 8)], [(1000, 5)])),  # order 1 vanished unseen
+    ], levels=1)
+    assert report.trimmed_volume == 10
+    assert report.refilled_volume == 8
+    assert report.mismatch_rows == 0
+
+
+def test_a_row_that_contradicts_the_messages_is_a_mismatch_and_fails(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+        (msg(2, 1, 30, 1000, BUY), ([(1010, 30)], [(1000, 60)])),  # 100 - 30 is 70, not 60
+        (msg(2, 1, 10, 1000, BUY), ([(1010, 30)], [(1000, 50)])),  # in step again after resync
+    ], levels=2)
+    assert report.mismatch_rows == 1
+    assert report.resynced_levels == 1
+    assert not report.passed
+
+
+def test_progress_reports_every_row_once(tmp_path):
+    steps = [(msg(1, i, 10, 1000 - i, BUY),
+              ([(1010, 30)], [(1000 - j, 10) for j in range(1, i + 1)]))
+             for i in range(1, 4)]
+    seen: list[int] = []
+    report = replay(*write_day(tmp_path, steps, levels=5), progress=seen.append)
+    assert sum(seen) == report.rows == len(steps)
+
+
+def test_explicit_levels_must_agree_with_the_row_width(tmp_path):
+    m, o = write_day(tmp_path, [(msg(5, 0, 1, 1005, SELL), ([(1010, 30)], [(1000, 100)]))], 2)
+    assert replay(m, o, levels=2).levels == 2
+    with pytest.raises(LobsterFormatError, match=r"orderbook\.csv:1: rows carry 2 levels"):
+        replay(m, o, levels=3)
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def assert_one_line_error(exc: pytest.ExceptionInfo, where: str) -> None:
+    text = str(exc.value)
+    assert "\n" not in text
+    assert where in text
+
+
+GOOD = [
+    (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+    (msg(1, 2, 50, 1000, BUY), ([(1010, 30)], [(1000, 150)])),
+    (msg(3, 2, 50, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+]
+
+
+@pytest.mark.parametrize("bad_line, why", [
+    ("34200.5,1,2,50,1000", "expected 6 comma-separated fields"),
+    ("34200.5,1,2,fifty,1000,1", "'fifty' is not an integer"),
+    ("34200.5,1,2,50,1000,0", "direction 0"),
+    ("34200.5,9,2,50,1000,1", "event type 9"),
+    ("34200.5,1,2,0,1000,1", "size 0"),
+    ("9:30,1,2,50,1000,1", "time '9:30'"),
+])
+def test_malformed_message_line_names_file_and_line(tmp_path, bad_line, why):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    lines = m.read_text().splitlines()
+    lines[1] = bad_line
+    m.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LobsterFormatError, match=why) as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{m}:2: ")
+
+
+@pytest.mark.parametrize("bad_row, why", [
+    ("1010,30,1000", "expected 4 fields"),
+    ("1010,30,1000,x", "'x' is not an integer"),
+    ("1010,30,1010,100", "crossed"),
+    (f"{ASK_EMPTY},5,1000,100", "empty ask slot 1 has size 5"),
+    ("1010,-3,1000,100", "ask size -3"),
+])
+def test_malformed_orderbook_row_names_file_and_line(tmp_path, bad_row, why):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    lines = o.read_text().splitlines()
+    lines[2] = bad_row
+    o.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LobsterFormatError, match=why) as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{o}:3: ")
+
+
+def test_orderbook_row_with_a_level_after_an_empty_slot_is_malformed(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=2)
+    lines = o.read_text().splitlines()
+    lines[1] = f"{ASK_EMPTY},0,1000,150,1010,30,{BID_EMPTY},0"
+    o.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LobsterFormatError, match="ask level 2 follows an empty slot") as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{o}:2: ")
+
+
+def test_files_of_different_lengths_are_malformed(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    full = o.read_text()
+    o.write_text("\n".join(full.splitlines()[:2]) + "\n")
+    with pytest.raises(LobsterFormatError, match="more messages than") as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{m}:3: ")
+    o.write_text(full + book_row(1, [(1010, 30)], [(1000, 100)]) + "\n")
+    with pytest.raises(LobsterFormatError, match="more rows than") as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{o}:4: ")
+
+
+def test_missing_file_and_missing_zip_member_are_clear_errors(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    with pytest.raises(LobsterFormatError, match="no such file"):
+        open_source(tmp_path / "absent.csv")
+    archive = tmp_path / "day.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(m, "inner/message.csv")
+    with pytest.raises(LobsterFormatError, match=r"has no member 'other\.csv' .*message\.csv"):
+        open_source(f"{archive}:other.csv")
+    with pytest.raises(LobsterFormatError, match="is a zip archive; name the member"):
+        open_source(archive)
+
+
+def test_zip_members_replay_like_plain_files(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    archive = tmp_path / "day.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(m, "day/message.csv")
+        zf.write(o, "day/orderbook.csv")
+    from_zip = replay(f"{archive}:day/message.csv", f"{archive}:orderbook.csv")  # base name
+    from_csv = replay(m, o)
+    assert from_zip.rows == from_csv.rows == len(GOOD)
+    assert from_zip.mismatch_rows == from_csv.mismatch_rows == 0
+    assert from_zip.orderbook_file.endswith("day.zip:day/orderbook.csv")
+
+
+def test_time_is_parsed_to_exact_integer_nanoseconds():
+    assert parse_time("34200.015105074") == 34200 * 10**9 + 15105074
+    assert parse_time("34200.05990197") == 34200 * 10**9 + 59901970  # trailing zero trimmed
+    assert parse_time("57600") == 57600 * 10**9
+    with pytest.raises(ValueError):
+        parse_time("34200.0151050741")
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+def test_cli_prints_one_json_object_and_exits_0_on_a_faithful_day(tmp_path, capsys):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    assert main(["lobster", str(m), str(o)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("rows", "mismatch_rows", "best_price_mismatch_rows", "refilled_levels",
+                "executions", "fifo_checkable", "fifo_head", "fifo_exceptions"):
+        assert isinstance(out[key], int)
+    assert out["rows"] == len(GOOD)
+
+
+def test_cli_exits_1_when_rows_mismatch(tmp_path, capsys):
+    steps = GOOD[:2] + [(msg(3, 2, 50, 1000, BUY), ([(1010, 30)], [(1000, 99)]))]
+    m, o = write_day(tmp_path, steps, levels=1)
+    assert main(["lobster", str(m), str(o)]) == 1
+    assert json.loads(capsys.readouterr().out)["mismatch_rows"] == 1
+
+
+def test_cli_exits_2_with_one_line_naming_file_and_line_on_malformed_input(tmp_path, capsys):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    m.write_text(m.read_text().replace("34200.5,1,2,50", "34200.5,1,2,5x", 1))
+    assert main(["lobster", str(m), str(o)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert f"{m}:2: " in captured.err
+    assert "Traceback" not in captured.err
+
+
+# ---------------------------------------------------------------------- the real GOOG days
+
+
+def _member(level: int, kind: str) -> str:
+    return f"{DATA / f'LOBSTER_SampleFile_GOOG_2012-06-21_{level}.zip'}:{STEM}_{kind}_{level}.csv"
+
+
+def _type4_after_first(level: int) -> int:
+    """Type 4 messages counted straight from the file.
+
+    The first message is left out when it is not an add: its effect is already in the first
+    row, so the replay does not apply it again.
+    """
+    lines = list(open_source(_member(level, "message")).lines())
+    first_replayed = lines[0].split(",")[1] == "1"
+    return sum(1 for i, line in enumerate(lines)
+               if line.split(",")[1] == "4" and (i > 0 or first_replayed))
+
+
+@pytest.fixture(scope="module", params=[1, 5, 10], ids=lambda n: f"level{n}")
+def goog(request) -> tuple[int, ReplayReport, int]:
+    """A replay of one real GOOG day (a few seconds each), with the progress total it reported."""
+    level = request.param
+    if not (DATA / f"LOBSTER_SampleFile_GOOG_2012-06-21_{level}.zip").is_file():
+        pytest.skip(f"LOBSTER sample data not found in {DATA}")
+    seen: list[int] = []
+    report = replay(_member(level, "message"), _member(level, "orderbook"),
+                    progress=seen.append)
+    return level, report, sum(seen)
+
+
+def test_real_day_has_no_mismatch_at_trusted_prices(goog):
+    level, report, _ = goog
+    assert report.levels == level
+    assert report.mismatch_rows == 0
+    assert report.resynced_levels == 0
+
+
+def test_real_day_best_bid_and_ask_are_never_wrong_at_levels_5_and_10(goog):
+    level, report, _ = goog
+    if level == 1:
+        # the window is the best price itself: a best level that empties is replaced from
+        # outside the window, which is a refill
+        assert report.best_price_mismatch_rows <= report.refilled_levels
+    else:
+        assert report.best_price_mismatch_rows == 0
+
+
+def test_real_day_executions_hit_the_fifo_head(goog):
+    _, report, _ = goog
+    assert report.fifo_checkable > report.executions // 2
+    assert report.fifo_head + report.fifo_exceptions == report.fifo_checkable
+    assert report.fifo_head >= FIFO_MIN * report.fifo_checkable
+    assert report.passed
+
+
+def test_real_day_executions_go_through_matching_and_name_the_order(goog):
+    level, report, _ = goog
+    assert report.executions == _type4_after_first(level)
+    assert report.executions_matched > report.fifo_head // 2
+    assert report.trade_check_failures == 0
+
+
+def test_real_day_reads_every_row_and_meets_no_anomaly(goog):
+    level, report, progress_total = goog
+    lines = sum(1 for _ in open_source(_member(level, "orderbook")).lines())
+    assert report.rows == lines == progress_total
+    assert report.anomalies == {}
+    assert report.refilled_levels > 0  # levels do enter the window without messages
