@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("engine",)
+COMMANDS = ("engine", "lobster")
 
 
 def _unavailable(name: str, error: Exception):
