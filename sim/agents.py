@@ -47,6 +47,7 @@ PENDING = -1  # slot_oid value while an order waits at the counter
 BACKLOG_DAYS = 30.0  # a need never accumulates beyond this many days of intent
 MAX_CONCESSION_BP = 150.0  # nobody concedes more than this from its belief
 REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
+TRADER_NOISE = 0.25  # traders' belief scatter relative to other enterprises'
 
 
 class LedgerError(AssertionError):
@@ -107,6 +108,8 @@ class Agents:
         self.produced = np.zeros(N)  # fractional output not yet a whole lot
         self.mult = np.ones(N)
         self.offset = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=N)
+        self.noise = np.where(self.is_need, 1.0, TRADER_NOISE)  # traders watch closely
+        self.offset *= self.noise
         # traders: one position per (trader, product) pair, shared by its bid and ask slots
         self.pair = np.full(N, -1, dtype=np.int64)
         self.pair[nb + ns: nb + ns + nq] = np.arange(nq)
@@ -134,6 +137,11 @@ class Agents:
         self.buyers_of = [np.flatnonzero(self.is_need & self.is_buy & (self.slot_p == j))
                           for j in range(nprod)]
         self.min_block = [p.min_block or p.lot for p in sc.products]
+        # negotiated deals: buyers whose intent over `days` reaches the minimum block
+        nspec = sc.negotiation
+        mblock = np.array(self.min_block, dtype=float)[self.slot_p]
+        want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
+        self.deal_size = np.where(self.is_need & self.is_buy & (want >= mblock), want, 0.0)
         self.block = sc.block_auctions
         self.block_pidx = self.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
@@ -145,6 +153,8 @@ class Agents:
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
+        self.produced_kg = [0] * nprod  # output added to producers' stock, per product
+        self.income_fen = 0  # cash paid to buyers from their sales outside the exchange
         self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "rejected": 0,
                        "negotiated": 0, "block_auctions": 0, "block_bids": 0}
         del n
@@ -174,15 +184,21 @@ class Agents:
         whole = np.floor(self.produced / self.lot_s) * self.lot_s
         self.produced -= whole
         stock = self.stock
+        made = self.produced_kg
         for i in np.flatnonzero(whole).tolist():
-            stock[self.slot_m_l[i]][self.slot_p_l[i]] += int(whole[i])
+            q = int(whole[i])
+            stock[self.slot_m_l[i]][self.slot_p_l[i]] += q
+            made[self.slot_p_l[i]] += q
         cash = self.cash
         income = self.income
+        paid = 0
         for m in np.flatnonzero(joined).tolist():
             cash[m] += income[m]
+            paid += income[m]
+        self.income_fen += paid
         f = self.paths[d][self.slot_p]
-        self.belief = f * np.exp(self.offset + rng.normal(0.0, beh.belief_noise_bp / 20_000,
-                                                           size=self.N))
+        daily = rng.normal(0.0, beh.belief_noise_bp / 20_000, size=self.N) * self.noise
+        self.belief = f * np.exp(self.offset + daily)
         for j, code in enumerate(self.codes):
             self.band_lo[j], self.band_hi[j] = self.ex.band(code)
 
@@ -266,16 +282,17 @@ class Agents:
             buyq = self.is_buy[qi]
             full = np.where(buyq, pos >= lim, pos <= -lim)
             qty[~need] = np.where(full, 0, size).astype(np.int64)
-        neg = np.zeros(len(idx), dtype=bool)
+        self._send(idx, prices, qty.tolist(), t)
         nspec = self.sc.negotiation
-        if nspec.probability_pct > 0 and len(ni):
-            mb = np.array(self.min_block, dtype=float)[self.slot_p[idx]]
-            neg = (need & self.is_buy[idx] & (self.need[idx] >= nspec.min_blocks * mb)
-                   & (rng.random(len(idx)) < nspec.probability_pct / 100))
-        self._send(idx, prices, qty.tolist(), t, negotiate=neg.tolist())
+        if nspec.probability_pct > 0:
+            deal = self.deal_size
+            cand = np.flatnonzero(self.active & (deal > 0)
+                                  & (rng.random(N) < nspec.probability_pct / 100))
+            for k, i in enumerate(cand.tolist()):
+                self._negotiate(i, int(deal[i]), t + (len(idx) + k) * REQUEST_SPACING_NS)
 
     def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
-              auction: bool = False, negotiate: list[bool] | None = None) -> None:
+              auction: bool = False) -> None:
         """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements."""
         ex = self.ex
         submit = ex.submit_limit
@@ -301,9 +318,6 @@ class Agents:
             if oid == PENDING:
                 continue
             t = t0 + k * REQUEST_SPACING_NS
-            if negotiate is not None and negotiate[k] and not oid:
-                self._negotiate(i, qty, t)
-                continue
             m = slot_m[i]
             p = slot_p[i]
             price = prices[k]
@@ -484,8 +498,12 @@ class Agents:
 
     # ------------------------------------------------------------------ deals
 
-    def _negotiate(self, i: int, qty: int, t: int) -> None:
-        """A buyer with a large need agrees a deal off the book with a seller, and registers it."""
+    def _negotiate(self, i: int, want: int, t: int) -> None:
+        """A large buyer agrees a deal for `want` kg off the book with a seller, and registers it.
+
+        The deal buys ahead: the buyer's need (and the seller's) may go below zero, and they
+        place no orders for that product until it has accrued again.
+        """
         p = self.slot_p_l[i]
         m = self.slot_m_l[i]
         sellers = self.sellers_of[p]
@@ -497,7 +515,6 @@ class Agents:
         if sm == m or not self.active[s]:
             return
         lot = self.lot[p]
-        want = int(self.need[i]) // lot * lot
         have = self.stock[sm][p]
         tick = self.tick[p]
         price = int(round(float(self.paths[self.day][p]) / tick)) * tick

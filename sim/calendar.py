@@ -71,7 +71,7 @@ class TradingCalendar:
         return self.ns(self.days[i], self._sessions[-1][1])
 
     def steps(self, i: int, n: int) -> list[int]:
-        """n decision instants spread evenly over day i's continuous sessions (mid-slot)."""
+        """N decision instants spread evenly over day i's continuous sessions (mid-slot)."""
         total = sum(b - a for a, b in self._sessions)
         out = []
         for k in range(n):

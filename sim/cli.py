@@ -11,6 +11,8 @@ from collections.abc import Sequence
 # `func(args) -> int` does the work and returns the exit status.
 COMMAND_MODULES = (
     "sim.commands.demo",
+    "sim.commands.run",
+    "sim.commands.scenarios",
     "sim.commands.lobster",
 )
 

@@ -19,6 +19,7 @@ __all__ = ["DOMINANT_HEAVY", "DOMINANT_LIGHT", "NEVER", "Population", "build_pop
 DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth seller
 DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth seller
 NEVER = 1 << 30  # a day index no run reaches
+SIZE_SIGMA = 0.8  # log-sd of enterprise size (lognormal), which sets each one's share of intents
 
 
 def _exact_counts(weights: np.ndarray, n: int) -> np.ndarray:
@@ -104,6 +105,25 @@ def _schedule_days(sc: Scenario, days: list[dt.date], count: int) -> np.ndarray:
     return np.clip(np.ceil(at).astype(np.int64), 1, max(len(days) - 1, 1))
 
 
+def _spread(daily: float, size: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Daily rates proportional to size whose sum over each member's days is `daily` per day.
+
+    Members who join late get the same rate as an early member of their size, scaled so the
+    product's total intent over the calendar is fixed whatever the join order.
+    """
+    return daily * size / float((size * active).sum())
+
+
+def _some(candidates: np.ndarray, size: np.ndarray, k: float,
+          rng: np.random.Generator) -> np.ndarray:
+    """About k of the candidates (at least one), drawn by enterprise size, in id order."""
+    want = int(np.clip(round(k), 1, len(candidates))) if len(candidates) else 0
+    if want == len(candidates):
+        return candidates
+    w = size[candidates]
+    return np.sort(rng.choice(candidates, size=want, replace=False, p=w / w.sum()))
+
+
 def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> Population:
     """Draw the enterprises of a scenario (population and intents multiplied by `scale`)."""
     pop = sc.population
@@ -157,7 +177,8 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
 
     # intents: each member's share of its products' demand/supply, by enterprise size
     months = ((cal.end - cal.start).days + 1) / 30.4375
-    size = rng.lognormal(0.0, 1.0, size=n)
+    size = rng.lognormal(0.0, SIZE_SIGMA, size=n)
+    active = (ndays - join_day) / ndays  # share of the calendar each member is a member
     buy_rate = np.zeros((n, nprod))
     sell_rate = np.zeros((n, nprod))
     quotes = np.zeros((n, nprod), dtype=bool)
@@ -165,10 +186,12 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
     traders = np.flatnonzero(role == role_names.index("trader")) if "trader" in role_names else []
     for j, p in enumerate(sc.products):
         daily = p.monthly_tonnes * 1000.0 * months / ndays * scale * beh.volume_factor
-        buyers = np.flatnonzero(np.isin(role, [i for i, r in enumerate(sc.roles) if p.code in r.buys]))
+        lot_rate = p.lot / pop.lot_every_days  # a member trading p needs a lot this often
+        buying = [i for i, r in enumerate(sc.roles) if p.code in r.buys]
+        buyers = np.flatnonzero(np.isin(role, buying))
+        buyers = _some(buyers, size, daily / lot_rate, rng)
         if len(buyers):
-            w = size[buyers]
-            buy_rate[buyers, j] = daily * w / w.sum()
+            buy_rate[buyers, j] = _spread(daily, size[buyers], active[buyers])
         supply = daily * beh.supply_ratio
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")
         share = p.dominant_share_pct / 100 if dom is not None and dom < n else 0.0
@@ -177,15 +200,14 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
         sellers = np.flatnonzero(
             np.isin(role, [i for i, r in enumerate(sc.roles) if p.code in r.sells])
         )
-        sellers = sellers[sellers >= ndom]
+        sellers = _some(sellers[sellers >= ndom], size, supply * (1 - share) / lot_rate, rng)
         if len(sellers):
-            w = size[sellers]
-            sell_rate[sellers, j] = supply * (1 - share) * w / w.sum()
+            sell_rate[sellers, j] = _spread(supply * (1 - share), size[sellers],
+                                            active[sellers])
         elif share:
             sell_rate[dom, j] = supply
-    # traders make markets in a few products, chosen by the products' value
-    value_w = np.array([max(p.monthly_tonnes * p.reference_price, 1e-9) for p in sc.products])
-    value_w = np.sqrt(value_w)
+    # traders make markets in a few products, chosen in proportion to the products' tonnage
+    value_w = np.array([max(p.monthly_tonnes, 1e-9) for p in sc.products])
     tr_role = next((r for r in sc.roles if r.name == "trader"), None)
     allowed = np.array([tr_role is not None and c in tr_role.quotes for c in codes])
     if len(traders) and allowed.any():

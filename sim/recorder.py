@@ -71,12 +71,12 @@ class Table:
 
 
 def _t(kg: int) -> float:
-    """kg -> tonnes, for reports."""
+    """Kg -> tonnes, for reports."""
     return kg / 1000
 
 
 def _yuan(fen: int) -> float:
-    """fen -> yuan, for reports."""
+    """Fen -> yuan, for reports."""
     return fen / 100
 
 

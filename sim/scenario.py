@@ -110,6 +110,7 @@ class PopulationSpec(_Spec, frozen=True):
     online_growth_pct: NonNeg = 100.0  # the doubling plan: online members grow by this much
     new_members_online_pct: Pct = 50.0  # share of members joining later who start online
     online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the plan's growth done by it)
+    lot_every_days: Pos = 5.0  # sets how many members trade a product: each needs a lot this often
     cash_days: NonNeg = 40.0  # opening cash, in days of the member's buying intent
     stock_days: NonNeg = 15.0  # opening stock, in days of the member's selling intent
     trader_cash_yuan: NonNeg = 20_000_000.0  # opening cash of a trader (before scaling: none)
@@ -126,8 +127,8 @@ class CounterSpec(_Spec, frozen=True):
 class NegotiationSpec(_Spec, frozen=True):
     """Large deals agreed off the book and registered with the exchange."""
 
-    probability_pct: Pct = 3.0  # chance per decision that a large need is negotiated instead
-    min_blocks: Pos = 2.0  # only needs of at least this many minimum blocks are negotiated
+    probability_pct: Pct = 0.2  # chance per step that a large buyer negotiates a deal
+    days: Pos = 20.0  # a deal covers this many days of the buyer's intent (>= the minimum block)
 
 
 class BlockAuctionSpec(_Spec, frozen=True):
@@ -267,7 +268,8 @@ def _check(sc: Scenario) -> list[str]:
     for i, (a, b) in enumerate(cal.holidays):
         if b < a:
             errs.append(f"$.calendar.holidays[{i}]: expected from <= to, got {a} > {b}")
-    for key, spans in (("calendar.sessions", cal.sessions), ("counter.service", sc.counter.service)):
+    spans_of = (("calendar.sessions", cal.sessions), ("counter.service", sc.counter.service))
+    for key, spans in spans_of:
         for i, (a, b) in enumerate(spans):
             if b <= a:
                 errs.append(f"$.{key}[{i}]: expected start < end, got {a} >= {b}")

@@ -1,0 +1,120 @@
+"""`rexsim run`: simulate a scenario, write its four output files and print a summary table."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from sim.cli import UserError
+from sim.recorder import SimResults
+
+__all__ = ["format_summary", "register"]
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `run` subcommand."""
+    p = subparsers.add_parser(
+        "run", help="simulate a scenario (default: baotou-2024) and summarise it",
+        description="Simulate a scenario end to end and write summary.json, daily.csv, "
+                    "trades.csv and enterprises.csv.")
+    p.add_argument("scenario", nargs="?", default="baotou-2024", metavar="SCENARIO_OR_FILE",
+                   help="a built-in scenario name (see `rexsim scenarios`) or a TOML file "
+                        "(default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's)")
+    p.add_argument("--until", type=_date, default=None, metavar="DATE",
+                   help="stop after this date, YYYY-MM-DD (default: the scenario's end)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="directory for the output files (default: out/SCENARIO)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--scale", type=_positive, default=1, metavar="K",
+                   help="multiply the population and order flow by K (default: 1)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.runner import run
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else Path("out") / sc.name
+    progress = (not args.quiet) and sys.stderr.isatty()
+    try:
+        res = run(sc, seed=args.seed, until=args.until, out=None, progress=progress,
+                  scale=args.scale)
+        res.write(out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write results: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(format_summary(res))
+        print(f"\nwrote {out}/summary.json, daily.csv, trades.csv, enterprises.csv "
+              f"in {res.wall_seconds:.1f}s")
+    return 0
+
+
+def _fixed(amount: int, scale: int, places: int) -> str:
+    """An exact integer amount in 1/scale units, rounded half up to `places` decimals."""
+    unit = scale // 10 ** places
+    whole = (amount + unit // 2) // unit
+    if places == 0:
+        return f"{whole:,}"
+    a, b = divmod(whole, 10 ** places)
+    return f"{a:,}.{b:0{places}d}"
+
+
+def format_summary(res: SimResults) -> str:
+    """The run's summary as a plain-text table: totals, by product, by channel, membership."""
+    s = res.summary
+    lines = [
+        f"{s['scenario']}  seed {s['seed']}  scale {s['scale']}  {s['start']} .. {s['end']}"
+        f"  ({s['trading_days']} trading days)",
+        "",
+        f"{'':<12} {'tonnes':>12} {'share':>7} {'value (yuan)':>20} {'share':>7} {'trades':>8}",
+    ]
+
+    def row(name: str, kg: int, fen: int, trades: int) -> str:
+        share_t = 100 * kg / s["tonnage_kg"] if s["tonnage_kg"] else 0.0
+        share_v = 100 * fen / s["value_fen"] if s["value_fen"] else 0.0
+        return (f"{name:<12} {_fixed(kg, 1000, 1):>12} {share_t:>6.1f}% "
+                f"{_fixed(fen, 100, 0):>20} {share_v:>6.1f}% {trades:>8,}")
+
+    for code, p in s["by_product"].items():
+        lines.append(row(code, p["tonnage_kg"], p["value_fen"], p["trades"]))
+    lines.append("")
+    for name, c in s["by_channel"].items():
+        lines.append(row(name, c["tonnage_kg"], c["value_fen"], c["trades"]))
+    lines.append(row("total", s["tonnage_kg"], s["value_fen"], s["trades"]))
+    lines += [
+        "",
+        f"members {s['members']:,} from {s['provinces']} provinces; trading online "
+        f"{s['online_members_start']:,} at the start, {s['online_members_end']:,} at the end",
+    ]
+    return "\n".join(lines)

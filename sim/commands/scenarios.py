@@ -1,0 +1,35 @@
+"""`rexsim scenarios`: list the built-in scenarios, or print one as TOML to copy and edit."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `scenarios` subcommand (and `scenarios show NAME`)."""
+    p = subparsers.add_parser("scenarios", help="list built-in scenarios; `show NAME` prints one",
+                              description="List the built-in scenarios, or print one as TOML.")
+    p.add_argument("action", nargs="?", choices=["show"], help="print a scenario's TOML")
+    p.add_argument("name", nargs="?", help="the scenario to show")
+    p.set_defaults(func=_scenarios)
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from sim.cli import UserError
+    from sim.scenario import builtin_scenarios, builtin_text, parse_scenario
+
+    if args.action == "show":
+        if not args.name:
+            raise UserError("scenarios show: which scenario? (see `rexsim scenarios`)")
+        print(builtin_text(args.name), end="")
+        return 0
+    if args.name:
+        raise UserError(f"scenarios: unexpected {args.name!r}; did you mean "
+                        f"`rexsim scenarios show {args.name}`?")
+    for name in builtin_scenarios():
+        sc = parse_scenario(builtin_text(name), f"{name}.toml")
+        default = " (default)" if name == "baotou-2024" else ""
+        print(f"{name}{default}: {sc.description}")
+    return 0

@@ -1,0 +1,47 @@
+"""The recorder's concentration measures and its optional pandas hand-off."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from sim.recorder import SimResults, Table, concentration
+
+
+def test_concentration_of_known_shares():
+    c = concentration([50, 30, 20, 0])
+    assert c["hhi"] == 50 * 50 + 30 * 30 + 20 * 20
+    assert (c["top1_pct"], c["top5_pct"], c["top10_pct"]) == (50.0, 100.0, 100.0)
+
+
+def test_concentration_of_nothing_is_zero():
+    assert concentration([]) == {"hhi": 0.0, "top1_pct": 0.0, "top5_pct": 0.0, "top10_pct": 0.0}
+
+
+def test_monopoly_has_the_maximum_hhi():
+    assert concentration([7])["hhi"] == 10_000
+
+
+def test_table_columns_and_dicts():
+    t = Table(("a", "b"), [(1, None), (2, "x")])
+    assert t.column("a") == [1, 2]
+    assert t.as_dicts() == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
+
+
+def _results() -> SimResults:
+    t = Table(("a",), [(1,)])
+    return SimResults({"trades": 0}, t, t, t)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is not None, reason="pandas installed")
+def test_to_pandas_without_pandas_says_so():
+    with pytest.raises(ImportError, match="needs pandas"):
+        _results().to_pandas()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas not installed")
+def test_to_pandas_gives_dataframes():
+    frames = _results().to_pandas()
+    assert set(frames) == {"daily", "trades", "enterprises"}
+    assert list(frames["daily"]["a"]) == [1]

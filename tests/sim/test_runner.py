@@ -1,0 +1,182 @@
+"""End-to-end runs of a small scenario: exact tallies, determinism, conservation, no debts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+import msgspec
+import pytest
+
+from engine import Accepted, Channel
+from sim import Simulation, run
+from sim.calendar import NS_PER_MINUTE
+from tests.sim.small import END, small_scenario
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = run(small_scenario(), seed=3, out=out, check=True)
+    return res, out
+
+
+def _read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_trades_csv_resums_to_the_recorder_exactly(small_run):
+    res, out = small_run
+    summary = json.loads((out / "summary.json").read_text())
+    rows = _read(out / "trades.csv")
+    assert len(rows) == summary["trades"] > 0
+    kg = fen = 0
+    by_product = defaultdict(lambda: [0, 0])
+    by_channel = defaultdict(lambda: [0, 0])
+    bought = defaultdict(int)
+    sold = defaultdict(int)
+    for r in rows:
+        q, v, price = int(r["qty_kg"]), int(r["value_fen"]), int(r["price"])
+        assert v == price * q // 10 and price * q % 10 == 0
+        kg += q
+        fen += v
+        by_product[r["product"]][0] += q
+        by_product[r["product"]][1] += v
+        by_channel[r["channel"]][0] += q
+        by_channel[r["channel"]][1] += v
+        bought[int(r["buyer"])] += q
+        sold[int(r["seller"])] += q
+    assert (kg, fen) == (summary["tonnage_kg"], summary["value_fen"])
+    assert summary["tonnage_t"] == kg / 1000 and summary["value_yuan"] == fen / 100
+    for code, p in summary["by_product"].items():
+        assert [p["tonnage_kg"], p["value_fen"]] == by_product.get(code, [0, 0])
+    for name, c in summary["by_channel"].items():
+        assert [c["tonnage_kg"], c["value_fen"]] == by_channel.get(name, [0, 0])
+    for e in _read(out / "enterprises.csv"):
+        m = int(e["member"])
+        assert int(e["bought_kg"]) == bought.get(m, 0)
+        assert int(e["sold_kg"]) == sold.get(m, 0)
+    daily_kg = sum(int(d["volume_kg"]) for d in _read(out / "daily.csv"))
+    assert daily_kg == kg
+
+
+def test_summary_has_the_fixed_keys_and_trades_csv_the_fixed_columns(small_run):
+    _, out = small_run
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("tonnage_t", "value_yuan", "members", "provinces", "online_members_start",
+                "online_members_end", "trades", "seed", "scenario"):
+        assert key in summary
+    header = (out / "trades.csv").read_text().splitlines()[0].split(",")
+    for col in ("time", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller"):
+        assert col in header
+
+
+def test_buy_side_equals_sell_side(small_run):
+    res, _ = small_run
+    ent = res.enterprises
+    assert sum(ent.column("bought_kg")) == sum(ent.column("sold_kg")) == res.summary["tonnage_kg"]
+    assert sum(ent.column("buy_value_fen")) == sum(ent.column("sell_value_fen"))
+    assert sum(ent.column("buy_value_fen")) == res.summary["value_fen"]
+
+
+def test_cash_and_stock_never_go_negative(small_run):
+    res, _ = small_run  # run with check=True: the ledger was audited after every day
+    assert min(res.enterprises.column("cash_fen")) >= 0
+    assert min(res.enterprises.column("stock_kg")) >= 0
+
+
+def test_same_seed_gives_byte_identical_files(small_run, tmp_path):
+    _, out = small_run
+    run(small_scenario(), seed=3, out=tmp_path)
+    for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_different_seed_gives_different_trades(small_run):
+    res, _ = small_run
+    other = run(small_scenario(), seed=4)
+    assert other.trades.rows != res.trades.rows
+
+
+def test_cash_and_stock_are_conserved_exactly():
+    sim = Simulation(small_scenario(), seed=5)
+    cash0 = int(sim.population.cash.sum())
+    stock0 = sim.population.stock.sum(axis=0).tolist()
+    for _ in range(sim.ndays):
+        sim.run_day(check=True)
+    cash, stock = sim.agents.holdings()
+    assert sum(cash) == cash0 + sim.agents.income_fen
+    totals = [sum(row[j] for row in stock) for j in range(len(stock0))]
+    assert totals == [s + p for s, p in zip(stock0, sim.agents.produced_kg, strict=True)]
+
+
+def test_daily_rows_agree_with_the_exchanges_bars():
+    sim = Simulation(small_scenario(), seed=6)
+    for _ in range(sim.ndays):
+        sim.run_day()
+    res = sim.results()
+    rows = {(r[0], r[1]): r for r in res.daily.rows}
+    cols = res.daily.columns
+    for p in sim.scenario.products:
+        for bar in sim.exchange.daily_bars(p.code):
+            row = dict(zip(cols, rows[(sim.calendar.days[bar.day].isoformat(), p.code)],
+                           strict=True))
+            assert (row["open"], row["high"], row["low"], row["close"]) == (
+                bar.open, bar.high, bar.low, bar.close)
+            assert (row["volume_kg"], row["value_fen"], row["trades"]) == (
+                bar.volume, bar.value, bar.trades)
+            assert (row["vwap"], row["settlement"]) == (bar.vwap, bar.settlement)
+
+
+def test_a_run_cut_short_is_a_prefix_of_the_full_run(small_run):
+    res, _ = small_run
+    cut = run(small_scenario(), seed=3, until=END.replace(day=10))
+    assert cut.summary["trading_days"] < res.summary["trading_days"]
+    assert cut.trades.rows == res.trades.rows[: len(cut.trades.rows)]
+
+
+def test_offline_orders_enter_the_book_during_service_hours_only():
+    sim = Simulation(small_scenario(), seed=2)
+    offline = []
+    sim.exchange.subscribe(lambda e: offline.append(e.time) if (
+        type(e) is Accepted and e.channel is Channel.OFFLINE) else None)
+    for _ in range(sim.ndays):
+        sim.run_day()
+    assert offline
+    service = [(a.hour * 60 + a.minute, b.hour * 60 + b.minute)
+               for a, b in sim.scenario.counter.service]
+    for t in offline:
+        minute = sim.calendar.local_minutes(t)
+        assert any(a <= minute < b for a, b in service)
+
+
+def test_every_way_of_trading_happens(small_run):
+    res, _ = small_run
+    req = res.summary["requests"]
+    assert req["negotiated"] > 0 and req["block_auctions"] > 0 and req["offline_orders"] > 0
+    ch = res.summary["by_channel"]
+    assert ch["online"]["trades"] > 0 and ch["offline"]["trades"] > 0
+
+
+def test_scale_multiplies_members_and_flow():
+    one = run(small_scenario(), seed=1, until=END.replace(day=5))
+    two = run(small_scenario(), seed=1, until=END.replace(day=5), scale=2)
+    assert two.summary["members_start"] == 2 * one.summary["members_start"]
+    ratio = two.summary["tonnage_kg"] / one.summary["tonnage_kg"]
+    assert 1.5 < ratio < 2.6
+
+
+def test_a_scenario_changed_in_code_runs():
+    sc = small_scenario()
+    sc = msgspec.structs.replace(sc, exchange=msgspec.structs.replace(
+        sc.exchange, trade_price="median", stp="cancel_both"))
+    res = run(sc, seed=1, until=END.replace(day=5), check=True)
+    assert res.summary["trades"] > 0
+
+
+def test_steps_are_minutes_apart():
+    sim = Simulation(small_scenario(), seed=1)
+    steps = sim.calendar.steps(0, sim.scenario.behaviour.steps_per_day)
+    assert min(b - a for a, b in zip(steps, steps[1:], strict=False)) >= NS_PER_MINUTE
