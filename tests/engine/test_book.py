@@ -108,6 +108,20 @@ def test_level_lists_resting_orders_oldest_first(book: Any) -> None:
     assert book.level(SELL, 125) == [] and book.level(BUY, 120) == []
 
 
+def test_mass_cancels_at_one_level_keep_the_survivors_in_time_priority(book: Any) -> None:
+    ids = list(range(1, 201))
+    for oid in ids:
+        book.limit(oid, SELL, 100, LOT)
+    survivors = [oid for oid in ids if oid % 7 == 0]
+    for oid in ids:
+        if oid not in survivors:
+            book.cancel(oid)
+    assert ids_at(book, SELL, 100) == survivors
+    assert book.depth(1) == ([], [(100, LOT * len(survivors))])
+    events = book.limit(999, BUY, 100, LOT * len(survivors))
+    assert [t.maker_order_id for t in only(events, Trade)] == survivors and len(book) == 0
+
+
 def test_snapshot_is_byte_identical_for_identical_histories() -> None:
     books = [OrderBook(TICK, LOT, product=PRODUCT) for _ in range(2)]
     for b in books:
@@ -618,6 +632,7 @@ def test_amend_lowering_qty_keeps_time_priority(book: Any) -> None:
     assert events == [Amended(1, BUY, 100, 3 * LOT, 100, LOT, "A", True, 4, PRODUCT,
                               Channel.ONLINE)]
     assert ids_at(book, BUY, 100) == [1, 2] and book.order(1).qty == LOT
+    assert book.order(1).time == 0  # still the time it arrived
 
 
 def test_amend_raising_qty_loses_time_priority(book: Any) -> None:
@@ -656,6 +671,7 @@ def test_amend_across_the_spread_trades_at_once_as_taker(book: Any) -> None:
     o = book.order(2)
     assert (o.price, o.qty, o.tif, o.owner, o.channel) == (105, 2 * LOT, DAY, "B",
                                                            Channel.OFFLINE)
+    assert o.time == 12  # a re-queued order is a new arrival at the amend's time
 
 
 def test_amend_that_trades_applies_self_trade_prevention(make: Callable[..., Any]) -> None:
