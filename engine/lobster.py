@@ -52,9 +52,12 @@ from engine.lobster_io import (
     LobsterFormatError,
     LobsterSource,
     Message,
+    format_row,
     iter_messages,
     open_source,
-    read_rows,
+    parse_row,
+    read_book_lines,
+    row_error,
 )
 from engine.orders import Side, TimeInForce
 
@@ -132,7 +135,7 @@ def replay(
     """
     messages_src = open_source(message_source)
     rows_src = open_source(orderbook_source)
-    levels, rows = read_rows(rows_src, levels)
+    levels, rows = read_book_lines(rows_src, levels)
     report = ReplayReport(message_file=messages_src.name, orderbook_file=rows_src.name,
                           levels=levels)
     messages = iter_messages(messages_src)
@@ -140,8 +143,8 @@ def replay(
     first_row = next(rows, None)
     if first_msg is None:
         raise LobsterFormatError(f"{messages_src.name}:1: empty file")
-    assert first_row is not None  # read_rows has read the first line
-    state = _Replay(report, levels)
+    assert first_row is not None  # read_book_lines has read the first line
+    state = _Replay(report, levels, rows_src)
     state.open(first_msg, first_row)
     lineno = 1
     done = 1
@@ -152,7 +155,7 @@ def replay(
             raise LobsterFormatError(
                 f"{messages_src.name}:{lineno}: more messages than {rows_src.name} has rows "
                 f"({lineno - 1})")
-        step(msg, row)
+        step(msg, row, lineno)
         done += 1
         if progress is not None and done == PROGRESS_EVERY:
             progress(done)
@@ -171,25 +174,27 @@ def replay(
 class _Replay:
     """The state of one replay: the book, what is known about its orders, and the counts."""
 
-    def __init__(self, report: ReplayReport, levels: int) -> None:
+    def __init__(self, report: ReplayReport, levels: int, rows_src: LobsterSource) -> None:
         self.report = report
         self.levels = levels
+        self.rows_src = rows_src
         self.book = OrderBook(tick=1, lot=1, product=None)
         self.next_id = -1  # synthetic ids (anonymous volume, counterparties) are negative
         self.uncertain: set[int] = set()  # known ids whose price has left the window
         self.uncertain_marked = 0
-        self.prev: BookRow | None = None
+        self.prev: tuple[int, int] | None = None  # (ask_hi, bid_lo) of the previous row
         self.added: tuple[int, Side, int] | None = None  # the add of the current message
         self.time = 0
         self.anomalies = report.anomalies
 
     # ------------------------------------------------------------------ the opening book
 
-    def open(self, msg: Message, row: BookRow) -> None:
+    def open(self, msg: Message, line: str) -> None:
         """Build the opening book from the first row, undoing the first message if an add."""
         report = self.report
         book = self.book
         self.time = msg[0]
+        row = self._parse(line, 1)
         asks, bids = dict(row.asks), dict(row.bids)
         if msg[1] == ADD:
             side_levels = bids if msg[5] == 1 else asks
@@ -207,13 +212,13 @@ class _Replay:
                 report.opening_levels += 1
                 report.opening_volume += size
         if msg[1] == ADD:
-            self.step(msg, row)
+            self.step(msg, line, 1)
         else:
-            self.prev = row  # the row already shows the first message's effect
+            self.prev = (row.ask_hi, row.bid_lo)  # the row already shows the first message
 
     # ------------------------------------------------------------------ one message
 
-    def step(self, msg: Message, row: BookRow) -> None:
+    def step(self, msg: Message, line: str, lineno: int) -> None:
         """Apply one message, compare with its row, then bring the window in line with it."""
         time, kind, order_id, size, price, direction = msg
         self.time = time
@@ -234,7 +239,7 @@ class _Replay:
                 report.cross_trades += 1
             else:
                 report.halts += 1
-        self._check(row)
+        self._check(line, lineno)
 
     def _add(self, order_id: int, side: Side, price: int, size: int) -> None:
         self.report.adds += 1
@@ -405,34 +410,43 @@ class _Replay:
 
     # ------------------------------------------------------------------ the row check
 
-    def _check(self, row: BookRow) -> None:
-        """Compare the book with `row` at trusted prices, then reconcile the whole window."""
+    def _parse(self, line: str, lineno: int) -> BookRow:
+        try:
+            return parse_row(line, self.levels)
+        except ValueError as exc:
+            raise row_error(self.rows_src, lineno, line, exc) from None
+
+    def _check(self, line: str, lineno: int) -> None:
+        """Compare the book with the row at trusted prices, then reconcile the whole window.
+
+        The common case, a window that matches the row exactly, is found by comparing the
+        line with the one LOBSTER would write for the book, without parsing it.
+        """
         book = self.book
         prev = self.prev
-        want = self.levels + 1
-        bids, asks = book.depth(want)
-        row_asks, row_bids, ask_hi, bid_lo = row
-        na = len(row_asks)
-        nb = len(row_bids)
-        if (asks[:na] == row_asks and bids[:nb] == row_bids
-                and (len(asks) == na or asks[na][0] > ask_hi)
-                and (len(bids) == nb or bids[nb][0] < bid_lo)):
-            # The window matches the row exactly: the common case. Then the levels beyond it
-            # that were inside the previous window are all in `asks[na:]` / `bids[nb:]`: the
-            # book held exactly the previous row's levels inside that window, and one message
-            # adds at most one level, so at most one lies beyond this row's N levels.
+        levels = self.levels
+        bids, asks = book.depth(levels + 1)
+        if line == format_row(asks, bids, levels):
+            # The book's window is the row: nothing to count or fix. The levels beyond it that
+            # were inside the previous window are then all in asks[levels:] / bids[levels:]:
+            # the book held exactly the previous row's levels inside that window, and one
+            # message adds at most one level, so at most one lies beyond this row's N levels.
+            ask_hi = asks[levels - 1][0] if len(asks) >= levels else ASK_EMPTY
+            bid_lo = bids[levels - 1][0] if len(bids) >= levels else 0
             if prev is not None:
-                if ask_hi < prev.ask_hi:
-                    self._leave(SELL, [p for p, _ in asks[na:] if p <= prev.ask_hi])
-                if bid_lo > prev.bid_lo:
-                    self._leave(BUY, [p for p, _ in bids[nb:] if p >= prev.bid_lo])
+                if ask_hi < prev[0]:
+                    self._leave(SELL, [p for p, _ in asks[levels:] if p <= prev[0]])
+                if bid_lo > prev[1]:
+                    self._leave(BUY, [p for p, _ in bids[levels:] if p >= prev[1]])
         else:
-            self._compare_and_fix(bids, asks, row, want)
+            row = self._parse(line, lineno)
+            ask_hi, bid_lo = row.ask_hi, row.bid_lo
+            self._compare_and_fix(bids, asks, row, levels + 1)
             if prev is not None:
-                if ask_hi < prev.ask_hi:
-                    self._leave(SELL, self._prices_between(SELL, ask_hi, prev.ask_hi))
-                if bid_lo > prev.bid_lo:
-                    self._leave(BUY, self._prices_between(BUY, prev.bid_lo, bid_lo))
+                if ask_hi < prev[0]:
+                    self._leave(SELL, self._prices_between(SELL, ask_hi, prev[0]))
+                if bid_lo > prev[1]:
+                    self._leave(BUY, self._prices_between(BUY, prev[1], bid_lo))
         added = self.added
         if added is not None:
             self.added = None
@@ -441,7 +455,7 @@ class _Replay:
             if outside and order_id in book and order_id not in self.uncertain:
                 self.uncertain.add(order_id)
                 self.uncertain_marked += 1
-        self.prev = row
+        self.prev = (ask_hi, bid_lo)
 
     def _compare_and_fix(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]],
                          row: BookRow, want: int) -> None:
@@ -453,8 +467,8 @@ class _Replay:
         if prev is None:  # the first row: nothing to compare with yet
             trusted_hi, trusted_lo = 0, ASK_EMPTY
         else:
-            trusted_hi = min(prev.ask_hi, ask_hi)
-            trusted_lo = max(prev.bid_lo, bid_lo)
+            trusted_hi = min(prev[0], ask_hi)
+            trusted_lo = max(prev[1], bid_lo)
             if ((asks[0][0] if asks else None) != (row_asks[0][0] if row_asks else None)
                     or (bids[0][0] if bids else None) != (row_bids[0][0] if row_bids else None)):
                 report.best_price_mismatch_rows += 1

@@ -10,6 +10,7 @@ units (dollars x 10000). Malformed input raises `LobsterFormatError` naming the 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,7 +27,9 @@ __all__ = [
     "LobsterSource",
     "Message",
     "iter_messages",
-    "read_rows",
+    "format_row",
+    "read_book_lines",
+    "parse_row",
     "open_source",
 ]
 
@@ -274,12 +277,14 @@ def row_levels(source: LobsterSource, first_line: str) -> int:
     return width // 4
 
 
-def read_rows(source: LobsterSource,
-              levels: int | None = None) -> tuple[int, Iterator[BookRow]]:
-    """The number of levels of an orderbook file and an iterator over its parsed rows.
+def read_book_lines(source: LobsterSource,
+                    levels: int | None = None) -> tuple[int, Iterator[str]]:
+    """The number of levels of an orderbook file and an iterator over all its lines.
 
     With `levels` None the number is inferred from the first line's width; otherwise the width
-    must agree with it. The file is opened (and its first line read) at once.
+    must agree with it. The file is opened (and its first line read) at once. Lines are
+    parsed by the caller (`parse_row`), which can skip a line equal to `format_row` of the
+    book it expects.
     """
     name = source.name
     lines = source.lines()
@@ -290,19 +295,19 @@ def read_rows(source: LobsterSource,
     if levels is not None and found != levels:
         raise LobsterFormatError(
             f"{name}:1: rows carry {found} levels, but {levels} were asked for")
-    return found, _rows(name, first, lines, found)
+    return found, itertools.chain((first,), lines)
 
 
-def _rows(name: str, first: str, lines: Iterator[str], levels: int) -> Iterator[BookRow]:
-    lineno = 1
-    line = first
-    try:
-        yield parse_row(first, levels)
-    except ValueError as exc:
-        raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
-    for lineno, line in enumerate(lines, 2):  # noqa: B007
-        try:
-            row = parse_row(line, levels)
-        except ValueError as exc:
-            raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
-        yield row
+def row_error(source: LobsterSource, lineno: int, line: str, exc: ValueError) -> LobsterFormatError:
+    """The one-line error for an orderbook line that `parse_row` refused."""
+    return LobsterFormatError(f"{source.name}:{lineno}: {exc}: {_clip(line)}")
+
+
+def format_row(asks: list[tuple[int, int]], bids: list[tuple[int, int]], levels: int) -> str:
+    """The orderbook line LOBSTER writes for these levels (best first), empty slots padded."""
+    if len(asks) < levels:
+        asks = asks + [(ASK_EMPTY, 0)] * (levels - len(asks))
+    if len(bids) < levels:
+        bids = bids + [(BID_EMPTY, 0)] * (levels - len(bids))
+    return ",".join([f"{ap},{az},{bp},{bz}"
+                     for (ap, az), (bp, bz) in zip(asks[:levels], bids[:levels], strict=True)])
