@@ -12,13 +12,14 @@ orders, by tracemalloc and by RSS growth, each in a fresh interpreter (benchmark
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks import competitors, harness, memory
 from benchmarks.minimal_book import MinimalBook
-from benchmarks.stream import StreamSpec, generate, replay
+from benchmarks.stream import KIND_NAMES, StreamSpec, generate, replay, replay_by_kind
 
 TARGET_VS_MINIMAL = 0.75  # OrderBook / minimal book, events per second
 TARGET_VS_COMPETITOR = 3.0  # OrderBook / fastest PyPI order book
@@ -67,6 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resting orders in the memory measurement; 0 skips it (default %(default)s)",
     )
     parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time every request and print ns per request kind for OrderBook and the "
+        "minimal book (one extra untimed-by-the-score pass each)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also replay the stream through OrderBook under cProfile and print the K "
+        "functions with the most own time (default: no profile)",
+    )
+    parser.add_argument(
         "--json",
         metavar="PATH",
         default=None,
@@ -86,6 +101,81 @@ def _state(book: Any) -> tuple[int, Any] | None:
     if depth is None:
         return None
     return len(book), depth(ALL_LEVELS)
+
+
+def _breakdown(
+    makers: dict[str, Callable[[], Any]], requests: list, kinds: bytearray
+) -> dict[str, dict[str, float]]:
+    """Print and return ns per request of each kind, for OrderBook and the minimal book."""
+    counts = [kinds.count(k) for k in range(len(KIND_NAMES))]
+    gc.collect()
+    overhead = replay_by_kind(_NullBook(), requests, kinds)  # clock reads + a call
+    out: dict[str, dict[str, float]] = {}
+    for name in ("OrderBook", "minimal"):
+        book = makers[name]()
+        gc.collect()
+        totals = [
+            t - o for t, o in zip(replay_by_kind(book, requests, kinds), overhead, strict=True)
+        ]
+        out[name] = {
+            KIND_NAMES[k]: totals[k] / counts[k] for k in range(len(KIND_NAMES)) if counts[k]
+        }
+        out[name]["share of time, %"] = {  # type: ignore[assignment]
+            KIND_NAMES[k]: 100 * totals[k] / sum(totals) for k in range(len(KIND_NAMES))
+        }
+    print(
+        "\nns per request by kind (each request timed alone, minus the same loop's time"
+        " over a do-nothing book):"
+    )
+    print(
+        f"  {'kind':<16} {'count':>9} {'OrderBook':>10} {'minimal':>10} {'ratio':>6}"
+        f" {'OrderBook time share':>21}"
+    )
+    for k, kind in enumerate(KIND_NAMES):
+        if not counts[k]:
+            continue
+        ob, mn = out["OrderBook"][kind], out["minimal"][kind]
+        share = out["OrderBook"]["share of time, %"][kind]  # type: ignore[index]
+        print(
+            f"  {kind:<16} {counts[k]:>9,} {ob:>10,.0f} {mn:>10,.0f} {ob / mn:>6.2f}"
+            f" {share:>20.1f}%"
+        )
+    return out
+
+
+class _NullBook:
+    """A book that does nothing: the timing overhead of `replay_by_kind` itself."""
+
+    def limit(self, order_id: int, side: Any, price: int, qty: int) -> None:
+        """Do nothing."""
+
+    def cancel(self, order_id: int) -> None:
+        """Do nothing."""
+
+    def market(self, order_id: int, side: Any, qty: int) -> None:
+        """Do nothing."""
+
+
+def _profile(make: Callable[[], Any], requests: list, top: int) -> None:
+    """Replay through a fresh OrderBook under cProfile; print the `top` functions by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    book = make()
+    profiler = cProfile.Profile()
+    profiler.runcall(replay, book, requests)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    lines = text.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print(
+        f"\ncProfile of OrderBook over the stream (top {top} by own time; profiling"
+        " inflates call-heavy code):"
+    )
+    for line in lines[start:]:
+        if line.strip():
+            print("  " + line)
 
 
 def _select(arg: str) -> tuple[list[competitors.Competitor], list[str]]:
@@ -231,6 +321,10 @@ def run(args: argparse.Namespace) -> int:
         why = "none asked for" if args.competitors == "none" else "none installed"
         print(f"OrderBook / PyPI book: {why} (see benchmarks/README.md)")
 
+    kinds_out = _breakdown(makers, requests, stream.kinds) if args.breakdown else None
+    if args.profile:
+        _profile(makers["OrderBook"], requests, args.profile)
+
     mem: list[dict] = []
     if args.memory_orders:
         print(f"\nmemory, {args.memory_orders:,} resting orders (fresh interpreter each):")
@@ -274,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
             "results": results,
             "ratios": ratios,
             "memory": mem,
+            "breakdown_ns_per_request": kinds_out,
         },
     )
     return status

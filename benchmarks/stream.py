@@ -28,6 +28,7 @@ Every random number comes from one `numpy.random.Generator` seeded with `seed`.
 
 from __future__ import annotations
 
+from time import perf_counter_ns
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +39,13 @@ from engine.orders import Side
 LIMIT = 0
 CANCEL = 1
 MARKET = 2
+
+# what each request turned out to be, for per-kind timings (Stream.kinds)
+KIND_REST = 0  # a limit order that rested without trading
+KIND_CROSS = 1  # a limit order that traded on arrival
+KIND_CANCEL = 2
+KIND_MARKET = 3
+KIND_NAMES = ("limit, rests", "limit, trades", "cancel", "market")
 
 _MAX_DISTANCE = 1_000  # ticks from the mid; caps the exponential tail
 _MIN_MID = _MAX_DISTANCE + 1  # ticks; the mid never walks below this
@@ -69,6 +77,7 @@ class Stream(NamedTuple):
     requests: list[Request]
     counts: dict[str, int]  # requests per kind, after substitutions
     resting_at_end: int  # orders resting once the whole stream has run
+    kinds: bytearray  # per request: KIND_REST, KIND_CROSS, KIND_CANCEL or KIND_MARKET
 
 
 def generate(spec: StreamSpec | None = None) -> Stream:
@@ -106,6 +115,7 @@ def generate(spec: StreamSpec | None = None) -> Stream:
     mid_ticks = spec.start_mid // tick
     counts = {"limit": 0, "limit_crossing": 0, "cancel": 0, "market": 0}
     requests: list[Request] = []
+    kinds = bytearray()
     append = requests.append
     next_id = 1
     for i in range(n):
@@ -128,6 +138,7 @@ def generate(spec: StreamSpec | None = None) -> Stream:
                 book.cancel(victim)
                 append((CANCEL, victim, None, 0, 0))
                 counts["cancel"] += 1
+                kinds.append(KIND_CANCEL)
                 continue
         elif u >= p_cancel_end:  # market order, only against a non-empty side
             side = Side.BUY if buy else Side.SELL
@@ -137,6 +148,7 @@ def generate(spec: StreamSpec | None = None) -> Stream:
                 append((MARKET, next_id, side, 0, qty))
                 next_id += 1
                 counts["market"] += 1
+                kinds.append(KIND_MARKET)
                 continue
         # a limit order (also the fallback of a cancel or market order that had no target)
         d = dist[i]
@@ -156,7 +168,10 @@ def generate(spec: StreamSpec | None = None) -> Stream:
             live.append(oid)
         if order is None or order[0] != qty:
             counts["limit_crossing"] += 1
-    return Stream(spec, requests, counts, len(book))
+            kinds.append(KIND_CROSS)
+        else:
+            kinds.append(KIND_REST)
+    return Stream(spec, requests, counts, len(book), kinds)
 
 
 def replay(book: object, requests: list[Request]) -> None:
@@ -172,3 +187,28 @@ def replay(book: object, requests: list[Request]) -> None:
             cancel(order_id)
         else:
             market(order_id, side, qty)
+
+
+def replay_by_kind(book: object, requests: list[Request], kinds: bytearray) -> list[int]:
+    """Replay like `replay`, timing each request; return total nanoseconds per request kind.
+
+    Each request pays the same clock overhead (two `perf_counter_ns` calls) in every book, so
+    the totals compare books kind by kind, though they overstate every book's absolute time.
+    """
+    limit, cancel, market = book.limit, book.cancel, book.market  # type: ignore[attr-defined]
+    clock = perf_counter_ns
+    totals = [0] * len(KIND_NAMES)
+    for (op, order_id, side, price, qty), kind in zip(requests, kinds, strict=True):
+        if op == LIMIT:
+            start = clock()
+            limit(order_id, side, price, qty)
+            totals[kind] += clock() - start
+        elif op == CANCEL:
+            start = clock()
+            cancel(order_id)
+            totals[kind] += clock() - start
+        else:
+            start = clock()
+            market(order_id, side, qty)
+            totals[kind] += clock() - start
+    return totals

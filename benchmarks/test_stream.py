@@ -124,7 +124,7 @@ def test_engine_command_prints_and_writes_the_ratios(tmp_path, capsys) -> None:
     out = tmp_path / "engine.json"
     status = main(
         ["engine", "--events", "3000", "--repeat", "2", "--warmup", "500",
-         "--competitors", "none", "--memory-orders", "2000", "--json", str(out)]
+         "--competitors", "none", "--memory-orders", "2000", "--breakdown", "--json", str(out)]
     )  # fmt: skip
     assert status == 0
     printed = capsys.readouterr().out
@@ -135,6 +135,8 @@ def test_engine_command_prints_and_writes_the_ratios(tmp_path, capsys) -> None:
     assert {m["book"] for m in result["memory"]} == {"OrderBook", "minimal"}
     assert all(m["bytes_per_order"] > 0 for m in result["memory"] if m["method"] == "tracemalloc")
     assert result["environment"]["python"]
+    assert "ns per request by kind" in printed
+    assert set(result["breakdown_ns_per_request"]) == {"OrderBook", "minimal"}
 
 
 def test_engine_command_rejects_a_bad_count(capsys) -> None:
