@@ -267,11 +267,17 @@ class _Replay:
             return
         if order.price != price or order.side is not side:
             self._anomaly("order_price_or_side_differs")
-        if size != order.qty and (delete or size > order.qty):
+        # The level loses exactly `size`, whatever the book thinks the order holds: an uncertain
+        # order's quantity can be off (changed unseen outside the window, or trimmed in place
+        # of another order), while the level's total was checked against the row.
+        qty = order.qty
+        if size != qty and (delete or size > qty):
             self._size_differs(order_id)
-        self._shrink(order_id, order.qty, min(size, order.qty) if not delete else order.qty)
-        if size > order.qty:
-            self._take_volume(order.side, order.price, size - order.qty)
+        self._shrink(order_id, qty, min(size, qty) if not delete else qty)
+        if size > qty:
+            self._take_volume(order.side, order.price, size - qty)
+        elif delete and size < qty:  # what the order held beyond `size` belongs to others
+            self._add_anonymous(order.side, order.price, qty - size)
 
     def _execute(self, order_id: int, side: Side, price: int, size: int) -> None:
         """Type 4: the named resting order traded `size` at its price."""
@@ -401,6 +407,13 @@ class _Replay:
         else:
             self._anomaly("message_size_differs_from_order")
 
+    def _add_anonymous(self, side: Side, price: int, qty: int) -> None:
+        """Rest `qty` of volume nobody has named at the tail of a level."""
+        events = self.book.limit(self._new_id(), side, price, qty, None, post_only=True,
+                                 time=self.time)
+        if isinstance(events[0], Rejected):
+            self._anomaly("anonymous_volume_rejected")
+
     def _new_id(self) -> int:
         self.next_id -= 1
         return self.next_id + 1
@@ -461,7 +474,6 @@ class _Replay:
                          row: BookRow, want: int) -> None:
         """Count the row's mismatches at trusted prices, then fix every level in its window."""
         report = self.report
-        book = self.book
         prev = self.prev
         row_asks, row_bids, ask_hi, bid_lo = row
         if prev is None:  # the first row: nothing to compare with yet
@@ -494,10 +506,7 @@ class _Replay:
                     self._trim(side, price, have - need, certain_too=True)
                 else:
                     report.refilled_volume += need - have
-                    events = book.limit(self._new_id(), side, price, need - have, None,
-                                        post_only=True, time=self.time)
-                    if isinstance(events[0], Rejected):
-                        self._anomaly("refill_rejected")
+                    self._add_anonymous(side, price, need - have)
 
     def _diff(self, side: Side, ours: list[tuple[int, int]], theirs: list[tuple[int, int]],
               bound: int, want: int) -> list[tuple[Side, int, int, int]]:
