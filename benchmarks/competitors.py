@@ -8,9 +8,8 @@ remainder rest), send the nearest equivalent and cancel what is left: the cheape
 translation, counted in the package's time. Install a package into the venv to include it,
 e.g. `.venv/bin/pip install lightmatchingengine`; one that is not installed is skipped.
 
-Looked at and left out (see benchmarks/README.md): liquibook (its SWIG wrapper leaves orders
-unfilled without C++ listeners), pyclob (binary-contract prices and account bankrolls),
-order-matching (pandas/polars frames per order), OrderBook 0.1.2 (Python 2 era).
+Looked at and left out, with reasons, in benchmarks/README.md (liquibook, manticore-orderbook,
+lumina-lob, quant-limit-engine, pyclob, order-matching, OrderBook, order-book, lobpy, pylobo).
 """
 
 from __future__ import annotations
