@@ -4,7 +4,8 @@ How the replay works
 --------------------
 The book has tick 1 (LOBSTER's price unit, $0.0001) and lot 1 (one share). Each message is
 applied through the book's public API, then the rebuilt top N levels are compared with the
-orderbook row written after that message:
+orderbook row written after that message (first as text: when the line is exactly the one
+LOBSTER would write for the book, as on almost every row, it need not even be parsed):
 
 * type 1 adds a post-only GTC limit order under LOBSTER's own order id; type 2 lowers its
   quantity (an amend that keeps priority); type 3 cancels it; types 5, 6 and 7 change nothing.
@@ -19,15 +20,20 @@ Three facts of the data need care (see `shared/data/lobster/README.md`):
 
 1. The day starts with a book. The first row, with the first message undone if it is an add,
    becomes one anonymous order per price (negative ids), which is at the front of its queue
-   because the book is otherwise empty. Messages naming an id the book does not hold use up
-   the anonymous volume at their price.
+   because the book is otherwise empty. (A first message that is not an add is already shown
+   by the first row and is not replayed or counted.) Messages naming an id the book does not
+   hold use up the anonymous volume at their price, oldest first.
 2. A level-N file only reports events inside the top N levels. A price is compared only when
    it lies inside the window on the previous row and on this row (`mismatch_rows`). Afterwards
    every price inside this row's window is reconciled with the row: a level that differs is
-   refilled with anonymous volume at its tail (unannounced orders are newer than the ones the
-   replay knows) or trimmed, and counted (`refilled_levels`). Known orders whose price leaves
-   the window become *uncertain*: they may be cancelled without a message, so they are trimmed
-   first when a level shrinks, and an execution behind them is not FIFO-checkable.
+   refilled with anonymous volume at its tail or trimmed, and counted (`refilled_levels`).
+   Only prices outside the previous window are refilled, and no message can add an order at
+   such a price, so the known orders there are all older than the unannounced ones. Known
+   orders whose price leaves the window become *uncertain*: they may be cancelled or changed
+   without a message, so they are trimmed first when a level shrinks, and an execution behind
+   them is not FIFO-checkable. A message removes exactly its size from the level; when an
+   uncertain order turns out to hold more than a delete says, the rest becomes anonymous
+   volume at the front of the queue (its age is unknown).
 3. Executions name the resting order, which tests time priority: an execution is
    FIFO-checkable when every order in front of the named one, at its price and at better
    prices, is known for certain (not anonymous, not uncertain).
@@ -276,8 +282,10 @@ class _Replay:
         self._shrink(order_id, qty, min(size, qty) if not delete else qty)
         if size > qty:
             self._take_volume(order.side, order.price, size - qty)
-        elif delete and size < qty:  # what the order held beyond `size` belongs to others
-            self._add_anonymous(order.side, order.price, qty - size)
+        elif delete and size < qty:
+            # what the order held beyond `size` belongs to orders of unknown age: put it at the
+            # front, so that no order behind it can pass for the head of the queue
+            self._add_anonymous(order.side, order.price, qty - size, front=True)
 
     def _execute(self, order_id: int, side: Side, price: int, size: int) -> None:
         """Type 4: the named resting order traded `size` at its price."""
@@ -407,12 +415,23 @@ class _Replay:
         else:
             self._anomaly("message_size_differs_from_order")
 
-    def _add_anonymous(self, side: Side, price: int, qty: int) -> None:
-        """Rest `qty` of volume nobody has named at the tail of a level."""
-        events = self.book.limit(self._new_id(), side, price, qty, None, post_only=True,
-                                 time=self.time)
+    def _add_anonymous(self, side: Side, price: int, qty: int, front: bool = False) -> None:
+        """Rest `qty` of volume nobody has named at the tail (or the front) of a level.
+
+        The book only appends; to reach the front, the level's orders leave and come back in
+        their order behind the new one.
+        """
+        book = self.book
+        time = self.time
+        behind = book.level(side, price) if front else []
+        for o in behind:
+            book.cancel(o.order_id, time=time)
+        events = book.limit(self._new_id(), side, price, qty, None, post_only=True, time=time)
         if isinstance(events[0], Rejected):
             self._anomaly("anonymous_volume_rejected")
+        for o in behind:
+            book.limit(o.order_id, side, price, o.qty, o.owner, o.tif, post_only=True,
+                       channel=o.channel, time=o.time)
 
     def _new_id(self) -> int:
         self.next_id -= 1

@@ -145,6 +145,22 @@ def test_uncertain_volume_is_trimmed_when_a_level_comes_back_smaller(tmp_path):
     assert report.mismatch_rows == 0
 
 
+def test_volume_an_uncertain_order_held_beyond_its_delete_blocks_fifo_claims(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 10, 1010, SELL), ([(1010, 10)], [(1000, 5)])),
+        (msg(1, 2, 5, 1005, SELL), ([(1005, 5)], [(1000, 5)])),  # 1010 leaves the window
+        (msg(3, 2, 5, 1005, SELL), ([(1010, 10)], [(1000, 5)])),  # back with the same total
+        (msg(1, 3, 3, 1010, SELL), ([(1010, 13)], [(1000, 5)])),
+        # order 1 had shrunk to 4 unseen; the other 6 shares are orders older than order 3
+        (msg(3, 1, 4, 1010, SELL), ([(1010, 9)], [(1000, 5)])),
+        (msg(4, 3, 3, 1010, SELL), ([(1010, 6)], [(1000, 5)])),
+    ], levels=1)
+    assert report.uncertain_size_corrections == 1
+    assert report.mismatch_rows == 0
+    assert report.fifo_checkable == 0  # order 3 is not known to have been the oldest
+    assert report.anomalies == {}
+
+
 def test_a_row_that_contradicts_the_messages_is_a_mismatch_and_fails(tmp_path):
     report = run_day(tmp_path, [
         (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
@@ -184,8 +200,9 @@ class TrueExchange:
     and cancels there are all invisible to the replay.
     """
 
-    def __init__(self, levels: int) -> None:
+    def __init__(self, levels: int, spread: int = 6) -> None:
         self.levels = levels
+        self.spread = spread  # adds land within this many ticks of the mid
         self.sides: dict[int, dict[int, list[list[int]]]] = {BUY: {}, SELL: {}}
         self.where: dict[int, tuple[int, int]] = {}  # order id -> (direction, price)
         self.next_id = 1
@@ -232,7 +249,7 @@ class TrueExchange:
         live = list(self.where)
         if draw < 0.5 or not live:  # add, never crossing
             direction = BUY if rng.random() < 0.5 else SELL
-            price = mid + int(rng.integers(-6, 7))
+            price = mid + int(rng.integers(-self.spread, self.spread + 1))
             opposite = self.best(-direction)
             if price <= 0 or (opposite is not None
                               and (price >= opposite if direction == BUY else price <= opposite)):
