@@ -200,9 +200,11 @@ class TrueExchange:
     and cancels there are all invisible to the replay.
     """
 
-    def __init__(self, levels: int, spread: int = 6) -> None:
+    def __init__(self, levels: int, spread: int = 6, violate: float = 0.0) -> None:
         self.levels = levels
         self.spread = spread  # adds land within this many ticks of the mid
+        self.violate = violate  # chance that an execution skips the head of the queue
+        self.violations = 0  # executions written that did skip it
         self.sides: dict[int, dict[int, list[list[int]]]] = {BUY: {}, SELL: {}}
         self.where: dict[int, tuple[int, int]] = {}  # order id -> (direction, price)
         self.next_id = 1
@@ -223,7 +225,8 @@ class TrueExchange:
                         [(p, sum(q for _, q in orders)) for p, orders in bids])
 
     def apply(self, kind: int, order_id: int, size: int, price: int, direction: int,
-              record: bool) -> None:
+              record: bool) -> bool:
+        """Apply one event; True if LOBSTER would write it."""
         before = self.view()
         queue = self.sides[direction].setdefault(price, [])
         if kind == 1:
@@ -243,6 +246,8 @@ class TrueExchange:
             secs, ns = divmod(self.clock, 10**9)
             self.messages.append(f"{secs}.{ns:09d},{kind},{order_id},{size},{price},{direction}")
             self.rows.append(after)
+            return True
+        return False
 
     def random_event(self, rng: np.random.Generator, mid: int, record: bool) -> None:
         draw = rng.random()
@@ -272,8 +277,12 @@ class TrueExchange:
             direction = BUY if rng.random() < 0.5 else SELL
             price = self.best(direction)
             if price is not None:
-                order_id, size = self.sides[direction][price][0]
-                self.apply(4, order_id, int(rng.integers(1, size + 1)), price, direction, record)
+                queue = self.sides[direction][price]
+                skip = (self.violate and len(queue) > 1 and rng.random() < self.violate)
+                order_id, size = queue[int(rng.integers(1, len(queue))) if skip else 0]
+                written = self.apply(4, order_id, int(rng.integers(1, size + 1)), price,
+                                     direction, record)
+                self.violations += bool(skip and written)
         else:  # a hidden execution: written, changes nothing visible
             self.apply(5, 0, 1, mid, BUY, record)
 
@@ -308,6 +317,26 @@ def test_simulated_fifo_day_replays_with_no_mismatch_and_no_fifo_exception(
     assert report.trade_check_failures == 0
     assert report.anomalies == {}
     assert report.passed
+
+
+@given(seed=st.integers(0, 2**32 - 1), events=st.integers(1, 400))
+def test_fully_visible_day_counts_every_fifo_violation_as_an_exception(
+        tmp_path_factory, seed, events):
+    rng = np.random.default_rng(seed)
+    truth = TrueExchange(levels=40, spread=6, violate=0.3)  # the window never fills
+    mid = 1_000
+    for _ in range(events):
+        mid = max(20, mid + int(rng.integers(-1, 2)))
+        truth.random_event(rng, mid, record=True)
+    folder = tmp_path_factory.mktemp("day")
+    (folder / "m.csv").write_text("\n".join(truth.messages) + "\n")
+    (folder / "o.csv").write_text("\n".join(truth.rows) + "\n")
+    report = replay(folder / "m.csv", folder / "o.csv")
+    assert report.mismatch_rows == 0
+    assert report.anomalies == {}
+    assert report.fifo_checkable == report.executions  # every order is known for certain
+    assert report.fifo_exceptions == truth.violations
+    assert report.fifo_head == report.executions - truth.violations
 
 
 # ---------------------------------------------------------------------- bad input
