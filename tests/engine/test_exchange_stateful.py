@@ -172,6 +172,18 @@ class ExchangeMachine(RuleBasedStateMachine):
                                                  post_only=post_only, channel=channel,
                                                  time=self.time))
 
+    @rule(orders=st.lists(st.tuples(st.sampled_from([1, 2, 3]), products, sides, price_steps,
+                                    st.integers(1, 4), st.sampled_from([TimeInForce.GTC,
+                                                                        TimeInForce.DAY])),
+                          min_size=1, max_size=8))
+    def submit_many(self, orders):
+        """A burst of plain limit orders, so that auctions and books fill up and cross."""
+        for member, code, side, step, n, tif in orders:
+            price = self._price(code, step, False)
+            qty = n * BY_CODE[code].lot
+            self._apply(lambda: self.ex.submit_limit(member, code, side, price, qty, tif=tif,
+                                                     time=self.time))
+
     @rule(member=members, code=products, side=sides, n=lots,
           step=st.one_of(st.none(), price_steps))
     def submit_market(self, member, code, side, n, step):
