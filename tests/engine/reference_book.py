@@ -4,6 +4,13 @@ Obviously correct rather than fast: the resting orders are one flat list in arri
 and every decision is made by scanning it. It follows the book contract (issue 2 and the
 OrderBook docstrings) rule by rule and returns the same event objects, so a stateful test can
 compare the two books event for event.
+
+Where the written contract is silent, the reference follows the book's documented choice:
+- under the MEDIAN rule a market order's price is its protection price when it has one (the
+  maker's price only when it has none), as SHFE treats market orders as band-limit orders;
+- an order re-queued by an amend is a new arrival: its `time` becomes the amend's time;
+- a Rejected for cancel/amend of an unknown id carries Channel.ONLINE; other amend rejects
+  carry the resting order's channel.
 """
 
 from __future__ import annotations
@@ -260,10 +267,12 @@ class ReferenceBook:
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Aggregated (price, total qty) for the best `levels` prices of each side."""
         result = []
-        for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
-            prices = sorted({o.price for o in self.resting if o.side is side}, key=lambda p: sign * p)
-            result.append([(p, sum(o.qty for o in self.resting if o.side is side and o.price == p))
-                           for p in prices[:levels]])
+        for side in (Side.BUY, Side.SELL):
+            prices: list[int] = []
+            for o in self._priority(side):
+                if o.price not in prices:
+                    prices.append(o.price)
+            result.append([(p, sum(o.qty for o in self.level(side, p))) for p in prices[:levels]])
         return result[0], result[1]
 
     def order(self, order_id: int) -> RestingOrder | None:
