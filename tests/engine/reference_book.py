@@ -5,7 +5,7 @@ and every decision is made by scanning it. It follows the book contract (issue 2
 OrderBook docstrings) rule by rule and returns the same event objects, so a stateful test can
 compare the two books event for event.
 
-Where the written contract is silent, the reference follows the book's documented choice:
+Where the written contract is silent, the reference follows the book's choice:
 - under the MEDIAN rule a market order's price is its protection price when it has one (the
   maker's price only when it has none), as SHFE treats market orders as band-limit orders;
 - an order re-queued by an amend is a new arrival: its `time` becomes the amend's time;
