@@ -340,6 +340,15 @@ def test_fok_that_cannot_fill_is_rejected_and_leaves_nothing_behind(book: Any) -
     assert state(book) == before
 
 
+@pytest.mark.parametrize("ask", [None, 110])
+def test_fok_that_crosses_nothing_is_rejected(book: Any, ask: int | None) -> None:
+    if ask is not None:
+        book.limit(1, SELL, ask, 5 * LOT)
+    before = state(book)
+    assert reject_reason(book.limit(2, BUY, 105, LOT, tif=FOK)) is RejectReason.FOK_CANNOT_FILL
+    assert state(book) == before
+
+
 def test_fok_with_cancel_resting_skips_own_orders_and_cancels_them_while_filling(
     make: Callable[..., Any],
 ) -> None:
