@@ -309,5 +309,6 @@ def format_row(asks: list[tuple[int, int]], bids: list[tuple[int, int]], levels:
         asks = asks + [(ASK_EMPTY, 0)] * (levels - len(asks))
     if len(bids) < levels:
         bids = bids + [(BID_EMPTY, 0)] * (levels - len(bids))
-    return ",".join([f"{ap},{az},{bp},{bz}"
-                     for (ap, az), (bp, bz) in zip(asks[:levels], bids[:levels], strict=True)])
+    # %-formatting of the joined tuples is the fastest way here; this runs once per row
+    return ",".join(["%d,%d,%d,%d" % (ask + bid)  # noqa: UP031
+                     for ask, bid in zip(asks[:levels], bids[:levels], strict=True)])
