@@ -37,7 +37,7 @@ def run_lobster(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            bar = tqdm(total=messages.count_lines(), unit="msg", unit_scale=True,
+            bar = tqdm(total=messages.count_lines(), unit="msg",
                        file=sys.stderr, desc="replay", dynamic_ncols=True)
         report = replay(messages, orderbook, levels=args.levels,
                         progress=None if bar is None else bar.update)

@@ -7,6 +7,7 @@ On small made-up days, and on the three real GOOG sample days in ../shared/data/
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -170,6 +171,19 @@ def test_a_row_that_contradicts_the_messages_is_a_mismatch_and_fails(tmp_path):
     assert report.mismatch_rows == 1
     assert report.resynced_levels == 1
     assert not report.passed
+
+
+def test_halts_and_cross_trades_change_nothing_and_are_counted(tmp_path):
+    report = run_day(tmp_path, [
+        (msg(1, 1, 100, 1000, BUY), ([(1010, 30)], [(1000, 100)])),
+        (msg(7, 0, 0, -1, -1), ([(1010, 30)], [(1000, 100)])),  # halt
+        (msg(6, 0, 200, 1005, -1), ([(1010, 30)], [(1000, 100)])),  # cross trade
+        (msg(7, 0, 0, 1, -1), ([(1010, 30)], [(1000, 100)])),  # trading resumes
+        (msg(4, 1, 100, 1000, BUY), ([(1010, 30)], [])),
+    ], levels=2)
+    assert (report.halts, report.cross_trades) == (2, 1)
+    assert report.mismatch_rows == 0
+    assert report.fifo_head == 1
 
 
 def test_progress_reports_every_row_once(tmp_path):
@@ -458,6 +472,19 @@ def test_cli_prints_one_json_object_and_exits_0_on_a_faithful_day(tmp_path, caps
                 "executions", "fifo_checkable", "fifo_head", "fifo_exceptions"):
         assert isinstance(out[key], int)
     assert out["rows"] == len(GOOD)
+
+
+def test_cli_shows_a_progress_bar_on_stderr_only_when_it_is_a_terminal(tmp_path, capsys,
+                                                                       monkeypatch):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    assert main(["lobster", str(m), str(o)]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["lobster", str(m), str(o)]) == 0
+    shown = capsys.readouterr()
+    assert f"{len(GOOD)}/{len(GOOD)}" in shown.err
+    assert json.loads(shown.out) == json.loads(quiet.out)
 
 
 def test_cli_exits_1_when_rows_mismatch(tmp_path, capsys):
