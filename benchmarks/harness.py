@@ -115,12 +115,18 @@ def rate_summary(seconds: list[float], events: int) -> dict:
 
 
 def ratio_summary(a: list[float], b: list[float]) -> dict:
-    """Speed of A relative to B: best-vs-best, and the range over the paired rounds.
+    """Speed of A relative to B: best-vs-best, and the median and range over paired rounds.
 
-    A ratio above 1 means A is faster. Rounds are paired because they ran back to back.
+    A ratio above 1 means A is faster. Rounds are paired because they ran back to back, so on a
+    busy machine the paired median is steadier than best-vs-best.
     """
     paired = sorted(tb / ta for ta, tb in zip(a, b, strict=True))
-    return {"best": min(b) / min(a), "paired_min": paired[0], "paired_max": paired[-1]}
+    return {
+        "best": min(b) / min(a),
+        "paired_median": statistics.median(paired),
+        "paired_min": paired[0],
+        "paired_max": paired[-1],
+    }
 
 
 def write_json(path: str | None, payload: dict) -> None:

@@ -144,5 +144,10 @@ def test_engine_command_rejects_a_bad_count(capsys) -> None:
     assert "--events must be >= 1" in capsys.readouterr().out
 
 
+def test_engine_command_rejects_an_unknown_competitor(capsys) -> None:
+    assert main(["engine", "--competitors", "litebook,nonesuch"]) == 2
+    assert "unknown competitor 'nonesuch'" in capsys.readouterr().out
+
+
 def test_dispatcher_lists_the_engine_command() -> None:
     assert "engine" in COMMANDS
