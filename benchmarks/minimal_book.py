@@ -139,6 +139,11 @@ class MinimalBook:
     def __contains__(self, order_id: object) -> bool:
         return order_id in self._orders
 
+    def open_qty(self, order_id: int) -> int | None:
+        """Open quantity of a resting order, or None if it is not resting."""
+        order = self._orders.get(order_id)
+        return None if order is None else order[0]
+
     def best_bid(self) -> int | None:
         """Highest resting buy price, or None."""
         return self._bid_keys[-1] if self._bid_keys else None
