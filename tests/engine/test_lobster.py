@@ -353,6 +353,27 @@ def test_fully_visible_day_counts_every_fifo_violation_as_an_exception(
     assert report.fifo_head == report.executions - truth.violations
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(10))
+def test_long_simulated_day_stays_in_step(tmp_path, seed):
+    levels = 1 + seed
+    rng = np.random.default_rng(seed)
+    truth = TrueExchange(levels, spread=3 + seed)
+    mid = 1_000
+    for _ in range(200):
+        truth.random_event(rng, mid, record=False)
+    for _ in range(20_000):
+        mid = max(40, mid + int(rng.integers(-1, 2)))
+        truth.random_event(rng, mid, record=True)
+    (tmp_path / "m.csv").write_text("\n".join(truth.messages) + "\n")
+    (tmp_path / "o.csv").write_text("\n".join(truth.rows) + "\n")
+    report = replay(tmp_path / "m.csv", tmp_path / "o.csv")
+    assert report.mismatch_rows == 0
+    assert levels == 1 or report.best_price_mismatch_rows == 0
+    assert report.fifo_exceptions == 0
+    assert report.anomalies == {}
+
+
 # ---------------------------------------------------------------------- bad input
 
 
