@@ -149,7 +149,7 @@ def _why(exc: BaseException) -> str:
 def parse_time(text: str) -> int:
     """Seconds after midnight with up to nine decimals -> integer nanoseconds (no floats)."""
     whole, dot, frac = text.strip().partition(".")
-    if not whole.isdigit() or (dot and (not frac.isdigit() or len(frac) > 9)):
+    if not whole.isdecimal() or (dot and (not frac.isdecimal() or len(frac) > 9)):
         raise ValueError(f"time {text!r} is not seconds with at most 9 decimals")
     return int(whole) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
 
