@@ -353,6 +353,35 @@ def test_fully_visible_day_counts_every_fifo_violation_as_an_exception(
     assert report.fifo_head == report.executions - truth.violations
 
 
+@given(seed=st.integers(0, 2**32 - 1), levels=st.integers(1, 4),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 5), st.integers(-8, 40)),
+                      min_size=1, max_size=6))
+def test_inconsistent_but_well_formed_day_is_reported_never_raised(
+        tmp_path_factory, seed, levels, edits):
+    rng = np.random.default_rng(seed)
+    truth = TrueExchange(levels)
+    mid = 1_000
+    for _ in range(20):
+        truth.random_event(rng, mid, record=False)
+    for _ in range(120):
+        mid = max(20, mid + int(rng.integers(-1, 2)))
+        truth.random_event(rng, mid, record=True)
+    if not truth.messages:
+        return
+    messages = list(truth.messages)
+    for where, field, value in edits:  # messages that contradict the rows and each other
+        fields = messages[where % len(messages)].split(",")
+        fields[field] = str({1: 1 + value % 7, 2: value % 40, 3: 1 + value % 12,
+                             4: mid + value % 17 - 8, 5: 1 if value % 2 else -1}[field])
+        messages[where % len(messages)] = ",".join(fields)
+    folder = tmp_path_factory.mktemp("day")
+    (folder / "m.csv").write_text("\n".join(messages) + "\n")
+    (folder / "o.csv").write_text("\n".join(truth.rows) + "\n")
+    report = replay(folder / "m.csv", folder / "o.csv")
+    assert report.rows == len(messages)
+    assert report.fifo_head + report.fifo_exceptions == report.fifo_checkable
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10))
 def test_long_simulated_day_stays_in_step(tmp_path, seed):
