@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import competitors, harness, memory
+from benchmarks.event_book import EventMinimalBook
 from benchmarks.minimal_book import MinimalBook
 from benchmarks.stream import KIND_NAMES, StreamSpec, generate, replay, replay_by_kind
 
@@ -105,13 +106,14 @@ def _state(book: Any) -> tuple[int, Any] | None:
 
 def _breakdown(
     makers: dict[str, Callable[[], Any]], requests: list, kinds: bytearray
-) -> dict[str, dict[str, float]]:
-    """Print and return ns per request of each kind, for OrderBook and the minimal book."""
+) -> dict[str, dict[str, Any]]:
+    """Print and return ns per request of each kind, for OrderBook and the two minimal books."""
+    names = ("OrderBook", "minimal", "minimal+events")
     counts = [kinds.count(k) for k in range(len(KIND_NAMES))]
     gc.collect()
     overhead = replay_by_kind(_NullBook(), requests, kinds)  # clock reads + a call
-    out: dict[str, dict[str, float]] = {}
-    for name in ("OrderBook", "minimal"):
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
         book = makers[name]()
         gc.collect()
         totals = [
@@ -120,7 +122,7 @@ def _breakdown(
         out[name] = {
             KIND_NAMES[k]: totals[k] / counts[k] for k in range(len(KIND_NAMES)) if counts[k]
         }
-        out[name]["share of time, %"] = {  # type: ignore[assignment]
+        out[name]["share of time, %"] = {
             KIND_NAMES[k]: 100 * totals[k] / sum(totals) for k in range(len(KIND_NAMES))
         }
     print(
@@ -128,17 +130,17 @@ def _breakdown(
         " over a do-nothing book):"
     )
     print(
-        f"  {'kind':<16} {'count':>9} {'OrderBook':>10} {'minimal':>10} {'ratio':>6}"
-        f" {'OrderBook time share':>21}"
+        f"  {'kind':<16} {'count':>9} {'OrderBook':>10} {'minimal':>10} {'+events':>10}"
+        f" {'OB/min':>7} {'OB/+ev':>7} {'OrderBook time share':>21}"
     )
     for k, kind in enumerate(KIND_NAMES):
         if not counts[k]:
             continue
-        ob, mn = out["OrderBook"][kind], out["minimal"][kind]
-        share = out["OrderBook"]["share of time, %"][kind]  # type: ignore[index]
+        ob, mn, ev = (out[name][kind] for name in names)
+        share = out["OrderBook"]["share of time, %"][kind]
         print(
-            f"  {kind:<16} {counts[k]:>9,} {ob:>10,.0f} {mn:>10,.0f} {ob / mn:>6.2f}"
-            f" {share:>20.1f}%"
+            f"  {kind:<16} {counts[k]:>9,} {ob:>10,.0f} {mn:>10,.0f} {ev:>10,.0f}"
+            f" {ob / mn:>7.2f} {ob / ev:>7.2f} {share:>20.1f}%"
         )
     return out
 
@@ -248,8 +250,13 @@ def run(args: argparse.Namespace) -> int:
     makers: dict[str, Callable[[], Any]] = {
         "OrderBook": _orderbook(spec),
         "minimal": MinimalBook,
+        "minimal+events": EventMinimalBook,
     }
-    labels = {"OrderBook": "engine.OrderBook", "minimal": "minimal book (benchmarks/)"}
+    labels = {
+        "OrderBook": "engine.OrderBook",
+        "minimal": "minimal book (benchmarks/)",
+        "minimal+events": "minimal book + contract events",
+    }
     for comp in chosen:
         makers[comp.name] = lambda comp=comp: comp.make(spec.tick, spec.lot)
         labels[comp.name] = f"{comp.name} {competitors.version(comp)} ({comp.kind})"
@@ -270,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     def warmup(name: str) -> None:
         replay(makers[name](), warm)
 
-    core = {name: contender(name) for name in ("OrderBook", "minimal")}
+    core = {name: contender(name) for name in ("OrderBook", "minimal", "minimal+events")}
     times = harness.time_rounds(core, args.repeat, warmup if warm else None)
     # competitors get rounds of their own, OrderBook timed in each so ratios are paired
     comp_times: dict[str, list[float]] = {}
@@ -308,6 +315,16 @@ def run(args: argparse.Namespace) -> int:
         f"{vs_min['paired_median']:.2f}x median of paired rounds "
         f"(range {vs_min['paired_min']:.2f}-{vs_min['paired_max']:.2f}; "
         f"target >= {TARGET_VS_MINIMAL}) {met}"
+    )
+    ev_cost = harness.ratio_summary(times["minimal+events"], times["minimal"])
+    vs_ev = harness.ratio_summary(times["OrderBook"], times["minimal+events"])
+    ratios["minimal+events/minimal"] = ev_cost
+    ratios["OrderBook/minimal+events"] = vs_ev
+    print(
+        f"  of which the contract's events alone: minimal+events / minimal "
+        f"{ev_cost['best']:.2f}x best-vs-best, {ev_cost['paired_median']:.2f}x paired median;"
+        f"\n  everything else: OrderBook / minimal+events {vs_ev['best']:.2f}x best-vs-best, "
+        f"{vs_ev['paired_median']:.2f}x paired median"
     )
     if chosen:
         for comp in chosen:

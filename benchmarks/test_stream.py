@@ -11,9 +11,10 @@ import pytest
 
 from benchmarks import competitors
 from benchmarks.__main__ import COMMANDS, main
+from benchmarks.event_book import EventMinimalBook
 from benchmarks.minimal_book import MinimalBook
 from benchmarks.stream import CANCEL, LIMIT, MARKET, StreamSpec, generate, replay
-from engine import Accepted, OrderBook, Rejected, Side
+from engine import Accepted, CancelReason, OrderBook, Rejected, Side
 
 SPEC = StreamSpec(events=20_000)
 ALL_LEVELS = 1 << 30
@@ -86,6 +87,29 @@ def _priority_order(book: OrderBook) -> list:
     ]
 
 
+def test_event_minimal_book_returns_the_engine_books_events(stream) -> None:
+    engine_book = OrderBook(tick=SPEC.tick, lot=SPEC.lot)
+    event_book = EventMinimalBook()
+    for op, order_id, side, price, qty in stream.requests:
+        if op == LIMIT:
+            assert event_book.limit(order_id, side, price, qty) == engine_book.limit(
+                order_id, side, price, qty
+            )
+        elif op == CANCEL:
+            assert event_book.cancel(order_id) == engine_book.cancel(order_id)
+        else:
+            assert event_book.market(order_id, side, qty) == engine_book.market(order_id, side, qty)
+    assert event_book.depth(ALL_LEVELS) == engine_book.depth(ALL_LEVELS)
+
+
+def test_event_minimal_book_cancels_a_market_remainder() -> None:
+    book = EventMinimalBook()
+    book.limit(1, Side.SELL, 100, 5)
+    events = book.market(2, Side.BUY, 8)
+    assert [type(e).__name__ for e in events] == ["Accepted", "Trade", "Cancelled"]
+    assert events[-1].qty == 3 and events[-1].reason is CancelReason.MARKET_REMAINDER
+
+
 def test_minimal_book_matches_price_then_time() -> None:
     book = MinimalBook()
     book.limit(1, Side.SELL, 101, 5)
@@ -136,7 +160,8 @@ def test_engine_command_prints_and_writes_the_ratios(tmp_path, capsys) -> None:
     assert all(m["bytes_per_order"] > 0 for m in result["memory"] if m["method"] == "tracemalloc")
     assert result["environment"]["python"]
     assert "ns per request by kind" in printed
-    assert set(result["breakdown_ns_per_request"]) == {"OrderBook", "minimal"}
+    assert set(result["breakdown_ns_per_request"]) == {"OrderBook", "minimal", "minimal+events"}
+    assert result["results"]["minimal+events"]["same_end_state"] is True
 
 
 def test_engine_command_rejects_a_bad_count(capsys) -> None:
