@@ -5,7 +5,9 @@ drifting mid, 30% cancels of live orders, 10% market orders) through every conte
 same run: warm-up, then R interleaved rounds with a fresh book per run and gc.collect() before
 it; events per second are the stream's length over the best round. After timing, each book's
 final state (order count and full depth) is checked against the minimal book's, so every
-contender did the same matching work. Memory: bytes per resting order in a book of N resting
+contender did the same matching work. A third reference, the minimal book that also builds
+the contract's events (benchmarks/event_book.py), splits OrderBook's gap into what the events
+alone cost and what everything else costs. Memory: bytes per resting order in a book of N resting
 orders, by tracemalloc and by RSS growth, each in a fresh interpreter (benchmarks/memory.py).
 """
 
