@@ -162,7 +162,11 @@ class Exchange:
         if not self._markets:
             raise ValueError("an exchange needs at least one product")
         self._members: dict[Any, Member] = {}
-        self._where: dict[int, _Market] = {}  # order id -> market, for live orders (pruned daily)
+        # order id -> market and -> owner, for every order taken today and every one still
+        # resting; entries of orders that left the book are pruned at the close. Two plain
+        # dicts rather than one of tuples: no allocation, nothing for the cyclic GC to track.
+        self._where: dict[int, _Market] = {}
+        self._owner: dict[int, Any] = {}
         self._next_id = 1
         self._day = -1
         self._auctions: dict[int, BlockAuction] = {}
@@ -342,12 +346,17 @@ class Exchange:
                                      bar.trades, time, m.code))
             events.append(SessionChanged(CLOSED, self._day, time, m.code))
         self._where = {oid: m for oid, m in self._where.items() if oid in m.book}
+        owner = self._owner
+        self._owner = {oid: owner[oid] for oid in self._where}
         return self._done(events)
 
     # ------------------------------------------------------------------ orders
 
     def _new_id(self, order_id: int | None) -> int:
-        """An id for a new order: the next free one, or the caller's if it is not live."""
+        """An id for a new order: the next unused one, or the caller's (checked to be an int).
+
+        Ids given by callers push the counter past them, so assigned ids never collide.
+        """
         if order_id is None:
             oid = self._next_id
             self._next_id = oid + 1
@@ -362,40 +371,56 @@ class Exchange:
         m = self._where.get(order_id)
         return m is not None and (order_id in m.book or order_id in m.pre.orders)
 
+    def _entry_reject(self, m: _Market | None, member: Any, product: Any,
+                      order_id: int | None, time: int, channel: Channel) -> list[Event]:
+        """The Rejected for an unknown product or a member that may not act now."""
+        if m is None:
+            return _unknown_product(order_id, product, time, channel)
+        bad = self._member_reject(member, time, order_id, product, channel)
+        assert bad is not None
+        return bad
+
     def submit_limit(self, member: int | str, product: str, side: Side, price: int, qty: int,
                      *, tif: TimeInForce = GTC, post_only: bool = False,
                      channel: Channel = ONLINE, time: int, order_id: int | None = None
                      ) -> list[Event]:
         """Submit a limit order for `member`: Accepted, then Trades/Cancelled, or one Rejected."""
         m = self._markets.get(product)
-        if m is None:
-            return self._done(_unknown_product(order_id, product, time, channel))
-        bad = self._member_reject(member, time, order_id, product, channel)
-        if bad is not None:
-            return self._done(bad)
+        mem = self._members.get(member)
+        if m is None or mem is None or mem.suspended or time < mem.joined:
+            return self._done(self._entry_reject(m, member, product, order_id, time, channel))
         if type(price) is not int:
             raise TypeError(f"price must be an int, got {type(price).__name__} {price!r}")
-        oid = self._new_id(order_id)
+        if order_id is None:
+            oid = self._next_id
+            self._next_id = oid + 1
+        else:
+            if type(order_id) is not int:
+                raise TypeError(f"order_id must be an int or None, got {order_id!r}")
+            oid = order_id
+            if oid >= self._next_id:
+                self._next_id = oid + 1
+            elif oid in self._where and self._live(oid):
+                return self._done(_duplicate(oid, time, product, channel))
         if m.state is not CONTINUOUS:
             return self._done(self._preopen_limit(m, member, side, price, qty, tif, post_only,
-                                                  channel, time, oid, order_id is not None))
-        if order_id is not None and self._live(oid):
-            return self._done(_duplicate(oid, time, product, channel))
+                                                  channel, time, oid))
         if price < m.low or price > m.high:
             if price > 0 and not price % m.product.tick:
                 return self._done(_outside_band(oid, price, m, time, channel))
-        book = m.book
-        events = book.limit(oid, side, price, qty, member, tif, post_only, channel=channel,
-                            time=time)
-        if oid in book:
-            self._where[oid] = m
+        events = m.book.limit(oid, side, price, qty, member, tif, post_only, channel=channel,
+                              time=time)
+        self._where[oid] = m
+        self._owner[oid] = member
         if len(events) > 1:
             self._record(m, events)
-        return self._done(events)
+        if self._listeners:
+            self._publish(events)
+        return events
 
     def _preopen_limit(self, m: _Market, member: Any, side: Side, price: int, qty: int,
                        tif: TimeInForce, post_only: bool, channel: Channel, time: int,
-                       order_id: int, given: bool) -> list[Event]:
+                       order_id: int) -> list[Event]:
         """A limit order while the product is not continuous: collect it in the call auction."""
         code = m.code
         if m.state is CLOSED:
@@ -419,12 +444,11 @@ class Exchange:
             return [Rejected(order_id, R.QTY_NOT_LOT_MULTIPLE,
                              f"quantity {qty} is not a positive multiple of the lot "
                              f"{m.product.lot}", time, code, channel)]
-        if given and self._live(order_id):
-            return _duplicate(order_id, time, code, channel)
         oid = order_id
         events: list[Event] = [Accepted(oid, side, price, qty, member, tif, time, code, channel)]
         order = Order(oid, side, price, qty, member, tif, channel, time)
         self._where[oid] = m
+        self._owner[oid] = member
         self._enter_preopen(m, order, events)
         return events
 
@@ -466,37 +490,51 @@ class Exchange:
                       order_id: int | None = None) -> list[Event]:
         """Submit a market order (continuous trading only): sweeps, never rests."""
         m = self._markets.get(product)
-        if m is None:
-            return self._done(_unknown_product(order_id, product, time, channel))
-        bad = self._member_reject(member, time, order_id, product, channel)
-        if bad is not None:
-            return self._done(bad)
+        mem = self._members.get(member)
+        if m is None or mem is None or mem.suspended or time < mem.joined:
+            return self._done(self._entry_reject(m, member, product, order_id, time, channel))
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
-        oid = self._new_id(order_id)
-        if order_id is not None and self._live(oid):
-            return self._done(_duplicate(oid, time, product, channel))
+        if order_id is None:
+            oid = self._next_id
+            self._next_id = oid + 1
+        else:
+            if type(order_id) is not int:
+                raise TypeError(f"order_id must be an int or None, got {order_id!r}")
+            oid = order_id
+            if oid >= self._next_id:
+                self._next_id = oid + 1
+            elif oid in self._where and self._live(oid):
+                return self._done(_duplicate(oid, time, product, channel))
         events = m.book.market(oid, side, qty, member, protection=protection, channel=channel,
                                time=time)
         if len(events) > 1:
             self._record(m, events)
-        return self._done(events)
+        if self._listeners:
+            self._publish(events)
+        return events
 
     def cancel(self, member: int | str, order_id: int, *, time: int) -> list[Event]:
         """Cancel one of the member's orders (continuous book or call auction)."""
         if type(order_id) is not int:
             raise TypeError(f"order_id must be an int, got {order_id!r}")
-        found = self._find(member, order_id, time)
-        if type(found) is list:
-            return self._done(found)
-        m, channel = found
-        if m.state is PRE_OPEN:
-            o = m.pre.remove(order_id)
-            events: list[Event] = [Cancelled(order_id, o.side, o.price, o.qty, o.owner,
-                                             CancelReason.USER, time, m.code, o.channel)]
-        else:
-            events = m.book.cancel(order_id, time=time)
-        return self._done(events)
+        m = self._where.get(order_id)
+        mem = self._members.get(member)
+        if (m is None or m.state is not CONTINUOUS or self._owner[order_id] != member
+                or mem is None or mem.suspended or time < mem.joined):
+            found = self._find(member, order_id, time)  # the slow path: exact reasons
+            if type(found) is list:
+                return self._done(found)
+            m = found[0]
+            if m.state is PRE_OPEN:
+                o = m.pre.remove(order_id)
+                return self._done([Cancelled(order_id, o.side, o.price, o.qty, o.owner,
+                                             CancelReason.USER, time, m.code, o.channel)])
+        # the owner's own order in continuous trading; the book says if it is still live
+        events = m.book.cancel(order_id, time=time)
+        if self._listeners:
+            self._publish(events)
+        return events
 
     def _find(self, member: Any, order_id: int, time: int) -> tuple[_Market, Channel] | list:
         """The market of a live order the member owns, or one Rejected."""
@@ -533,14 +571,22 @@ class Exchange:
             raise TypeError(f"price must be an int or None, got {price!r}")
         if qty is not None and type(qty) is not int:
             raise TypeError(f"qty must be an int or None, got {qty!r}")
-        found = self._find(member, order_id, time)
-        if type(found) is list:
-            return self._done(found)
-        m, channel = found
-        if price is not None:
-            bad = self._price_reject(m, price, order_id, time, channel)
-            if bad is not None:
-                return self._done(bad)
+        m = self._where.get(order_id)
+        mem = self._members.get(member)
+        if (m is None or m.state is not CONTINUOUS or self._owner[order_id] != member
+                or mem is None or mem.suspended or time < mem.joined
+                or order_id not in m.book):
+            found = self._find(member, order_id, time)  # the slow path: exact reasons
+            if type(found) is list:
+                return self._done(found)
+            m, channel = found
+        else:
+            channel = None  # looked up only if a reject needs it
+        if price is not None and (price <= 0 or price % m.product.tick or price < m.low
+                                  or price > m.high):
+            if channel is None:
+                channel = m.book.order(order_id).channel
+            return self._done(self._price_reject(m, price, order_id, time, channel))
         if m.state is PRE_OPEN:
             return self._done(self._preopen_amend(m, order_id, price, qty, time))
         events = m.book.amend(order_id, price, qty, time=time)
@@ -575,11 +621,31 @@ class Exchange:
         return events
 
     def _record(self, m: _Market, events: list[Event]) -> None:
-        """Count the trades among `events` in the product's day tally."""
-        add = m.tally.add
+        """Count the trades among `events` in the product's day tally (DayTally.add, inlined)."""
+        tally = m.tally
+        opened, high, low, close = tally.open, tally.high, tally.low, tally.close
+        volume = notional = value = trades = 0
         for ev in events:
             if type(ev) is Trade:
-                add(ev.price, ev.qty)
+                price = ev.price
+                qty = ev.qty
+                if opened is None:
+                    opened = high = low = price
+                elif price > high:
+                    high = price
+                elif price < low:
+                    low = price
+                close = price
+                volume += qty
+                notional += price * qty
+                value += price * qty // 10
+                trades += 1
+        if trades:
+            tally.open, tally.high, tally.low, tally.close = opened, high, low, close
+            tally.volume += volume
+            tally.notional += notional
+            tally.value += value
+            tally.trades += trades
 
     # ------------------------------------------------------------------ negotiated trades
 
@@ -811,10 +877,7 @@ class Exchange:
 
     def order_product(self, order_id: int) -> str | None:
         """The product code of a live order, or None."""
-        m = self._where.get(order_id)
-        if m is None or (order_id not in m.book and order_id not in m.pre.orders):
-            return None
-        return m.code
+        return self._where[order_id].code if self._live(order_id) else None
 
     def band(self, product: str) -> tuple[int, int]:
         """The (low, high) prices allowed today (the coming day's while closed)."""
