@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import auction_price
+from engine import (
+    AuctionUncrossed,
+    Exchange,
+    ExchangeSettings,
+    Product,
+    Side,
+    Trade,
+    auction_price,
+)
 from engine.auction import allocate, pair_fills
 
 
@@ -125,3 +133,60 @@ def test_pair_fills_conserves_each_orders_quantity(buys, sells):
     for j, f in enumerate(sell_fills):
         assert sum(q for _, s, q in pairs if s == j) == f
     assert all(q > 0 for _, _, q in pairs)
+
+
+@st.composite
+def preopen_orders(draw):
+    """Call-auction orders from distinct members (so self-trade prevention never acts)."""
+    tick = draw(st.sampled_from([1, 5]))
+    order = st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(0, 10),
+                      st.integers(1, 6))
+    return tick, draw(st.lists(order, min_size=1, max_size=12))
+
+
+@pytest.mark.parametrize("tie_break", ["reference", "imbalance"])
+@given(case=preopen_orders())
+def test_exchange_opening_auction_matches_brute_force_price_and_time_priority(tie_break, case):
+    tick, orders = case
+    product = Product("P", "p", tick=tick, lot=1, reference_price=100 * tick, band_abs=5 * tick)
+    ex = Exchange([product], ExchangeSettings(auction_tie_break=tie_break))
+    ex.begin_day(time=0)
+    low = ex.band("P")[0]
+    placed = []
+    for i, (side, step, qty) in enumerate(orders):
+        ex.add_member(i)
+        price = low + step * tick
+        placed.append((ex.submit_limit(i, "P", side, price, qty, time=i + 1)[0].order_id,
+                       side, price, qty))
+    events = ex.open_market(time=100)
+    bids = [(p, q) for _, s, p, q in placed if s is Side.BUY]
+    asks = [(p, q) for _, s, p, q in placed if s is Side.SELL]
+    expected = brute_force(bids, asks, 100 * tick, tie_break, tick)
+    uncross = next(e for e in events if type(e) is AuctionUncrossed)
+    assert (uncross.price, uncross.qty) == (expected or (None, 0))
+    trades = [e for e in events if type(e) is Trade]
+    filled: dict[int, int] = {}
+    for t in trades:
+        assert t.price == uncross.price
+        for oid in (t.buy_order_id, t.sell_order_id):
+            filled[oid] = filled.get(oid, 0) + t.qty
+    for side in (Side.BUY, Side.SELL):
+        left = uncross.qty
+        mine = [o for o in placed if o[1] is side]
+        if expected is not None:  # better prices fill first, then time priority at the price
+            better = [o for o in mine if (o[2] - uncross.price) * (1 if side is Side.BUY else -1)
+                      > 0]
+            left -= sum(o[3] for o in better)
+        for oid, _, price, qty in mine:
+            want = 0
+            if expected is not None:
+                gap = (price - uncross.price) * (1 if side is Side.BUY else -1)
+                if gap > 0:
+                    want = qty
+                elif gap == 0:
+                    want = min(qty, left)
+                    left -= want
+            assert filled.get(oid, 0) == want
+            rest = ex.book("P").order(oid)
+            assert (rest.qty if rest else 0) == qty - want
+    ex.book("P").check_invariants()
