@@ -1,13 +1,15 @@
 """The enterprises' decisions: vectorised numpy draws per time step, orders through the Exchange.
 
-Every (member, product, side) an enterprise trades is a *slot*. A *need slot* is a buyer's
-consumption or a producer's output: its need accrues every day (monthly intents drawn around the
-scenario's targets) and it places a DAY limit order for part of it, priced around the member's
-belief of the fundamental, conceding more the longer the need stays unmet. A *quote slot* is one
-side of a trader's market in a product: it quotes around its belief, skewed by its inventory.
+Every (member, product, side) an enterprise trades is a *slot* with a *need*: a consumer's
+buying need and a producer's output accrue every day (monthly intents drawn around the
+scenario's targets); a trader's buying need accrues its intake, and what it buys becomes the
+need of its selling slot, so traders stand on both sides and resell what they buy. A slot with
+a need of at least a lot places a DAY limit order for part of it, priced around the member's
+belief of the fundamental: consumers and producers concede a little toward the other side,
+traders bid below and ask above it, and everyone concedes more the longer a need stays unmet.
 Each step one vectorised draw decides which slots act and at what price and size; then a plain
-loop sends the orders (online at once; offline ones through the `Counter`) and applies the
-returned events, so agents see their fills on their next decision.
+loop sends the orders (online at once; offline ones through the `Counter`), re-prices open
+orders with `amend`, and applies the returned events, so agents see fills on their next step.
 
 Holdings are exact integers (cash in fen, stock in kg) and never go negative: an order reserves
 what it could spend or deliver, a fill settles at the trade price, and a cancel or expiry
@@ -82,66 +84,62 @@ class Agents:
         self.income: list[int] = np.floor((pop.buy_rate * ref).sum(axis=1) / 10).astype(
             np.int64).tolist()  # fen per trading day: buyers' sales outside the exchange
 
-        # ---- slots
+        # ---- slots: [consumers' buys | producers' sells | traders' buys | traders' sells]
         bm, bp = np.nonzero(pop.buy_rate > 0)
         sm, sp = np.nonzero(pop.sell_rate > 0)
-        qm, qp = np.nonzero(pop.quotes)
-        nb, ns, nq = len(bm), len(sm), len(qm)
-        self.slot_m = np.concatenate([bm, sm, qm, qm]).astype(np.int64)
-        self.slot_p = np.concatenate([bp, sp, qp, qp]).astype(np.int64)
+        tm, tp = np.nonzero(pop.trade_rate > 0)
+        nb, ns, nt = len(bm), len(sm), len(tm)
+        self.slot_m = np.concatenate([bm, sm, tm, tm]).astype(np.int64)
+        self.slot_p = np.concatenate([bp, sp, tp, tp]).astype(np.int64)
         N = len(self.slot_m)
         self.N = N
         self.is_buy = np.zeros(N, dtype=bool)
         self.is_buy[:nb] = True
-        self.is_buy[nb + ns: nb + ns + nq] = True
-        self.is_need = np.zeros(N, dtype=bool)
-        self.is_need[: nb + ns] = True
-        self.is_seller_need = np.zeros(N, dtype=bool)
+        self.is_buy[nb + ns: nb + ns + nt] = True
+        self.is_trader = np.zeros(N, dtype=bool)
+        self.is_trader[nb + ns:] = True
+        self.is_seller_need = np.zeros(N, dtype=bool)  # producers' output
         self.is_seller_need[nb: nb + ns] = True
+        # a trader's buy slot accrues intake; what it buys becomes its sell slot's need
+        self.accrues = np.ones(N, dtype=bool)
+        self.accrues[nb + ns + nt:] = False
+        resell = np.full(N, -1, dtype=np.int64)
+        resell[nb + ns: nb + ns + nt] = np.arange(nb + ns + nt, N)
         self.rate = np.concatenate([pop.buy_rate[bm, bp], pop.sell_rate[sm, sp],
-                                    np.zeros(2 * nq)])
+                                    pop.trade_rate[tm, tp], pop.trade_rate[tm, tp]])
         lots = np.array(self.lot, dtype=float)
         ticks = np.array(self.tick, dtype=float)
         self.lot_s = lots[self.slot_p]
         self.tick_s = ticks[self.slot_p]
         self.need = np.zeros(N)
+        # large members split their flow: no order above a share of the product's daily intent
+        market_daily = (pop.buy_rate.sum(axis=0) * beh.max_order_pct / 100)[self.slot_p]
+        self.max_order = np.maximum(np.floor(market_daily / self.lot_s), 1.0) * self.lot_s
         self.produced = np.zeros(N)  # fractional output not yet a whole lot
         self.mult = np.ones(N)
-        self.offset = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=N)
-        self.noise = np.where(self.is_need, 1.0, TRADER_NOISE)  # traders watch closely
-        self.offset *= self.noise
-        # traders: one position per (trader, product) pair, shared by its bid and ask slots
-        self.pair = np.full(N, -1, dtype=np.int64)
-        self.pair[nb + ns: nb + ns + nq] = np.arange(nq)
-        self.pair[nb + ns + nq:] = np.arange(nq)
-        self.pos: list[int] = [0] * nq
-        total_daily = pop.buy_rate.sum(axis=0)
-        nqp = np.maximum(pop.quotes.sum(axis=0), 1)
-        size = np.maximum(np.floor(beh.trader_quote_days * total_daily / nqp / lots), 1) * lots
-        qsize = size[qp]
-        self.quote_size = np.zeros(N)
-        self.quote_size[nb + ns:] = np.concatenate([qsize, qsize])
-        self.pos_limit = np.maximum(qsize * beh.trader_max_days / beh.trader_quote_days, qsize)
+        self.noise = np.where(self.is_trader, TRADER_NOISE, 1.0)  # traders watch closely
+        # mean concession toward the other side: traders are patient (bid low, ask high)
+        self.base_bp = np.where(self.is_trader, -float(beh.trader_half_spread_bp),
+                                float(beh.premium_bp))
         # per-slot Python mirrors for the loop
         self.slot_m_l: list[int] = self.slot_m.tolist()
         self.slot_p_l: list[int] = self.slot_p.tolist()
         self.is_buy_l: list[bool] = self.is_buy.tolist()
-        self.is_need_l: list[bool] = self.is_need.tolist()
-        self.pair_l: list[int] = self.pair.tolist()
+        self.resell_l: list[int] = resell.tolist()
         self.slot_oid: list[int] = [0] * N
         # open orders: order id -> [slot, limit price, open qty]
         self.orders: dict[int, list[int]] = {}
         # per product: seller need slots and their weights (negotiation counterparties)
         self.sellers_of = [np.flatnonzero(self.is_seller_need & (self.slot_p == j))
                            for j in range(nprod)]
-        self.buyers_of = [np.flatnonzero(self.is_need & self.is_buy & (self.slot_p == j))
-                          for j in range(nprod)]
+        consumer = self.is_buy & ~self.is_trader
+        self.buyers_of = [np.flatnonzero(consumer & (self.slot_p == j)) for j in range(nprod)]
         self.min_block = [p.min_block or p.lot for p in sc.products]
         # negotiated deals: buyers whose intent over `days` reaches the minimum block
         nspec = sc.negotiation
         mblock = np.array(self.min_block, dtype=float)[self.slot_p]
         want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
-        self.deal_size = np.where(self.is_need & self.is_buy & (want >= mblock), want, 0.0)
+        self.deal_size = np.where(consumer & (want >= mblock), want, 0.0)
         self.block = sc.block_auctions
         self.block_pidx = self.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
@@ -177,7 +175,7 @@ class Agents:
             sigma = beh.intent_noise_pct / 100
             self.mult = np.exp(rng.normal(-sigma * sigma / 2, sigma, size=self.N)) if sigma else (
                 np.ones(self.N))
-        acc = np.where(self.active, self.rate * self.mult, 0.0)
+        acc = np.where(self.active & self.accrues, self.rate * self.mult, 0.0)
         self.need = np.minimum(self.need + acc, np.maximum(self.rate * BACKLOG_DAYS, self.lot_s))
         # producers' output becomes stock in whole lots
         self.produced += np.where(self.is_seller_need, acc, 0.0)
@@ -197,8 +195,9 @@ class Agents:
             paid += income[m]
         self.income_fen += paid
         f = self.paths[d][self.slot_p]
-        daily = rng.normal(0.0, beh.belief_noise_bp / 20_000, size=self.N) * self.noise
-        self.belief = f * np.exp(self.offset + daily)
+        # beliefs scatter afresh every day: no member is persistently wrong about the price
+        daily = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=self.N) * self.noise
+        self.belief = f * np.exp(daily)
         for j, code in enumerate(self.codes):
             self.band_lo[j], self.band_hi[j] = self.ex.band(code)
 
@@ -220,6 +219,7 @@ class Agents:
         lot = self.lot_s[idx]
         need = self.need[idx]
         want = np.minimum(need, np.maximum(self.rate[idx] * self.beh.order_days, lot))
+        want = np.minimum(want, self.max_order[idx])
         return (np.floor(want / lot) * lot).astype(np.int64).tolist()
 
     # ------------------------------------------------------------------ decisions
@@ -228,7 +228,7 @@ class Agents:
         """Opening call auction: some online need slots place their first order of the day."""
         rng = self.rng
         u = rng.random(self.N)
-        act = (self.is_need & self.active & self.online & (self.need >= self.lot_s)
+        act = (self.active & self.online & (self.need >= self.lot_s)
                & (u < self.beh.auction_pct / 100))
         idx = np.flatnonzero(act)
         if not len(idx):
@@ -241,48 +241,19 @@ class Agents:
         beh = self.beh
         rate = np.maximum(self.rate[idx], 1e-9)
         backlog = self.need[idx] / rate
-        conc = (beh.premium_bp + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
+        conc = (self.base_bp[idx] + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
                 + beh.urgency_bp_per_day * np.maximum(backlog - beh.order_days, 0.0))
         return np.minimum(conc, MAX_CONCESSION_BP)
 
-    def step(self, t: int, first: bool = False) -> None:
-        """One decision step at instant t: need slots and trader quotes act, then deals."""
+    def step(self, t: int) -> None:
+        """One decision step at instant t: slots with a need act, then large buyers negotiate."""
         rng = self.rng
         beh = self.beh
         N = self.N
-        u = rng.random(N)
-        need_act = self.is_need & self.active & (u < beh.act_pct / 100) & (
-            self.need >= self.lot_s)
-        quote_act = ~self.is_need & self.active & (
-            (self.online & (u < beh.trader_quote_pct / 100)) | (~self.online & first))
-        idx = rng.permutation(np.flatnonzero(need_act | quote_act))
-        if not len(idx):
-            return
-        need = self.is_need[idx]
-        conc = np.empty(len(idx))
-        ni = idx[need]
-        conc[need] = self._concession(ni)
-        qi = idx[~need]
-        if len(qi):
-            pos = np.array(self.pos, dtype=float)[self.pair[qi]] if self.pos else np.zeros(0)
-            lim = self.pos_limit[self.pair[qi]]
-            skew = beh.trader_skew_bp * np.clip(pos / lim, -1.0, 1.0)
-            # bid: belief*(1 - hs - skew); ask: belief*(1 + hs - skew); _prices flips the sign
-            buyq = self.is_buy[qi]
-            conc[~need] = np.where(buyq, -beh.trader_half_spread_bp - skew,
-                                   -beh.trader_half_spread_bp + skew)
-        prices = self._prices(idx, conc)
-        qty = np.empty(len(idx), dtype=np.int64)
-        if len(ni):
-            qty[need] = self._need_qty(ni)
-        if len(qi):
-            size = self.quote_size[qi]
-            pos = np.array(self.pos, dtype=float)[self.pair[qi]]
-            lim = self.pos_limit[self.pair[qi]]
-            buyq = self.is_buy[qi]
-            full = np.where(buyq, pos >= lim, pos <= -lim)
-            qty[~need] = np.where(full, 0, size).astype(np.int64)
-        self._send(idx, prices, qty.tolist(), t)
+        act = self.active & (rng.random(N) < beh.act_pct / 100) & (self.need >= self.lot_s)
+        idx = rng.permutation(np.flatnonzero(act))
+        if len(idx):
+            self._send(idx, self._prices(idx, self._concession(idx)), self._need_qty(idx), t)
         nspec = self.sc.negotiation
         if nspec.probability_pct > 0:
             deal = self.deal_size
@@ -444,7 +415,7 @@ class Agents:
         stock = self.stock
         slot_m = self.slot_m_l
         slot_p = self.slot_p_l
-        is_need = self.is_need_l
+        resell = self.resell_l
         need = self.need
         for ev in events:
             cls = ev.__class__
@@ -465,10 +436,9 @@ class Agents:
                     if not rec[2]:
                         del orders[bo]
                         self.slot_oid[s] = 0
-                    if is_need[s]:
-                        need[s] -= q
-                    else:
-                        self.pos[self.pair_l[s]] += q
+                    need[s] -= q
+                    if resell[s] >= 0:
+                        need[resell[s]] += q
                 rec = orders.get(so)
                 if rec is not None:
                     s = rec[0]
@@ -477,10 +447,7 @@ class Agents:
                     if not rec[2]:
                         del orders[so]
                         self.slot_oid[s] = 0
-                    if is_need[s]:
-                        need[s] -= q
-                    else:
-                        self.pos[self.pair_l[s]] -= q
+                    need[s] -= q
             elif cls is Cancelled or cls is Expired:
                 rec = orders.get(ev.order_id)
                 if rec is None:

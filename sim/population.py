@@ -48,7 +48,7 @@ class Population:
         online_day: np.ndarray,
         buy_rate: np.ndarray,
         sell_rate: np.ndarray,
-        quotes: np.ndarray,
+        trade_rate: np.ndarray,
         cash: np.ndarray,
         stock: np.ndarray,
         days_total: int,
@@ -62,7 +62,7 @@ class Population:
         self.online_day = online_day  # int [n]: first trading day trading online (NEVER if not)
         self.buy_rate = buy_rate  # float [n, P]: buying intent, kg per trading day
         self.sell_rate = sell_rate  # float [n, P]: selling intent (output), kg per trading day
-        self.quotes = quotes  # bool [n, P]: a trader making markets in the product
+        self.trade_rate = trade_rate  # float [n, P]: a trader's intake to resell, kg per day
         self.cash = cash  # int64 [n]: opening cash, fen
         self.stock = stock  # int64 [n, P]: opening stock, kg (multiples of the lot)
         self.days_total = days_total  # trading days of the full calendar
@@ -181,9 +181,11 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
     active = (ndays - join_day) / ndays  # share of the calendar each member is a member
     buy_rate = np.zeros((n, nprod))
     sell_rate = np.zeros((n, nprod))
-    quotes = np.zeros((n, nprod), dtype=bool)
+    trade_rate = np.zeros((n, nprod))
     beh = sc.behaviour
     traders = np.flatnonzero(role == role_names.index("trader")) if "trader" in role_names else []
+    tr_role = next((r for r in sc.roles if r.name == "trader"), None)
+    trader_products = set(tr_role.quotes) if tr_role is not None else set()
     for j, p in enumerate(sc.products):
         daily = p.monthly_tonnes * 1000.0 * months / ndays * scale * beh.volume_factor
         lot_rate = p.lot / pop.lot_every_days  # a member trading p needs a lot this often
@@ -206,32 +208,18 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
                                             active[sellers])
         elif share:
             sell_rate[dom, j] = supply
-    # traders make markets in a few products, chosen in proportion to the products' tonnage
-    value_w = np.array([max(p.monthly_tonnes, 1e-9) for p in sc.products])
-    tr_role = next((r for r in sc.roles if r.name == "trader"), None)
-    allowed = np.array([tr_role is not None and c in tr_role.quotes for c in codes])
-    if len(traders) and allowed.any():
-        pw = np.where(allowed, value_w, 0.0)
-        kq = min(beh.trader_products, int(allowed.sum()))
-        for m in traders:
-            pick = rng.choice(nprod, size=kq, replace=False, p=pw / pw.sum())
-            quotes[m, pick] = True
-
+        # traders buy to resell: their intake is a share of the product's demand
+        intake = daily * beh.trader_turnover_pct / 100
+        if intake > 0 and len(traders) and p.code in trader_products:
+            dealers = _some(traders, size, intake / lot_rate, rng)
+            trade_rate[dealers, j] = _spread(intake, size[dealers], active[dealers])
     # opening holdings (exact integers: stock in whole lots, cash in fen)
     lots = np.array([p.lot for p in sc.products], dtype=np.int64)
     ref = np.array([p.reference_price for p in sc.products], dtype=np.int64)
-    stock_kg = sell_rate * pop.stock_days
-    per_trader = np.zeros(nprod)
-    nq = quotes.sum(axis=0)
-    total_daily = buy_rate.sum(axis=0)
-    np.divide(total_daily, nq, out=per_trader, where=nq > 0)
-    stock_kg = stock_kg + quotes * per_trader * pop.trader_stock_days
+    stock_kg = sell_rate * pop.stock_days + trade_rate * pop.trader_stock_days
     stock = (np.floor(stock_kg / lots) * lots).astype(np.int64)
-    buy_value = (buy_rate * ref).sum(axis=1) / 10  # fen per day
+    buy_value = ((buy_rate + trade_rate) * ref).sum(axis=1) / 10  # fen per day
     cash = np.floor(buy_value * pop.cash_days).astype(np.int64)
-    is_trader = np.zeros(n, dtype=bool)
-    is_trader[traders] = True
-    cash[is_trader] += int(pop.trader_cash_yuan * 100)
     return Population(
         provinces=prov_names,
         roles=role_names,
@@ -242,7 +230,7 @@ def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> 
         online_day=online_day,
         buy_rate=buy_rate,
         sell_rate=sell_rate,
-        quotes=quotes,
+        trade_rate=trade_rate,
         cash=cash,
         stock=stock,
         days_total=len(days),

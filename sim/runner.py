@@ -113,7 +113,7 @@ class Simulation:
                 agents.block_auction_settle(t)
             if k == open_at:
                 agents.block_auction_open(t, steps[settle_at])
-            agents.step(t + 1_000_000, first=k == 0)
+            agents.step(t + 1_000_000)
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self.recorder.end_day([ex.settlement(p.code) for p in sc.products])
         if check:

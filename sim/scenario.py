@@ -77,7 +77,7 @@ class RoleSpec(_Spec, frozen=True):
     weight_pct: Pct
     sells: list[str] = []
     buys: list[str] = []
-    quotes: list[str] = []  # products a trader may make markets in
+    quotes: list[str] = []  # products a trader buys to resell, quoting both sides
 
 
 class CalendarSpec(_Spec, frozen=True):
@@ -110,11 +110,10 @@ class PopulationSpec(_Spec, frozen=True):
     online_growth_pct: NonNeg = 100.0  # the doubling plan: online members grow by this much
     new_members_online_pct: Pct = 50.0  # share of members joining later who start online
     online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the plan's growth done by it)
-    lot_every_days: Pos = 5.0  # sets how many members trade a product: each needs a lot this often
+    lot_every_days: Pos = 5.0  # how many members trade a product: each needs a lot this often
     cash_days: NonNeg = 40.0  # opening cash, in days of the member's buying intent
     stock_days: NonNeg = 15.0  # opening stock, in days of the member's selling intent
-    trader_cash_yuan: NonNeg = 20_000_000.0  # opening cash of a trader (before scaling: none)
-    trader_stock_days: NonNeg = 3.0  # traders' opening stock of a product, together, in days
+    trader_stock_days: NonNeg = 3.0  # a trader's opening stock, in days of its intake
 
 
 class CounterSpec(_Spec, frozen=True):
@@ -151,17 +150,14 @@ class BehaviourSpec(_Spec, frozen=True):
     intent_noise_pct: NonNeg = 20.0  # sd of each member's monthly intent around its target
     act_pct: Pct = 35.0  # chance per step that a buyer or seller with a need acts
     order_days: Pos = 3.0  # a buyer/seller order is about this many days of its intent
+    max_order_pct: Pos = 25.0  # but at most this share of the product's daily intent
     belief_noise_bp: NonNegInt = 40  # sd of a member's belief around the fundamental
     premium_bp: int = 10  # mean price concession of buyers and sellers toward the other side
     premium_sd_bp: NonNegInt = 40  # its spread
     urgency_bp_per_day: NonNegInt = 15  # extra concession per day a need stays unmet
     auction_pct: Pct = 20.0  # share of first decisions placed in the opening call auction
-    trader_products: PosInt = 2  # products each trader makes markets in
-    trader_quote_pct: Pct = 50.0  # chance per step a trader re-quotes one product
-    trader_half_spread_bp: NonNegInt = 30
-    trader_skew_bp: NonNegInt = 40  # quote shift at the inventory limit
-    trader_quote_days: Pos = 0.2  # quote size, in days of the product's per-member intent
-    trader_max_days: Pos = 3.0  # inventory limit, in days of the product's intent
+    trader_turnover_pct: NonNeg = 12.0  # traders' intake (bought to resell), % of demand
+    trader_half_spread_bp: NonNegInt = 40  # traders bid this far below, ask this far above
 
 
 class Scenario(_Spec, frozen=True):
