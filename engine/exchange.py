@@ -6,7 +6,8 @@ it and stays thin on the hot path (a product lookup, a member lookup, a band che
 - members (unknown, suspended, not yet joined members are refused; cancel/amend by owner);
 - the session of each product: CLOSED -> `begin_day` -> PRE_OPEN (call auction: limit orders
   collect in a `PreOpenBook`, nothing trades) -> `open_market` -> CONTINUOUS (the book) ->
-  `close_market` (DAY orders expire, the day settles) -> CLOSED;
+  `close_market` (DAY orders expire, the day settles) -> CLOSED; each step applies to every
+  product, or to those named by `products=`, and each product counts its own days;
 - the day's band, from the previous settlement (the first day's from the reference price);
   GTC orders carried into a day whose band excludes their price are cancelled (OUTSIDE_BAND);
 - the settlement: the day's VWAP over every channel, floor-divided to an integer, or the
@@ -102,6 +103,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True):
 
     code: str
     state: SessionState
+    day: int
     band: tuple[int, int]
     settlement: int
     book: BookSnapshot
@@ -127,7 +129,7 @@ class _Market:
     """One product's state: its book, pre-open collection, session, band and day tally."""
 
     __slots__ = ("product", "code", "book", "pre", "state", "low", "high", "settlement",
-                 "tally", "bars")
+                 "tally", "bars", "day")
 
     def __init__(self, product: Product, settings: ExchangeSettings) -> None:
         self.product = product
@@ -140,6 +142,7 @@ class _Market:
         self.low, self.high = product.band(self.settlement)
         self.tally = DayTally()
         self.bars: list[DailyBar] = []
+        self.day = -1  # index of its current (or last) trading day
 
 
 class Exchange:
@@ -168,7 +171,6 @@ class Exchange:
         self._where: dict[int, _Market] = {}
         self._owner: dict[int, Any] = {}
         self._next_id = 1
-        self._day = -1
         self._auctions: dict[int, BlockAuction] = {}
         self._listeners: list[Callable[[Event], None]] = []
         self._pending: deque[Event] = deque()
@@ -267,22 +269,34 @@ class Exchange:
 
     @property
     def day(self) -> int:
-        """Index of the current (or last) trading day; -1 before the first begin_day."""
-        return self._day
+        """Index of the latest trading day begun by any product; -1 before the first."""
+        return max(m.day for m in self._markets.values())
 
-    def begin_day(self, *, time: int) -> list[Event]:
-        """Start a trading day: every product enters its call auction with the day's band.
+    def _session_markets(self, step: str, products: Iterable[str] | None,
+                         required: SessionState, hint: str) -> list[_Market]:
+        """The markets a session step applies to, all of them in the `required` state."""
+        if products is None:
+            chosen = list(self._markets.values())
+        else:
+            if isinstance(products, str):
+                raise TypeError(f"{step}: products must be a list of codes, not one string")
+            chosen = [self._market(code) for code in dict.fromkeys(products)]
+        for m in chosen:
+            if m.state is not required:
+                raise ValueError(f"{step}: product {m.code} is {m.state.value}; {hint} first")
+        return chosen
 
-        Resting GTC orders move into the call auction with their time priority; those priced
-        outside the new band are cancelled (OUTSIDE_BAND).
+    def begin_day(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
+        """Start a trading day: each product (default all) enters its call auction.
+
+        The day's band is set from the previous settlement. Resting GTC orders move into the
+        call auction with their time priority; those priced outside the new band are
+        cancelled (OUTSIDE_BAND). Each product counts its own days.
         """
-        for m in self._markets.values():
-            if m.state is not CLOSED:
-                raise ValueError(f"begin_day: product {m.code} is {m.state.value}; "
-                                 f"close_market first")
-        self._day += 1
+        chosen = self._session_markets("begin_day", products, CLOSED, "close_market")
         events: list[Event] = []
-        for m in self._markets.values():
+        for m in chosen:
+            m.day += 1
             m.low, m.high = m.product.band(m.settlement)
             m.tally = DayTally()
             book = m.book
@@ -296,18 +310,15 @@ class Exchange:
                                             CancelReason.OUTSIDE_BAND, time, m.code,
                                             ro.channel))
             m.state = PRE_OPEN
-            events.append(SessionChanged(PRE_OPEN, self._day, time, m.code))
+            events.append(SessionChanged(PRE_OPEN, m.day, time, m.code))
         return self._done(events)
 
-    def open_market(self, *, time: int) -> list[Event]:
-        """Uncross every call auction at one price each, then start continuous trading."""
-        for m in self._markets.values():
-            if m.state is not PRE_OPEN:
-                raise ValueError(f"open_market: product {m.code} is {m.state.value}; "
-                                 f"begin_day first")
+    def open_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
+        """Uncross each call auction (default all) at one price, then trade continuously."""
+        chosen = self._session_markets("open_market", products, PRE_OPEN, "begin_day")
         events: list[Event] = []
         tie_break = self.settings.auction_tie_break
-        for m in self._markets.values():
+        for m in chosen:
             code = m.code
             price, qty, matches, leftovers = m.pre.uncross(m.settlement, tie_break,
                                                            m.product.tick)
@@ -316,7 +327,7 @@ class Exchange:
                 events.append(Trade(price, q, maker.order_id, taker.order_id, maker.owner,
                                     taker.owner, taker.side, time, code, taker.channel))
                 tally.add(price, q)
-            events.append(AuctionUncrossed(price, qty, self._day, time, code))
+            events.append(AuctionUncrossed(price, qty, m.day, time, code))
             book = m.book
             if price is not None:
                 book.last_trade_price = price
@@ -326,26 +337,24 @@ class Exchange:
                 if len(out) != 1 or type(out[0]) is not Accepted:
                     raise AssertionError(f"auction leftover {o.order_id} did not rest: {out}")
             m.state = CONTINUOUS
-            events.append(SessionChanged(CONTINUOUS, self._day, time, code))
+            events.append(SessionChanged(CONTINUOUS, m.day, time, code))
         return self._done(events)
 
-    def close_market(self, *, time: int) -> list[Event]:
-        """Close the day: DAY orders expire, each product settles (VWAP or previous)."""
-        for m in self._markets.values():
-            if m.state is not CONTINUOUS:
-                raise ValueError(f"close_market: product {m.code} is {m.state.value}; "
-                                 f"open_market first")
+    def close_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
+        """Close the day of each product (default all): DAY orders expire, the day settles."""
+        chosen = self._session_markets("close_market", products, CONTINUOUS, "open_market")
         events: list[Event] = []
-        for m in self._markets.values():
+        for m in chosen:
             events.extend(m.book.expire_day_orders(time=time))
-            bar = m.tally.bar(self._day, m.settlement)
+            bar = m.tally.bar(m.day, m.settlement)
             m.bars.append(bar)
             m.settlement = bar.settlement
             m.state = CLOSED
-            events.append(DaySettled(self._day, bar.settlement, bar.vwap, bar.volume, bar.value,
+            events.append(DaySettled(m.day, bar.settlement, bar.vwap, bar.volume, bar.value,
                                      bar.trades, time, m.code))
-            events.append(SessionChanged(CLOSED, self._day, time, m.code))
-        self._where = {oid: m for oid, m in self._where.items() if oid in m.book}
+            events.append(SessionChanged(CLOSED, m.day, time, m.code))
+        self._where = {oid: m for oid, m in self._where.items()
+                       if oid in m.book or oid in m.pre.orders}
         owner = self._owner
         self._owner = {oid: owner[oid] for oid in self._where}
         return self._done(events)
@@ -897,17 +906,17 @@ class Exchange:
     def current_bar(self, product: str) -> DailyBar:
         """The bar of the day so far (settlement: what it would be if the day closed now)."""
         m = self._market(product)
-        return m.tally.bar(self._day, m.settlement)
+        return m.tally.bar(m.day, m.settlement)
 
     def snapshot(self) -> ExchangeSnapshot:
         """Everything observable: books, call auctions, sessions, bands, bars, members, blocks."""
         markets = [
-            MarketSnapshot(m.code, m.state, self.band(m.code), m.settlement, m.book.snapshot(),
-                           m.pre.snapshot(), list(m.bars), m.tally.bar(self._day, m.settlement))
+            MarketSnapshot(m.code, m.state, m.day, self.band(m.code), m.settlement, m.book.snapshot(),
+                           m.pre.snapshot(), list(m.bars), m.tally.bar(m.day, m.settlement))
             for m in self._markets.values()
         ]
         auctions = [msgspec.structs.replace(a, bids=list(a.bids)) for a in self._auctions.values()]
-        return ExchangeSnapshot(self._day, markets, list(self._members.values()),
+        return ExchangeSnapshot(self.day, markets, list(self._members.values()),
                                 auctions)
 
 

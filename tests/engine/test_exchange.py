@@ -557,3 +557,26 @@ def test_listener_gets_events_after_the_request_and_may_submit_from_its_callback
     assert seen[2][1:] == (0, None)
     # the nested request's events came after the outer request's, and were applied
     assert seen[3][0].owner == 3 and book.best_ask() == 4_000
+
+
+def test_products_can_run_their_own_sessions_and_count_their_own_days():
+    ex = make()
+    ex.begin_day(time=1, products=["LA_OX"])
+    assert ex.state("LA_OX") is SessionState.PRE_OPEN
+    assert ex.state("PRND_OX") is SessionState.CLOSED
+    only_reject(ex.submit_limit(1, "PRND_OX", BUY, 400_000, 1000, time=2),
+                RejectReason.MARKET_CLOSED)
+    gtc = ex.submit_limit(1, "LA_OX", BUY, 4_000, 5000, time=2)[0].order_id
+    ex.open_market(time=3, products=["LA_OX"])
+    ex.close_market(time=4, products=["LA_OX"])
+    ex.begin_day(time=5)
+    assert ex.order(gtc) is not None  # carried into LA's second day
+    ex.open_market(time=6)
+    ex.close_market(time=7)
+    assert [b.day for b in ex.daily_bars("LA_OX")] == [0, 1]
+    assert [b.day for b in ex.daily_bars("PRND_OX")] == [0]
+    assert ex.day == 1
+    with pytest.raises(KeyError, match="GOLD"):
+        ex.begin_day(time=8, products=["GOLD"])
+    with pytest.raises(TypeError, match="list of codes"):
+        ex.begin_day(time=8, products="LA_OX")
