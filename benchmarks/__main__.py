@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("engine", "lobster")
+COMMANDS = ("engine", "lobster", "sim")
 
 
 def _unavailable(name: str, error: Exception):

@@ -1,0 +1,121 @@
+"""Simulator throughput: simulated requests per second, efficiency against the bare book, scaling.
+
+Runs the default scenario (baotou-2024, Jan-Oct 2024) end to end with `sim.run` for each
+`--scale` K (default 1, 2, 4), best of `--repeat` rounds with gc.collect() before each, and
+replays the standard engine stream (benchmarks/stream.py) through `engine.OrderBook` in the same
+process, best of `--repeat` rounds after a warm-up. It reports:
+
+- simulated requests: every request the agents sent to the exchange (new limit orders, online
+  or keyed in at the counter, amends, negotiated registrations, block-auction bids);
+- requests per second of the whole run (agents, exchange, recorder and setup together);
+- efficiency = the simulator's requests per second / the OrderBook's events per second on the
+  standard stream (target >= 0.35: everything around the matching costs under ~3x the matching);
+- cost per request relative to K = 1 (linear scaling keeps it near 1.0), and the K = 1 wall
+  time against its target of 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from typing import Any
+
+from benchmarks import harness
+from benchmarks.stream import StreamSpec, generate, replay
+
+TARGET_EFFICIENCY = 0.35
+TARGET_WALL_SECONDS = 30.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m benchmarks sim`."""
+    parser.add_argument("--scales", default="1,2,4",
+                        help="comma-separated --scale values to run (default %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed rounds per measurement; the best counts (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
+    parser.add_argument("--until", default=None, metavar="DATE",
+                        help="stop the simulation after DATE (default: the scenario's end)")
+    parser.add_argument("--events", type=int, default=StreamSpec().events,
+                        help="length of the engine stream (default %(default)s)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also write every number and the environment to PATH as JSON")
+
+
+def requests_of(summary: dict[str, Any]) -> int:
+    """Requests the agents sent to the exchange, from a run's summary."""
+    r = summary["requests"]
+    return r["orders"] + r["amends"] + r["negotiated"] + r["block_bids"]
+
+
+def _book_rate(events: int, repeat: int) -> tuple[float, int]:
+    from engine import OrderBook
+
+    spec = StreamSpec(events=events)
+    requests = generate(spec).requests
+    replay(OrderBook(tick=spec.tick, lot=spec.lot), requests[:50_000])
+    best = float("inf")
+    for _ in range(repeat):
+        book = OrderBook(tick=spec.tick, lot=spec.lot)
+        gc.collect()
+        start = time.perf_counter()
+        replay(book, requests)
+        best = min(best, time.perf_counter() - start)
+    return len(requests) / best, len(requests)
+
+
+def _sim(scale: int, seed: int, until: str | None, repeat: int) -> dict[str, Any]:
+    from sim import run
+
+    best = float("inf")
+    summary: dict[str, Any] = {}
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        res = run("baotou-2024", seed=seed, until=until, scale=scale)
+        best = min(best, time.perf_counter() - start)
+        summary = res.summary
+    n = requests_of(summary)
+    return {"scale": scale, "seconds": best, "requests": n, "rps": n / best,
+            "trades": summary["trades"], "tonnage_t": summary["tonnage_t"]}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the simulator benchmark and print its numbers; 0 on success, 2 on bad arguments."""
+    try:
+        scales = [int(x) for x in args.scales.split(",") if x.strip()]
+    except ValueError:
+        print(f"error: --scales must be comma-separated integers, got {args.scales!r}")
+        return 2
+    if not scales or min(scales) < 1 or args.repeat < 1 or args.events < 1:
+        print("error: --scales must be >= 1, --repeat and --events >= 1")
+        return 2
+    env = harness.environment()
+    print(f"python {env['python']} ({env['implementation']}) on {env['platform']}")
+    print(f"cpu {env['cpu']} x{env['cpus']}; commit {env['commit']}")
+
+    book_eps, n_events = _book_rate(args.events, args.repeat)
+    print(f"OrderBook on the standard stream ({n_events:,} events): {book_eps:,.0f} events/s")
+
+    rows = [_sim(k, args.seed, args.until, args.repeat) for k in scales]
+    base = rows[0]
+    print(f"\n{'scale':>5} {'wall s':>8} {'requests':>10} {'requests/s':>11} "
+          f"{'efficiency':>10} {'cost/request vs K=' + str(base['scale']):>22}")
+    for r in rows:
+        r["efficiency"] = r["rps"] / book_eps
+        r["relative_cost"] = (r["seconds"] / r["requests"]) / (base["seconds"] / base["requests"])
+        print(f"{r['scale']:>5} {r['seconds']:>8.2f} {r['requests']:>10,} {r['rps']:>11,.0f} "
+              f"{r['efficiency']:>10.3f} {r['relative_cost']:>22.2f}")
+    one = next((r for r in rows if r["scale"] == 1), None)
+    if one is not None:
+        eff, wall = one["efficiency"], one["seconds"]
+        print(f"\nefficiency at K=1: {eff:.3f} (target >= {TARGET_EFFICIENCY}) "
+              f"{'met' if eff >= TARGET_EFFICIENCY else 'NOT met'}")
+        print(f"default run wall time: {wall:.1f}s (target < {TARGET_WALL_SECONDS:.0f}s) "
+              f"{'met' if wall < TARGET_WALL_SECONDS else 'NOT met'}")
+    harness.write_json(args.json, {"environment": env, "book_events_per_second": book_eps,
+                                   "stream_events": n_events, "runs": rows,
+                                   "targets": {"efficiency": TARGET_EFFICIENCY,
+                                               "wall_seconds": TARGET_WALL_SECONDS}})
+    return 0
