@@ -185,13 +185,27 @@ class Exchange:
         self._listeners.append(listener)
 
     def _publish(self, events: list[Event]) -> None:
-        self._pending.extend(events)
+        pending = self._pending
         if self._delivering:
-            return  # a listener's own request: the outer delivery loop will deliver these
+            pending.extend(events)  # a listener's own request: delivered after the current ones
+            return
         self._delivering = True
+        listeners = self._listeners
         try:
-            pending = self._pending
-            listeners = self._listeners
+            if pending:  # left over by a listener that raised
+                pending.extend(events)
+            elif len(listeners) == 1:  # the common case, without the queue
+                listener = listeners[0]
+                done = 0
+                try:
+                    for event in events:
+                        listener(event)
+                        done += 1
+                except BaseException:
+                    pending.extend(events[done + 1:])
+                    raise
+            else:
+                pending.extend(events)
             while pending:
                 event = pending.popleft()
                 for listener in listeners:
@@ -911,8 +925,9 @@ class Exchange:
     def snapshot(self) -> ExchangeSnapshot:
         """Everything observable: books, call auctions, sessions, bands, bars, members, blocks."""
         markets = [
-            MarketSnapshot(m.code, m.state, m.day, self.band(m.code), m.settlement, m.book.snapshot(),
-                           m.pre.snapshot(), list(m.bars), m.tally.bar(m.day, m.settlement))
+            MarketSnapshot(m.code, m.state, m.day, self.band(m.code), m.settlement,
+                           m.book.snapshot(), m.pre.snapshot(), list(m.bars),
+                           m.tally.bar(m.day, m.settlement))
             for m in self._markets.values()
         ]
         auctions = [msgspec.structs.replace(a, bids=list(a.bids)) for a in self._auctions.values()]

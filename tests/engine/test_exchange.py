@@ -580,3 +580,24 @@ def test_products_can_run_their_own_sessions_and_count_their_own_days():
         ex.begin_day(time=8, products=["GOLD"])
     with pytest.raises(TypeError, match="list of codes"):
         ex.begin_day(time=8, products="LA_OX")
+
+
+def test_a_listener_that_raises_loses_no_event():
+    ex = opened()
+    heard = []
+
+    def fussy(event):
+        heard.append(event)
+        if type(event) is Trade:
+            raise RuntimeError("listener bug")
+
+    ex.subscribe(fussy)
+    ex.submit_limit(1, "LA_OX", SELL, 4_000, 10000, time=21)
+    with pytest.raises(RuntimeError):
+        ex.submit_limit(2, "LA_OX", BUY, 4_000, 15000, tif=TimeInForce.IOC, time=22)
+    assert ex.book("LA_OX").best_ask() is None  # the request itself was fully applied
+    assert [type(e) for e in heard] == [Accepted, Accepted, Trade]
+    later = ex.submit_limit(3, "LA_OX", BUY, 3_990, 5000, time=23)
+    # the IOC remainder's Cancelled, held back by the failure, comes before the next request's
+    assert [type(e) for e in heard[3:]] == [Cancelled] + [type(e) for e in later]
+    assert heard[3].reason is CancelReason.IOC_REMAINDER
