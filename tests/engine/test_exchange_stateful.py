@@ -181,8 +181,9 @@ class ExchangeMachine(RuleBasedStateMachine):
         for member, code, side, step, n, tif in orders:
             price = self._price(code, step, False)
             qty = n * BY_CODE[code].lot
-            self._apply(lambda: self.ex.submit_limit(member, code, side, price, qty, tif=tif,
-                                                     time=self.time))
+            # _apply calls the lambda at once, so late binding of the loop variables is safe
+            self._apply(lambda: self.ex.submit_limit(member, code, side, price, qty,  # noqa: B023
+                                                     tif=tif, time=self.time))  # noqa: B023
 
     @rule(member=members, code=products, side=sides, n=lots,
           step=st.one_of(st.none(), price_steps))
