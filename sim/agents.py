@@ -140,6 +140,8 @@ class Agents:
         mblock = np.array(self.min_block, dtype=float)[self.slot_p]
         want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
         self.deal_size = np.where(consumer & (want >= mblock), want, 0.0)
+        self.deal_slots = np.flatnonzero(self.deal_size > 0) if nspec.probability_pct else (
+            np.zeros(0, dtype=np.int64))
         self.block = sc.block_auctions
         self.block_pidx = self.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
@@ -147,6 +149,8 @@ class Agents:
         self.month = -1
         self.band_lo = [0] * nprod
         self.band_hi = [0] * nprod
+        self.band_lo_a = np.zeros(nprod)
+        self.band_hi_a = np.zeros(nprod)
         self.active = np.zeros(N, dtype=bool)
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
@@ -200,6 +204,8 @@ class Agents:
         self.belief = f * np.exp(daily)
         for j, code in enumerate(self.codes):
             self.band_lo[j], self.band_hi[j] = self.ex.band(code)
+        self.band_lo_a = np.array(self.band_lo, dtype=float)
+        self.band_hi_a = np.array(self.band_hi, dtype=float)
 
     # ------------------------------------------------------------------ pricing
 
@@ -210,9 +216,7 @@ class Agents:
         raw = self.belief[idx] * (1.0 + np.where(buy, conc_bp, -conc_bp) / 10_000)
         px = np.where(buy, np.floor(raw / tick), np.ceil(raw / tick)) * tick
         p = self.slot_p[idx]
-        lo = np.array(self.band_lo, dtype=float)[p]
-        hi = np.array(self.band_hi, dtype=float)[p]
-        return np.clip(px, lo, hi).astype(np.int64).tolist()
+        return np.clip(px, self.band_lo_a[p], self.band_hi_a[p]).astype(np.int64).tolist()
 
     def _need_qty(self, idx: np.ndarray) -> list[int]:
         """Order size of need slots: a few days of intent, whole lots, at most the need."""
@@ -254,13 +258,13 @@ class Agents:
         idx = rng.permutation(np.flatnonzero(act))
         if len(idx):
             self._send(idx, self._prices(idx, self._concession(idx)), self._need_qty(idx), t)
-        nspec = self.sc.negotiation
-        if nspec.probability_pct > 0:
-            deal = self.deal_size
-            cand = np.flatnonzero(self.active & (deal > 0)
-                                  & (rng.random(N) < nspec.probability_pct / 100))
+        slots = self.deal_slots
+        if len(slots):
+            p = self.sc.negotiation.probability_pct / 100
+            cand = slots[(rng.random(len(slots)) < p) & self.active[slots]]
             for k, i in enumerate(cand.tolist()):
-                self._negotiate(i, int(deal[i]), t + (len(idx) + k) * REQUEST_SPACING_NS)
+                self._negotiate(i, int(self.deal_size[i]),
+                                t + (len(idx) + k) * REQUEST_SPACING_NS)
 
     def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
               auction: bool = False) -> None:

@@ -17,6 +17,7 @@ from sim.scenario import CounterSpec
 
 __all__ = ["Counter", "Lodged"]
 
+_BATCH = 4096  # delays drawn at a time
 # (ready_ns, seq, slot, price, qty): one order waiting to be keyed in
 Lodged = tuple[int, int, int, int, int]
 
@@ -24,7 +25,7 @@ Lodged = tuple[int, int, int, int, int]
 class Counter:
     """A FIFO-by-ready-time queue of lodged orders, drained during service hours."""
 
-    __slots__ = ("_queue", "_seq", "_lo", "_hi", "_rng", "_service", "_cal")
+    __slots__ = ("_queue", "_seq", "_lo", "_hi", "_rng", "_service", "_cal", "_delays")
 
     def __init__(self, spec: CounterSpec, calendar: TradingCalendar,
                  rng: np.random.Generator) -> None:
@@ -34,14 +35,19 @@ class Counter:
         self._rng = rng
         self._service = [(a.hour * 60 + a.minute, b.hour * 60 + b.minute) for a, b in spec.service]
         self._cal = calendar
+        self._delays: list[int] = []  # pre-drawn delays (ns), used from the end
 
     def __len__(self) -> int:
         return len(self._queue)
 
     def lodge(self, now: int, slot: int, price: int, qty: int) -> int:
         """Take an order at the counter; returns when it will be ready to key in (ns)."""
-        delay = self._lo + (self._hi - self._lo) * float(self._rng.random())
-        ready = now + round(delay * NS_PER_MINUTE)
+        delays = self._delays
+        if not delays:
+            span = (self._hi - self._lo) * NS_PER_MINUTE
+            draws = self._lo * NS_PER_MINUTE + span * self._rng.random(_BATCH)
+            delays.extend(np.round(draws).astype(np.int64).tolist()[::-1])
+        ready = now + delays.pop()
         self._seq += 1
         heapq.heappush(self._queue, (ready, self._seq, slot, price, qty))
         return ready
