@@ -1,4 +1,17 @@
-"""rexsim's simulator: agent-based enterprises trading on the exchange, scenarios and a recorder."""
+"""rexsim's simulator: agent-based enterprises trading on the exchange, scenarios and a recorder.
+
+A script runs a scenario, changes it in code, and reads the recorder's results::
+
+    import msgspec
+    from sim import load_scenario, run
+
+    sc = load_scenario("baotou-2024")                       # or a path to a TOML file
+    sc = msgspec.structs.replace(sc, exchange=msgspec.structs.replace(
+        sc.exchange, trade_price="median"))                  # scenarios are frozen structs
+    res = run(sc, seed=2, until="2024-06-30")               # -> SimResults
+    res.summary["tonnage_t"], res.trades.column("price")    # summary dict and tables
+    res.write("out/median")                                 # summary.json, daily.csv, ...
+"""
 
 from sim.recorder import Recorder, SimResults, Table
 from sim.runner import Simulation, run
