@@ -19,6 +19,26 @@ that caused it has been fully applied: events are queued and delivered in reques
 listener may submit from inside its callback and sees a consistent exchange; its own events
 are delivered after those already queued. A listener that raises stops delivery; what was
 still queued is delivered after the next request.
+
+Events of each action, in order (a refused request is always exactly one `Rejected`):
+
+| action | events |
+| --- | --- |
+| `submit_limit`, continuous | `Accepted`, `Trade`*, then `Cancelled` (IOC rest, self-trade) |
+| `submit_limit`, call auction | `Accepted`, `Cancelled`* (self-trade prevention on entry) |
+| `submit_market` | `Accepted`, `Trade`*, `Cancelled` (MARKET_REMAINDER) if any is left |
+| `cancel` / `amend` | `Cancelled` / `Amended`, then as a new arrival if priority is lost |
+| `begin_day` | per product: `Cancelled`* (OUTSIDE_BAND), `SessionChanged` (PRE_OPEN) |
+| `open_market` | per product: `Trade`*, `AuctionUncrossed`, `SessionChanged` (CONTINUOUS) |
+| `close_market` | per product: `Expired`*, `DaySettled`, `SessionChanged` (CLOSED) |
+| `register_negotiated` | one `Trade` (offline, aggressor BUY, maker = seller) |
+| `open_block_auction` / `bid_block_auction` | `BlockAuctionOpened` / `BlockBidAccepted` |
+| `settle_block_auction` | `Trade`* (best bid first, maker = seller), `BlockAuctionSettled` |
+| `suspend_member` | `Cancelled`* (MEMBER_SUSPENDED), call auctions and books |
+
+Auction trades: the maker is the earlier of the two orders, the aggressor the later one's
+side. Every event carries the product code; order events carry their order's channel, and
+session events `channel=None`.
 """
 
 from __future__ import annotations
