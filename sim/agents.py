@@ -151,6 +151,13 @@ class Agents:
         self.band_hi = [0] * nprod
         self.band_lo_a = np.zeros(nprod)
         self.band_hi_a = np.zeros(nprod)
+        self.lo_s = self.hi_s = self.signed_ticks = self.bp_ticks = np.zeros(N)
+        # static per-slot quantities of `_decide`
+        self.sign = np.where(self.is_buy, 1.0, -1.0)
+        self.inv_rate = 1.0 / np.maximum(self.rate, 1e-9)
+        self.size_cap = np.minimum(np.maximum(self.rate * beh.order_days, self.lot_s),
+                                   self.max_order)
+        self.act_p = beh.act_pct / 100
         self.active = np.zeros(N, dtype=bool)
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
@@ -206,25 +213,35 @@ class Agents:
             self.band_lo[j], self.band_hi[j] = self.ex.band(code)
         self.band_lo_a = np.array(self.band_lo, dtype=float)
         self.band_hi_a = np.array(self.band_hi, dtype=float)
+        self.lo_s = self.band_lo_a[self.slot_p]
+        self.hi_s = self.band_hi_a[self.slot_p]
+        ticks = self.belief / self.tick_s
+        self.signed_ticks = self.sign * ticks
+        self.bp_ticks = ticks / 10_000
 
     # ------------------------------------------------------------------ pricing
 
-    def _prices(self, idx: np.ndarray, conc_bp: np.ndarray) -> list[int]:
-        """Limit prices on the tick grid inside today's band: buyers bid belief*(1+c)."""
-        buy = self.is_buy[idx]
-        tick = self.tick_s[idx]
-        raw = self.belief[idx] * (1.0 + np.where(buy, conc_bp, -conc_bp) / 10_000)
-        px = np.where(buy, np.floor(raw / tick), np.ceil(raw / tick)) * tick
-        p = self.slot_p[idx]
-        return np.clip(px, self.band_lo_a[p], self.band_hi_a[p]).astype(np.int64).tolist()
+    def _decide(self, idx: np.ndarray) -> tuple[list[int], list[int]]:
+        """Limit price and size of each acting slot (few numpy calls: they run every step).
 
-    def _need_qty(self, idx: np.ndarray) -> list[int]:
-        """Order size of need slots: a few days of intent, whole lots, at most the need."""
-        lot = self.lot_s[idx]
+        Concession c (bp) = the slot's mean + noise + urgency for need beyond `order_days`;
+        a buyer bids belief*(1+c) rounded down to the tick, a seller asks belief*(1-c)
+        rounded up, clipped to today's band. Size: the need, at most the slot's order size,
+        in whole lots.
+        """
+        beh = self.beh
         need = self.need[idx]
-        want = np.minimum(need, np.maximum(self.rate[idx] * self.beh.order_days, lot))
-        want = np.minimum(want, self.max_order[idx])
-        return (np.floor(want / lot) * lot).astype(np.int64).tolist()
+        conc = (self.base_bp[idx] + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
+                + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
+                                                      - beh.order_days, 0.0))
+        np.minimum(conc, MAX_CONCESSION_BP, out=conc)
+        # sign * price_in_ticks = sign*belief/tick + belief/tick * c / 10_000, floored
+        px = self.sign[idx] * np.floor(self.signed_ticks[idx] + self.bp_ticks[idx] * conc)
+        px *= self.tick_s[idx]
+        np.clip(px, self.lo_s[idx], self.hi_s[idx], out=px)
+        lot = self.lot_s[idx]
+        qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
+        return px.astype(np.int64).tolist(), qty.astype(np.int64).tolist()
 
     # ------------------------------------------------------------------ decisions
 
@@ -237,27 +254,21 @@ class Agents:
         idx = np.flatnonzero(act)
         if not len(idx):
             return
-        idx = rng.permutation(idx)
-        conc = self._concession(idx)
-        self._send(idx, self._prices(idx, conc), self._need_qty(idx), t, auction=True)
-
-    def _concession(self, idx: np.ndarray) -> np.ndarray:
-        beh = self.beh
-        rate = np.maximum(self.rate[idx], 1e-9)
-        backlog = self.need[idx] / rate
-        conc = (self.base_bp[idx] + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
-                + beh.urgency_bp_per_day * np.maximum(backlog - beh.order_days, 0.0))
-        return np.minimum(conc, MAX_CONCESSION_BP)
+        rng.shuffle(idx)
+        prices, qtys = self._decide(idx)
+        self._send(idx, prices, qtys, t, auction=True)
 
     def step(self, t: int) -> None:
         """One decision step at instant t: slots with a need act, then large buyers negotiate."""
         rng = self.rng
-        beh = self.beh
-        N = self.N
-        act = self.active & (rng.random(N) < beh.act_pct / 100) & (self.need >= self.lot_s)
-        idx = rng.permutation(np.flatnonzero(act))
+        act = rng.random(self.N) < self.act_p
+        act &= self.active
+        act &= self.need >= self.lot_s
+        idx = np.flatnonzero(act)
         if len(idx):
-            self._send(idx, self._prices(idx, self._concession(idx)), self._need_qty(idx), t)
+            rng.shuffle(idx)
+            prices, qtys = self._decide(idx)
+            self._send(idx, prices, qtys, t)
         slots = self.deal_slots
         if len(slots):
             p = self.sc.negotiation.probability_pct / 100
