@@ -5,6 +5,8 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import (
     Accepted,
@@ -601,3 +603,21 @@ def test_a_listener_that_raises_loses_no_event():
     # the IOC remainder's Cancelled, held back by the failure, comes before the next request's
     assert [type(e) for e in heard[3:]] == [Cancelled] + [type(e) for e in later]
     assert heard[3].reason is CancelReason.IOC_REMAINDER
+
+
+@given(tick=st.sampled_from([1, 5, 10, 100]), ref_ticks=st.integers(1, 10_000),
+       pct=st.integers(0, 99))
+def test_percent_band_is_the_widest_grid_interval_inside_the_exact_band(tick, ref_ticks, pct):
+    product = Product("P", "p", tick=tick, lot=1, reference_price=tick, band_pct=pct)
+    reference = ref_ticks * tick
+    low, high = product.band(reference)
+    assert low % tick == 0 and high % tick == 0 and tick <= low <= reference <= high
+    assert 100 * low >= reference * (100 - pct) and 100 * high <= reference * (100 + pct)
+    assert low == tick or 100 * (low - tick) < reference * (100 - pct)
+    assert 100 * (high + tick) > reference * (100 + pct)
+
+
+def test_band_narrower_than_a_tick_around_an_off_grid_settlement_allows_the_nearest_price():
+    product = Product("P", "p", tick=100, lot=1, reference_price=1000, band_pct=0)
+    assert product.band(1049) == (1000, 1000)
+    assert product.band(1051) == (1100, 1100)
