@@ -63,6 +63,9 @@ class Simulation:
         self.scale = scale
         self.calendar = TradingCalendar(sc.calendar)
         days = self.calendar.days
+        if not days:
+            raise UserError(f"{sc.name}: no trading days from {sc.calendar.start} to "
+                            f"{sc.calendar.end} (weekends and holidays only)")
         if until is not None:
             if until < sc.calendar.start:
                 raise UserError(f"--until: {until} is before the scenario's start "

@@ -12,6 +12,7 @@ import pytest
 from engine import Accepted, Channel
 from sim import Simulation, run
 from sim.calendar import NS_PER_MINUTE
+from sim.cli import UserError
 from tests.sim.small import END, small_scenario
 
 
@@ -180,3 +181,22 @@ def test_steps_are_minutes_apart():
     sim = Simulation(small_scenario(), seed=1)
     steps = sim.calendar.steps(0, sim.scenario.behaviour.steps_per_day)
     assert min(b - a for a, b in zip(steps, steps[1:], strict=False)) >= NS_PER_MINUTE
+
+
+def test_a_calendar_without_trading_days_is_a_user_error():
+    sc = small_scenario()
+    weekend = msgspec.structs.replace(sc.calendar, start=END.replace(day=20),
+                                      end=END.replace(day=21))
+    with pytest.raises(UserError, match="no trading days"):
+        run(msgspec.structs.replace(sc, calendar=weekend))
+
+
+def test_scenarios_without_block_auctions_or_traders_run():
+    sc = small_scenario()
+    no_blocks = msgspec.structs.replace(sc, block_auctions=None)
+    assert run(no_blocks, seed=1, check=True).summary["requests"]["block_auctions"] == 0
+    no_traders = msgspec.structs.replace(sc, roles=[r for r in sc.roles if r.name != "trader"])
+    res = run(no_traders, seed=1, check=True)
+    assert res.summary["trades"] > 0
+    traders = [e for e in res.enterprises.as_dicts() if e["role"] == "trader"]
+    assert traders == []
