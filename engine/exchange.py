@@ -434,6 +434,8 @@ class Exchange:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
         if type(price) is not int:
             raise TypeError(f"price must be an int, got {type(price).__name__} {price!r}")
+        if channel is not ONLINE and channel is not OFFLINE:
+            raise TypeError(f"channel must be a Channel, got {channel!r}")
         if order_id is None:
             oid = self._next_id
             self._next_id = oid + 1
@@ -536,6 +538,8 @@ class Exchange:
         mem = self._members.get(member)
         if m is None or mem is None or mem.suspended or time < mem.joined:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
+        if channel is not ONLINE and channel is not OFFLINE:
+            raise TypeError(f"channel must be a Channel, got {channel!r}")
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
         if order_id is None:
@@ -745,6 +749,8 @@ class Exchange:
         bid instead of its own. `time` (default `start`) stamps the event.
         """
         when = start if time is None else time
+        if not isinstance(channel, Channel):
+            raise TypeError(f"channel must be a Channel, got {channel!r}")
         m = self._markets.get(product)
         if m is None:
             return self._done(_unknown_product(None, product, when, channel))
@@ -790,6 +796,8 @@ class Exchange:
         """Bid in a block auction during its window: BlockBidAccepted or one Rejected."""
         if type(price) is not int or type(qty) is not int:
             raise TypeError(f"price and qty must be ints, got {price!r}, {qty!r}")
+        if not isinstance(channel, Channel):
+            raise TypeError(f"channel must be a Channel, got {channel!r}")
         a = self._auctions.get(auction_id)
         if a is None:
             return self._done([Rejected(None, R.UNKNOWN_AUCTION,

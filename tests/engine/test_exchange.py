@@ -524,6 +524,10 @@ def test_api_misuse_raises_type_error():
         ex.submit_limit(1, "LA_OX", "buy", 3_900, 5000, time=21)
     with pytest.raises(TypeError):
         ex.cancel(1, "7", time=21)
+    with pytest.raises(TypeError, match="channel"):
+        ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, channel="online", time=21)
+    with pytest.raises(TypeError, match="channel"):
+        ex.submit_market(1, "LA_OX", BUY, 5000, channel="offline", time=21)
 
 
 def test_events_carry_product_and_channel():
