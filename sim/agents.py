@@ -400,26 +400,34 @@ class Agents:
         counts["amends"] += n_amend
         counts["rejected"] += n_rej
 
-    def key_in(self, slot: int, price: int, qty: int, t: int) -> None:
-        """The counter keys in a lodged order (already reserved) with Channel.OFFLINE."""
-        m = self.slot_m_l[slot]
-        p = self.slot_p_l[slot]
-        buy = self.is_buy_l[slot]
-        evs = self.ex.submit_limit(m + 1, self.codes[p], BUY if buy else SELL, price, qty,
-                                   tif=DAY, channel=OFFLINE, time=t)
-        ev0 = evs[0]
-        if ev0.__class__ is Accepted:
-            self.orders[ev0.order_id] = [slot, price, qty]
-            self.slot_oid[slot] = ev0.order_id
-            if len(evs) > 1:
-                self.apply(evs)
-        else:
-            self.counts["rejected"] += 1
-            self.slot_oid[slot] = 0
-            if buy:
-                self.cash[m] += price * qty // 10
+    def key_in(self, t: int) -> int:
+        """The counter keys in the lodged orders ready at t (already reserved), OFFLINE."""
+        batch = self.counter.ready(t)
+        if not batch:
+            return 0
+        submit = self.ex.submit_limit
+        slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l
+        codes, orders, slot_oid, apply = self.codes, self.orders, self.slot_oid, self.apply
+        for slot, price, qty in batch:
+            m = slot_m[slot]
+            p = slot_p[slot]
+            buy = is_buy[slot]
+            evs = submit(m + 1, codes[p], BUY if buy else SELL, price, qty, tif=DAY,
+                         channel=OFFLINE, time=t)
+            ev0 = evs[0]
+            if ev0.__class__ is Accepted:
+                orders[ev0.order_id] = [slot, price, qty]
+                slot_oid[slot] = ev0.order_id
+                if len(evs) > 1:
+                    apply(evs)
             else:
-                self.stock[m][p] += qty
+                self.counts["rejected"] += 1
+                slot_oid[slot] = 0
+                if buy:
+                    self.cash[m] += price * qty // 10
+                else:
+                    self.stock[m][p] += qty
+        return len(batch)
 
     # ------------------------------------------------------------------ events
 

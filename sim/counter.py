@@ -57,17 +57,24 @@ class Counter:
         minute = self._cal.local_minutes(now)
         return any(a <= minute < b for a, b in self._service)
 
-    def key_in(self, now: int, submit: Callable[[int, int, int, int], None]) -> int:
-        """Key in every ready order, oldest first, via `submit(slot, price, qty, now)`."""
+    def ready(self, now: int) -> list[tuple[int, int, int]]:
+        """Take every order staff can key in at `now`, oldest first, as (slot, price, qty)."""
         q = self._queue
         if not q or q[0][0] > now or not self.in_service(now):
-            return 0
-        n = 0
+            return []
+        out = []
+        pop = heapq.heappop
         while q and q[0][0] <= now:
-            _, _, slot, price, qty = heapq.heappop(q)
+            _, _, slot, price, qty = pop(q)
+            out.append((slot, price, qty))
+        return out
+
+    def key_in(self, now: int, submit: Callable[[int, int, int, int], None]) -> int:
+        """Key in every ready order, oldest first, via `submit(slot, price, qty, now)`."""
+        batch = self.ready(now)
+        for slot, price, qty in batch:
             submit(slot, price, qty, now)
-            n += 1
-        return n
+        return len(batch)
 
     def pending(self) -> list[Lodged]:
         """The orders still waiting, in keying order."""

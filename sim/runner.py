@@ -109,9 +109,8 @@ class Simulation:
         if block is not None and len(steps) > 1 and d % block.every_days == block.every_days // 2:
             open_at = min(1, len(steps) - 2)
             settle_at = min(open_at + block.window_steps, len(steps) - 1)
-        key_in = agents.key_in
         for k, t in enumerate(steps):
-            self.counter.key_in(t, key_in)
+            agents.key_in(t)
             if k == settle_at:
                 agents.block_auction_settle(t)
             if k == open_at:
