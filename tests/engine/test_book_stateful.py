@@ -39,7 +39,7 @@ LEVELS = 8  # prices span this many ticks, so orders cross often
 BASE = 100  # in ticks
 
 # Prices and quantities are drawn as small codes and mapped onto the book's grid in the rule.
-# Valid codes are listed several times so that about one request in six is invalid: enough
+# Valid codes are listed twice so that about one limit order in four is invalid: enough
 # to exercise every reject, few enough that the book fills up and trades.
 BAD_PRICE_ZERO, BAD_PRICE_OFF = LEVELS, LEVELS + 1
 price_codes = st.sampled_from([*range(LEVELS), *range(LEVELS), BAD_PRICE_ZERO, BAD_PRICE_OFF])
@@ -203,4 +203,4 @@ TestBookAgreesWithReference.settings = settings(stateful_step_count=60)
 class TestBookAgreesWithReferenceLongRuns(BookAgreesWithReference.TestCase):
     """Long random walks, for `-m slow` runs (use the "thorough" profile)."""
 
-    settings = settings(stateful_step_count=400)
+    settings = settings(stateful_step_count=300)
