@@ -10,6 +10,8 @@ process, best of `--repeat` rounds after a warm-up. It reports:
 - requests per second of the whole run (agents, exchange, recorder and setup together);
 - efficiency = the simulator's requests per second / the OrderBook's events per second on the
   standard stream (target >= 0.35: everything around the matching costs under ~3x the matching);
+- the bare Exchange's requests per second on the same stream, relative to the book: what the
+  efficiency would be if agents and recorder cost nothing;
 - cost per request relative to K = 1 (linear scaling keeps it near 1.0), and the K = 1 wall
   time against its target of 30 s.
 """
@@ -65,6 +67,48 @@ def _book_rate(events: int, repeat: int) -> tuple[float, int]:
     return len(requests) / best, len(requests)
 
 
+class _ExchangeVenue:
+    """An Exchange in continuous trading, with one listener, behind the replay's methods."""
+
+    MEMBERS = 50
+
+    def __init__(self, spec: StreamSpec) -> None:
+        from engine import Exchange, Product
+
+        self.ex = Exchange([Product("X", "stream", tick=spec.tick, lot=spec.lot,
+                                    reference_price=spec.start_mid, band_pct=None)])
+        for member in range(self.MEMBERS):
+            self.ex.add_member(member)
+        self.ex.subscribe(lambda event: None)
+        self.ex.begin_day(time=0)
+        self.ex.open_market(time=0)
+
+    def limit(self, order_id: int, side: Any, price: int, qty: int) -> list:
+        return self.ex.submit_limit(order_id % self.MEMBERS, "X", side, price, qty, time=1,
+                                    order_id=order_id)
+
+    def cancel(self, order_id: int) -> list:
+        return self.ex.cancel(order_id % self.MEMBERS, order_id, time=1)
+
+    def market(self, order_id: int, side: Any, qty: int) -> list:
+        return self.ex.submit_market(order_id % self.MEMBERS, "X", side, qty, time=1,
+                                     order_id=order_id)
+
+
+def _exchange_rate(events: int, repeat: int) -> float:
+    """Requests per second of a bare Exchange (+ one listener) on the standard stream."""
+    spec = StreamSpec(events=events)
+    requests = generate(spec).requests
+    best = float("inf")
+    for _ in range(repeat):
+        venue = _ExchangeVenue(spec)
+        gc.collect()
+        start = time.perf_counter()
+        replay(venue, requests)
+        best = min(best, time.perf_counter() - start)
+    return len(requests) / best
+
+
 def _sim(scale: int, seed: int, until: str | None, repeat: int) -> dict[str, Any]:
     from sim import run
 
@@ -97,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
 
     book_eps, n_events = _book_rate(args.events, args.repeat)
     print(f"OrderBook on the standard stream ({n_events:,} events): {book_eps:,.0f} events/s")
+    ex_rps = _exchange_rate(args.events, args.repeat)
+    print(f"Exchange (+1 listener) on the same stream: {ex_rps:,.0f} requests/s = "
+          f"{ex_rps / book_eps:.3f} of the book (the ceiling of the efficiency below)")
 
     rows = [_sim(k, args.seed, args.until, args.repeat) for k in scales]
     base = rows[0]
@@ -115,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"default run wall time: {wall:.1f}s (target < {TARGET_WALL_SECONDS:.0f}s) "
               f"{'met' if wall < TARGET_WALL_SECONDS else 'NOT met'}")
     harness.write_json(args.json, {"environment": env, "book_events_per_second": book_eps,
+                                   "exchange_requests_per_second": ex_rps,
                                    "stream_events": n_events, "runs": rows,
                                    "targets": {"efficiency": TARGET_EFFICIENCY,
                                                "wall_seconds": TARGET_WALL_SECONDS}})
