@@ -179,13 +179,16 @@ class Recorder:
         for d, end in enumerate(self._day_end):
             day_of[start:end] = d
             start = end
-        prod = np.fromiter((pidx[t.product] for t in trades), dtype=np.int64, count=n)
-        price = np.fromiter((t.price for t in trades), dtype=np.int64, count=n)
-        qty = np.fromiter((t.qty for t in trades), dtype=np.int64, count=n)
-        value = price * qty // 10
-        online = np.fromiter((t.channel is Channel.ONLINE for t in trades), dtype=bool, count=n)
-        buyer = np.fromiter((t.buyer for t in trades), dtype=np.int64, count=n)
-        seller = np.fromiter((t.seller for t in trades), dtype=np.int64, count=n)
+        trade_table = self._trade_table(day_of)
+        if n:
+            cols = list(zip(*trade_table.rows, strict=True))
+            prod = np.array([pidx[c] for c in cols[2]], dtype=np.int64)
+            price, qty, value, buyer, seller = (np.array(cols[i], dtype=np.int64)
+                                                for i in (3, 4, 5, 7, 8))
+            online = np.array([c == "online" for c in cols[6]], dtype=bool)
+        else:
+            prod = price = qty = value = buyer = seller = np.zeros(0, dtype=np.int64)
+            online = np.zeros(0, dtype=bool)
         nprod = len(codes)
         nmem = len(pop)
 
@@ -257,7 +260,7 @@ class Recorder:
         if extra:
             summary.update(extra)
         return SimResults(summary, self._daily(day_of, prod, price, qty, value, online),
-                          self._trade_table(day_of), self._enterprise_table(
+                          trade_table, self._enterprise_table(
                               bought, sold, buy_fen, sell_fen, n_m, holdings))
 
     def _daily(self, day_of, prod, price, qty, value, online) -> Table:
@@ -290,13 +293,21 @@ class Recorder:
     def _trade_table(self, day_of: np.ndarray) -> Table:
         days = [d.isoformat() for d in self.days]
         buy = Side.BUY
-        rows = [
-            (t.time, days[d], t.product, t.price, t.qty, t.price * t.qty // 10, t.channel.value,
-             t.buyer, t.seller, t.aggressor.value,
-             t.taker_order_id if t.aggressor is buy else t.maker_order_id,
-             t.maker_order_id if t.aggressor is buy else t.taker_order_id)
-            for t, d in zip(self.trades, day_of.tolist(), strict=True)
-        ]
+        online = Channel.ONLINE
+        rows = []
+        append = rows.append
+        for t, d in zip(self.trades, day_of.tolist(), strict=True):
+            price = t.price
+            qty = t.qty
+            channel = "online" if t.channel is online else "offline"
+            if t.aggressor is buy:
+                append((t.time, days[d], t.product, price, qty, price * qty // 10, channel,
+                        t.taker_owner, t.maker_owner, "buy", t.taker_order_id,
+                        t.maker_order_id))
+            else:
+                append((t.time, days[d], t.product, price, qty, price * qty // 10, channel,
+                        t.maker_owner, t.taker_owner, "sell", t.maker_order_id,
+                        t.taker_order_id))
         return Table(TRADE_COLUMNS, rows)
 
     def _enterprise_table(self, bought, sold, buy_fen, sell_fen, n_m, holdings) -> Table:
