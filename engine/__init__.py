@@ -29,7 +29,7 @@ from engine.events import (
     SessionChanged,
     Trade,
 )
-from engine.exchange import Exchange, ExchangeSettings, Member
+from engine.exchange import Exchange, ExchangeSettings, ExchangeSnapshot, MarketSnapshot, Member
 from engine.orders import Channel, RestingOrder, Side, TimeInForce
 from engine.product import Product
 from engine.session import DailyBar, SessionState
@@ -47,6 +47,8 @@ __all__ = [
     "DaySettled",
     "Exchange",
     "ExchangeSettings",
+    "ExchangeSnapshot",
+    "MarketSnapshot",
     "Member",
     "Product",
     "SessionChanged",
