@@ -295,18 +295,18 @@ class Agents:
         lots = self.lot
         counts = self.counts
         apply = self.apply
+        lodge = self.counter.lodge
         n_new = n_amend = n_off = n_rej = 0
-        for k, i in enumerate(idx.tolist()):
-            qty = qtys[k]
+        t = t0 - REQUEST_SPACING_NS
+        for i, price, qty in zip(idx.tolist(), prices, qtys, strict=True):
+            t += REQUEST_SPACING_NS
             if qty <= 0:
                 continue
             oid = slot_oid[i]
             if oid == PENDING:
                 continue
-            t = t0 + k * REQUEST_SPACING_NS
             m = slot_m[i]
             p = slot_p[i]
-            price = prices[k]
             buy = is_buy[i]
             lot = lots[p]
             if not online[i]:
@@ -325,7 +325,7 @@ class Agents:
                         if qty <= 0:
                             continue
                     stock[m][p] = have - qty
-                self.counter.lodge(t, i, price, qty)
+                lodge(t, i, price, qty)
                 slot_oid[i] = PENDING
                 n_off += 1
                 continue
@@ -438,6 +438,8 @@ class Agents:
         stock = self.stock
         slot_m = self.slot_m_l
         slot_p = self.slot_p_l
+        slot_oid = self.slot_oid
+        is_buy = self.is_buy_l
         resell = self.resell_l
         need = self.need
         for ev in events:
@@ -458,7 +460,7 @@ class Agents:
                     rec[2] -= q
                     if not rec[2]:
                         del orders[bo]
-                        self.slot_oid[s] = 0
+                        slot_oid[s] = 0
                     need[s] -= q
                     if resell[s] >= 0:
                         need[resell[s]] += q
@@ -469,7 +471,7 @@ class Agents:
                     rec[2] -= q
                     if not rec[2]:
                         del orders[so]
-                        self.slot_oid[s] = 0
+                        slot_oid[s] = 0
                     need[s] -= q
             elif cls is Cancelled or cls is Expired:
                 rec = orders.get(ev.order_id)
@@ -477,14 +479,14 @@ class Agents:
                     continue
                 s = rec[0]
                 q = ev.qty
-                if self.is_buy_l[s]:
+                if is_buy[s]:
                     cash[slot_m[s]] += rec[1] * q // 10
                 else:
                     stock[slot_m[s]][slot_p[s]] += q
                 rec[2] -= q
                 if rec[2] <= 0:
                     del orders[ev.order_id]
-                    self.slot_oid[s] = 0
+                    slot_oid[s] = 0
 
     # ------------------------------------------------------------------ deals
 

@@ -141,18 +141,28 @@ class Recorder:
         self.population = population
         self.days = list(days)
         self.trades: list[Trade] = []
+        self._buffer: list[Event] = []  # today's events, filtered at end_day
         self._day_end: list[int] = []  # len(self.trades) at each day's end
         self._settlement: list[list[int | None]] = []
         self._members: list[tuple[int, int]] = []
         self.counts: dict[str, int] = {}
 
+    def attach(self, exchange: Any) -> None:
+        """Listen to every event of `exchange` (the day's events are buffered, then filtered).
+
+        The listener is the buffer's own `append`, so delivering an event runs no Python code.
+        """
+        exchange.subscribe(self._buffer.append)
+
     def on_event(self, event: Event) -> None:
-        """Exchange listener: keep trades, ignore everything else."""
-        if event.__class__ is Trade:
-            self.trades.append(event)
+        """Take one event by hand (as `attach` does for an exchange)."""
+        self._buffer.append(event)
 
     def end_day(self, settlements: Sequence[int | None]) -> None:
         """Close the current trading day: its settlement price per product (None if unknown)."""
+        buf = self._buffer
+        self.trades.extend([e for e in buf if e.__class__ is Trade])
+        buf.clear()
         day = len(self._day_end)
         self._day_end.append(len(self.trades))
         self._settlement.append(list(settlements))

@@ -88,7 +88,7 @@ class Simulation:
         self.recorder = Recorder(scenario=sc.name, seed=self.seed, scale=scale,
                                  products=[p.code for p in sc.products],
                                  population=self.population, days=days[: self.ndays])
-        ex.subscribe(self.recorder.on_event)
+        self.recorder.attach(ex)
         self.day = 0
 
     def run_day(self, check: bool = False) -> None:
