@@ -13,12 +13,11 @@ orders with `amend`, and applies the returned events, so agents see fills on the
 
 Holdings are exact integers (cash in fen, stock in kg) and never go negative: an order reserves
 what it could spend or deliver, a fill settles at the trade price, and a cancel or expiry
-releases the rest. Negotiated deals and the dominant seller's block auctions use the same ledger.
+releases the rest. Negotiated deals and block auctions (`sim.deals`) use the same ledger.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -29,14 +28,14 @@ from engine import (
     Cancelled,
     Channel,
     Expired,
-    Rejected,
     Side,
     TimeInForce,
     Trade,
 )
 from sim.calendar import TradingCalendar
 from sim.counter import Counter
-from sim.population import DOMINANT_LIGHT, Population
+from sim.deals import Deals
+from sim.population import Population
 from sim.scenario import Scenario
 
 __all__ = ["Agents", "LedgerError"]
@@ -142,9 +141,6 @@ class Agents:
         self.deal_size = np.where(consumer & (want >= mblock), want, 0.0)
         self.deal_slots = np.flatnonzero(self.deal_size > 0) if nspec.probability_pct else (
             np.zeros(0, dtype=np.int64))
-        self.block = sc.block_auctions
-        self.block_pidx = self.codes.index(self.block.product) if self.block else -1
-        self._auction: dict[str, Any] | None = None
         self.day = -1
         self.month = -1
         self.band_lo = [0] * nprod
@@ -164,6 +160,7 @@ class Agents:
         self.belief = np.zeros(N)
         self.produced_kg = [0] * nprod  # output added to producers' stock, per product
         self.income_fen = 0  # cash paid to buyers from their sales outside the exchange
+        self.deals = Deals(self)
         self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "rejected": 0,
                        "negotiated": 0, "block_auctions": 0, "block_bids": 0}
         del n
@@ -274,8 +271,8 @@ class Agents:
             p = self.sc.negotiation.probability_pct / 100
             cand = slots[(rng.random(len(slots)) < p) & self.active[slots]]
             for k, i in enumerate(cand.tolist()):
-                self._negotiate(i, int(self.deal_size[i]),
-                                t + (len(idx) + k) * REQUEST_SPACING_NS)
+                self.deals.negotiate(i, int(self.deal_size[i]),
+                                     t + (len(idx) + k) * REQUEST_SPACING_NS)
 
     def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
               auction: bool = False) -> None:
@@ -487,127 +484,6 @@ class Agents:
                 if rec[2] <= 0:
                     del orders[ev.order_id]
                     slot_oid[s] = 0
-
-    # ------------------------------------------------------------------ deals
-
-    def _negotiate(self, i: int, want: int, t: int) -> None:
-        """A large buyer agrees a deal for `want` kg off the book with a seller, and registers it.
-
-        The deal buys ahead: the buyer's need (and the seller's) may go below zero, and they
-        place no orders for that product until it has accrued again.
-        """
-        p = self.slot_p_l[i]
-        m = self.slot_m_l[i]
-        sellers = self.sellers_of[p]
-        if not len(sellers):
-            return
-        w = self.rate[sellers]
-        s = int(sellers[int(np.searchsorted(np.cumsum(w), self.rng.random() * w.sum()))])
-        sm = self.slot_m_l[s]
-        if sm == m or not self.active[s]:
-            return
-        lot = self.lot[p]
-        have = self.stock[sm][p]
-        tick = self.tick[p]
-        price = int(round(float(self.paths[self.day][p]) / tick)) * tick
-        price = min(max(price, self.band_lo[p]), self.band_hi[p])
-        qty = min(want, have // lot * lot, self.cash[m] * 10 // price // lot * lot)
-        if qty < self.min_block[p]:
-            return
-        evs = self.ex.register_negotiated(m + 1, sm + 1, self.codes[p], price, qty, time=t)
-        for ev in evs:
-            if ev.__class__ is Trade:
-                val = ev.price * ev.qty // 10
-                self.cash[m] -= val
-                self.stock[m][p] += ev.qty
-                self.need[i] -= ev.qty
-                self.cash[sm] += val
-                self.stock[sm][p] -= ev.qty
-                self.need[s] -= ev.qty
-                self.counts["negotiated"] += 1
-            elif ev.__class__ is Rejected:
-                self.counts["rejected"] += 1
-
-    def block_auction_open(self, t: int, end: int) -> None:
-        """The dominant light seller offers a block; some eligible buyers bid at once."""
-        spec = self.block
-        if spec is None or self._auction is not None:
-            return
-        p = self.block_pidx
-        seller = DOMINANT_LIGHT - 1
-        lot = self.lot[p]
-        tick = self.tick[p]
-        qty = min(int(spec.tonnes * 1000 * self.scale) // lot * lot,
-                  self.stock[seller][p] // lot * lot)
-        if qty < lot:
-            return
-        fund = float(self.paths[self.day][p])
-        reserve = math.ceil(fund * (1 - spec.reserve_discount_bp / 10_000) / tick) * tick
-        reserve = min(max(reserve, self.band_lo[p]), self.band_hi[p])
-        evs = self.ex.open_block_auction(seller + 1, self.codes[p], qty, reserve, start=t,
-                                         end=end)
-        opened = next((e for e in evs if e.__class__.__name__ == "BlockAuctionOpened"), None)
-        if opened is None:
-            self.counts["rejected"] += 1
-            return
-        self.counts["block_auctions"] += 1
-        self.stock[seller][p] -= qty
-        auction = {"id": opened.auction_id, "qty": qty, "p": p, "bids": {}}
-        self._auction = auction
-        buyers = self.buyers_of[p]
-        rng = self.rng
-        pick = buyers[(rng.random(len(buyers)) < spec.bidders_pct / 100)
-                      & self.active[buyers] & (self.need[buyers] >= lot)]
-        prem = rng.random(len(pick)) * 150
-        for k, s in enumerate(pick.tolist()):
-            m = self.slot_m_l[s]
-            raw = self.belief[s] * (1 + prem[k] / 10_000)
-            price = min(max(int(raw // tick) * tick, reserve), self.band_hi[p])
-            bq = min(int(self.need[s]) // lot * lot, self.cash[m] * 10 // price // lot * lot)
-            if bq < lot:
-                continue
-            self.cash[m] -= price * bq // 10
-            evs = self.ex.bid_block_auction(m + 1, opened.auction_id, price, bq,
-                                             time=t + (k + 1) * REQUEST_SPACING_NS)
-            self.counts["block_bids"] += 1
-            if any(e.__class__ is Rejected for e in evs):
-                self.cash[m] += price * bq // 10
-                self.counts["rejected"] += 1
-                continue
-            auction["bids"][m + 1] = (s, price, bq)
-
-    def block_auction_settle(self, t: int) -> list:
-        """Settle the open block auction: winners pay and receive, the rest is released."""
-        auction = self._auction
-        if auction is None:
-            return []
-        self._auction = None
-        p = auction["p"]
-        seller = DOMINANT_LIGHT - 1
-        evs = self.ex.settle_block_auction(auction["id"], time=t)
-        filled: dict[int, int] = {}
-        sold = 0
-        for ev in evs:
-            if ev.__class__ is not Trade:
-                continue
-            member = ev.buyer
-            s, bid, _ = auction["bids"][member]
-            m = member - 1
-            q = ev.qty
-            self.cash[m] += bid * q // 10 - ev.price * q // 10
-            self.stock[m][p] += q
-            self.need[s] -= q
-            filled[member] = filled.get(member, 0) + q
-            self.cash[seller] += ev.price * q // 10
-            sold += q
-        for member, (_s, bid, bq) in auction["bids"].items():
-            left = bq - filled.get(member, 0)
-            self.cash[member - 1] += bid * left // 10
-        self.stock[seller][p] += auction["qty"] - sold
-        dom = np.flatnonzero(self.is_seller_need & (self.slot_m == seller) & (self.slot_p == p))
-        if len(dom):
-            self.need[dom[0]] -= sold
-        return evs
 
     # ------------------------------------------------------------------ audit
 

@@ -112,9 +112,9 @@ class Simulation:
         for k, t in enumerate(steps):
             agents.key_in(t)
             if k == settle_at:
-                agents.block_auction_settle(t)
+                agents.deals.settle_block(t)
             if k == open_at:
-                agents.block_auction_open(t, steps[settle_at])
+                agents.deals.open_block(t, steps[settle_at])
             agents.step(t + 1_000_000)
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self.recorder.end_day([ex.settlement(p.code) for p in sc.products])
