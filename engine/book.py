@@ -125,10 +125,6 @@ class BookSide:
         self.levels: dict[int, Level] = {}
         self.keys: list[int] = []
 
-    def best_price(self) -> int | None:
-        keys = self.keys
-        return self.sign * keys[-1] if keys else None
-
     def iter_levels(self):
         """Levels from best to worst."""
         levels = self.levels
@@ -258,16 +254,8 @@ class OrderBook:
         key = own.sign * price
         level = own.levels.get(key)
         if level is None:
-            level = own.levels[key] = Level()
-            level.price = price
-            level.total = qty
-            keys = own.keys
-            if not keys or key > keys[-1]:
-                keys.append(key)
-            else:
-                insort(keys, key)
-        else:
-            level.total += qty
+            level = _new_level(own.levels, own.keys, key, price)
+        level.total += qty
         level[order_id] = orders[order_id] = Order(order_id, side, level.price, qty, owner, tif,
                                                    channel, time)
         return events
