@@ -274,30 +274,57 @@ class Recorder:
                               bought, sold, buy_fen, sell_fen, n_m, holdings))
 
     def _daily(self, day_of, prod, price, qty, value, online) -> Table:
-        rows = []
+        """One row per (day, product): bars and tallies, grouped with a few whole-run numpy calls."""
         nprod = len(self.products)
-        start = 0
-        for d, end in enumerate(self._day_end):
+        ndays = len(self._day_end)
+        size = ndays * nprod
+        key = day_of * nprod + prod
+        order = np.argsort(key, kind="stable")  # by day and product, in time order within
+        k_sorted = key[order]
+        px_sorted = price[order]
+        count = np.bincount(key, minlength=size)
+        first = np.searchsorted(k_sorted, np.arange(size), side="left")
+        present = count > 0
+        starts = first[present]
+        last = starts + count[present] - 1
+        high = np.zeros(size, dtype=np.int64)
+        low = np.zeros(size, dtype=np.int64)
+        opens = np.zeros(size, dtype=np.int64)
+        closes = np.zeros(size, dtype=np.int64)
+        if len(starts):
+            high[present] = np.maximum.reduceat(px_sorted, starts)
+            low[present] = np.minimum.reduceat(px_sorted, starts)
+            opens[present] = px_sorted[starts]
+            closes[present] = px_sorted[last]
+
+        def total(weights: np.ndarray) -> list[int]:
+            out = np.zeros(size, dtype=np.int64)
+            np.add.at(out, key, weights)
+            return out.tolist()
+
+        vol = total(qty)
+        val = total(value)
+        pxq = total(price * qty)
+        on_kg = total(np.where(online, qty, 0))
+        count_l, high_l, low_l = count.tolist(), high.tolist(), low.tolist()
+        open_l, close_l = opens.tolist(), closes.tolist()
+        rows = []
+        g = 0
+        for d in range(ndays):
             members, online_members = self._members[d]
             date = self.days[d].isoformat()
-            sl = slice(start, end)
-            p_day, px, q, v, on = prod[sl], price[sl], qty[sl], value[sl], online[sl]
-            for j in range(nprod):
-                m = p_day == j
-                k = int(m.sum())
-                settle = self._settlement[d][j]
+            settle = self._settlement[d]
+            for j, code in enumerate(self.products):
+                k = count_l[g]
                 if k:
-                    pj, qj, vj = px[m], q[m], v[m]
-                    vol = int(qj.sum())
-                    row = (date, self.products[j], int(pj[0]), int(pj.max()), int(pj.min()),
-                           int(pj[-1]), int((pj * qj).sum()) // vol, settle, vol, int(vj.sum()),
-                           k, int(qj[on[m]].sum()), int(qj[~on[m]].sum()), members,
-                           online_members)
+                    v = vol[g]
+                    rows.append((date, code, open_l[g], high_l[g], low_l[g], close_l[g],
+                                 pxq[g] // v, settle[j], v, val[g], k, on_kg[g], v - on_kg[g],
+                                 members, online_members))
                 else:
-                    row = (date, self.products[j], None, None, None, None, None, settle, 0, 0,
-                           0, 0, 0, members, online_members)
-                rows.append(row)
-            start = end
+                    rows.append((date, code, None, None, None, None, None, settle[j], 0, 0,
+                                 0, 0, 0, members, online_members))
+                g += 1
         return Table(DAILY_COLUMNS, rows)
 
     def _trade_table(self, day_of: np.ndarray) -> Table:
