@@ -195,6 +195,10 @@ class Exchange:
         self._listeners: list[Callable[[Event], None]] = []
         self._pending: deque[Event] = deque()
         self._delivering = False
+        # the only listener while delivery may go straight to it (one listener, not delivering,
+        # nothing held back); None otherwise. The request methods inline that direct delivery.
+        self._solo: Callable[[Event], None] | None = None
+        self._resubscribed = False  # a listener subscribed during a delivery
 
     # ------------------------------------------------------------------ listeners
 
@@ -203,38 +207,66 @@ class Exchange:
         if not callable(listener):
             raise TypeError(f"listener must be callable, got {listener!r}")
         self._listeners.append(listener)
+        if self._delivering:
+            self._resubscribed = True  # _solo is settled when the delivery ends
+        else:
+            self._refresh_solo()
+
+    def _refresh_solo(self) -> None:
+        """Allow direct delivery again when there is one listener and nothing is in flight."""
+        listeners = self._listeners
+        idle = len(listeners) == 1 and not self._delivering and not self._pending
+        self._solo = listeners[0] if idle else None
+        self._resubscribed = False
+
+    def _solo_raised(self, events: list[Event], failed: Event) -> None:
+        """Direct delivery stopped at `failed`: hold back the rest for after the next request."""
+        i = next(i for i, event in enumerate(events) if event is failed)
+        self._pending.extend(events[i + 1:])
+        self._delivering = False
+        self._refresh_solo()
 
     def _publish(self, events: list[Event]) -> None:
+        """Deliver `events` to every listener, or queue them while a delivery is under way.
+
+        The request methods deliver straight to a single idle listener themselves (`_solo`);
+        this is the general path: several listeners, events held back by a listener that
+        raised, and requests made from inside a callback.
+        """
         pending = self._pending
         if self._delivering:
             pending.extend(events)  # a listener's own request: delivered after the current ones
             return
         self._delivering = True
+        self._solo = None
         listeners = self._listeners
         try:
-            if pending:  # left over by a listener that raised
-                pending.extend(events)
-            elif len(listeners) == 1:  # the common case, without the queue
-                listener = listeners[0]
-                done = 0
-                try:
-                    for event in events:
-                        listener(event)
-                        done += 1
-                except BaseException:
-                    pending.extend(events[done + 1:])
-                    raise
-            else:
-                pending.extend(events)
+            pending.extend(events)
             while pending:
                 event = pending.popleft()
                 for listener in listeners:
                     listener(event)
         finally:
             self._delivering = False
+            self._refresh_solo()
 
     def _done(self, events: list[Event]) -> list[Event]:
-        if self._listeners:
+        solo = self._solo
+        if solo is not None:  # a single idle listener: deliver directly (see _publish)
+            self._solo = None
+            self._delivering = True
+            for event in events:
+                try:
+                    solo(event)
+                except BaseException:
+                    self._solo_raised(events, event)
+                    raise
+            self._delivering = False
+            if self._pending or self._resubscribed:  # the listener made requests or subscribed
+                self._publish([])
+            else:
+                self._solo = solo
+        elif self._listeners:
             self._publish(events)
         return events
 
@@ -459,7 +491,22 @@ class Exchange:
         self._owner[oid] = member
         if len(events) > 1:
             self._record(m, events)
-        if self._listeners:
+        solo = self._solo
+        if solo is not None:  # a single idle listener: deliver directly (see _publish)
+            self._solo = None
+            self._delivering = True
+            for event in events:
+                try:
+                    solo(event)
+                except BaseException:
+                    self._solo_raised(events, event)
+                    raise
+            self._delivering = False
+            if self._pending or self._resubscribed:  # the listener made requests or subscribed
+                self._publish([])
+            else:
+                self._solo = solo
+        elif self._listeners:
             self._publish(events)
         return events
 
@@ -557,7 +604,22 @@ class Exchange:
                                time=time)
         if len(events) > 1:
             self._record(m, events)
-        if self._listeners:
+        solo = self._solo
+        if solo is not None:  # a single idle listener: deliver directly (see _publish)
+            self._solo = None
+            self._delivering = True
+            for event in events:
+                try:
+                    solo(event)
+                except BaseException:
+                    self._solo_raised(events, event)
+                    raise
+            self._delivering = False
+            if self._pending or self._resubscribed:  # the listener made requests or subscribed
+                self._publish([])
+            else:
+                self._solo = solo
+        elif self._listeners:
             self._publish(events)
         return events
 
@@ -579,7 +641,22 @@ class Exchange:
                                              CancelReason.USER, time, m.code, o.channel)])
         # the owner's own order in continuous trading; the book says if it is still live
         events = m.book.cancel(order_id, time=time)
-        if self._listeners:
+        solo = self._solo
+        if solo is not None:  # a single idle listener: deliver directly (see _publish)
+            self._solo = None
+            self._delivering = True
+            for event in events:
+                try:
+                    solo(event)
+                except BaseException:
+                    self._solo_raised(events, event)
+                    raise
+            self._delivering = False
+            if self._pending or self._resubscribed:  # the listener made requests or subscribed
+                self._publish([])
+            else:
+                self._solo = solo
+        elif self._listeners:
             self._publish(events)
         return events
 
@@ -639,7 +716,24 @@ class Exchange:
         events = m.book.amend(order_id, price, qty, time=time)
         if len(events) > 1:
             self._record(m, events)
-        return self._done(events)
+        solo = self._solo
+        if solo is not None:  # a single idle listener: deliver directly (see _publish)
+            self._solo = None
+            self._delivering = True
+            for event in events:
+                try:
+                    solo(event)
+                except BaseException:
+                    self._solo_raised(events, event)
+                    raise
+            self._delivering = False
+            if self._pending or self._resubscribed:  # the listener made requests or subscribed
+                self._publish([])
+            else:
+                self._solo = solo
+        elif self._listeners:
+            self._publish(events)
+        return events
 
     def _preopen_amend(self, m: _Market, order_id: int, price: int | None, qty: int | None,
                        time: int) -> list[Event]:

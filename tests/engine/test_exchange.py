@@ -609,6 +609,49 @@ def test_a_listener_that_raises_loses_no_event():
     assert heard[3].reason is CancelReason.IOC_REMAINDER
 
 
+def test_every_listener_hears_every_event_in_order_including_one_subscribed_in_a_callback():
+    ex = opened()
+    first, second, late = [], [], []
+
+    def subscribing(event):
+        first.append(event)
+        if type(event) is Trade and not late:
+            late.append("subscribed")  # marks that the late listener exists from now on
+            ex.subscribe(late.append)
+
+    ex.subscribe(subscribing)
+    resting = ex.submit_limit(1, "LA_OX", SELL, 4_000, 10000, time=21)
+    crossing = ex.submit_limit(2, "LA_OX", BUY, 4_000, 5000, time=22)
+    assert first == resting + crossing and late == ["subscribed"]
+    ex.subscribe(second.append)  # three listeners from here on
+    cancel = ex.cancel(1, resting[0].order_id, time=23)
+    market = ex.submit_market(3, "LA_OX", SELL, 5000, time=24)
+    amend = ex.submit_limit(3, "LA_OX", BUY, 3_990, 5000, time=25)
+    amend += ex.amend(3, amend[0].order_id, qty=10000, time=26)
+    later = cancel + market + amend
+    assert first == resting + crossing + later
+    assert late[1:] == later and second == later
+
+
+def test_a_listener_that_raises_with_others_subscribed_holds_back_the_rest_for_all():
+    ex = opened()
+    heard, other = [], []
+
+    def fussy(event):
+        heard.append(event)
+        if type(event) is Trade:
+            raise RuntimeError("listener bug")
+
+    ex.subscribe(fussy)
+    ex.subscribe(other.append)
+    ex.submit_limit(1, "LA_OX", SELL, 4_000, 10000, time=21)
+    with pytest.raises(RuntimeError):
+        ex.submit_limit(2, "LA_OX", BUY, 4_000, 15000, tif=TimeInForce.IOC, time=22)
+    later = ex.submit_limit(3, "LA_OX", BUY, 3_990, 5000, time=23)
+    assert [type(e) for e in heard] == [Accepted, Accepted, Trade, Cancelled, Accepted]
+    assert heard[-1:] == later and other[-2:] == heard[-2:]
+
+
 @given(tick=st.sampled_from([1, 5, 10, 100]), ref_ticks=st.integers(1, 10_000),
        pct=st.integers(0, 99))
 def test_percent_band_is_the_widest_grid_interval_inside_the_exact_band(tick, ref_ticks, pct):
