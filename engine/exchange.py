@@ -148,14 +148,18 @@ class ExchangeSnapshot(msgspec.Struct, frozen=True):
 class _Market:
     """One product's state: its book, pre-open collection, session, band and day tally."""
 
-    __slots__ = ("product", "code", "book", "pre", "state", "low", "high", "settlement",
-                 "tally", "bars", "day")
+    __slots__ = ("product", "code", "book", "live", "pre", "state", "low", "high",
+                 "settlement", "tally", "bars", "day")
 
     def __init__(self, product: Product, settings: ExchangeSettings) -> None:
         self.product = product
         self.code = product.code
         self.book = OrderBook(product.tick, product.lot, product=product.code,
                               stp=settings.stp, trade_price=settings.trade_price)
+        # The book's own index of its resting orders (id -> order), read here and never
+        # written: it answers "is this order live, and whose is it?" on the cancel and amend
+        # paths without a per-order dict of the exchange's own.
+        self.live: dict[int, Order] = self.book._orders
         self.pre = PreOpenBook()
         self.state = CLOSED
         self.settlement = product.reference_price  # the previous settlement: today's reference
@@ -185,11 +189,10 @@ class Exchange:
         if not self._markets:
             raise ValueError("an exchange needs at least one product")
         self._members: dict[Any, Member] = {}
-        # order id -> market and -> owner, for every order taken today and every one still
-        # resting; entries of orders that left the book are pruned at the close. Two plain
-        # dicts rather than one of tuples: no allocation, nothing for the cyclic GC to track.
+        # order id -> market, for every order taken today and every one still resting;
+        # entries of orders that left the book are pruned at the close. The owner and
+        # liveness of a continuous order come from its book (_Market.live).
         self._where: dict[int, _Market] = {}
-        self._owner: dict[int, Any] = {}
         self._next_id = 1
         self._auctions: dict[int, BlockAuction] = {}
         self._listeners: list[Callable[[Event], None]] = []
@@ -420,9 +423,7 @@ class Exchange:
                                      bar.trades, time, m.code))
             events.append(SessionChanged(CLOSED, m.day, time, m.code))
         self._where = {oid: m for oid, m in self._where.items()
-                       if oid in m.book or oid in m.pre.orders}
-        owner = self._owner
-        self._owner = {oid: owner[oid] for oid in self._where}
+                       if oid in m.live or oid in m.pre.orders}
         return self._done(events)
 
     # ------------------------------------------------------------------ orders
@@ -444,7 +445,7 @@ class Exchange:
 
     def _live(self, order_id: int) -> bool:
         m = self._where.get(order_id)
-        return m is not None and (order_id in m.book or order_id in m.pre.orders)
+        return m is not None and (order_id in m.live or order_id in m.pre.orders)
 
     def _entry_reject(self, m: _Market | None, member: Any, product: Any,
                       order_id: int | None, time: int, channel: Channel) -> list[Event]:
@@ -488,7 +489,6 @@ class Exchange:
         events = m.book.limit(oid, side, price, qty, member, tif, post_only, channel=channel,
                               time=time)
         self._where[oid] = m
-        self._owner[oid] = member
         if len(events) > 1:
             self._record(m, events)
         solo = self._solo
@@ -540,7 +540,6 @@ class Exchange:
         events: list[Event] = [Accepted(oid, side, price, qty, member, tif, time, code, channel)]
         order = Order(oid, side, price, qty, member, tif, channel, time)
         self._where[oid] = m
-        self._owner[oid] = member
         self._enter_preopen(m, order, events)
         return events
 
@@ -629,7 +628,8 @@ class Exchange:
             raise TypeError(f"order_id must be an int, got {order_id!r}")
         m = self._where.get(order_id)
         mem = self._members.get(member)
-        if (m is None or m.state is not CONTINUOUS or self._owner[order_id] != member
+        o = None if m is None else m.live.get(order_id)
+        if (o is None or o.owner != member or m.state is not CONTINUOUS
                 or mem is None or mem.suspended or time < mem.joined):
             found = self._find(member, order_id, time)  # the slow path: exact reasons
             if type(found) is list:
@@ -639,7 +639,7 @@ class Exchange:
                 o = m.pre.remove(order_id)
                 return self._done([Cancelled(order_id, o.side, o.price, o.qty, o.owner,
                                              CancelReason.USER, time, m.code, o.channel)])
-        # the owner's own order in continuous trading; the book says if it is still live
+        # the owner's own live order in continuous trading
         events = m.book.cancel(order_id, time=time)
         solo = self._solo
         if solo is not None:  # a single idle listener: deliver directly (see _publish)
@@ -669,7 +669,7 @@ class Exchange:
         code = m.code
         if m.state is CLOSED:
             return [Rejected(order_id, R.MARKET_CLOSED, f"{code} is closed", time, code)]
-        o = m.pre.orders.get(order_id) if m.state is PRE_OPEN else m.book.order(order_id)
+        o = m.pre.orders.get(order_id) if m.state is PRE_OPEN else m.live.get(order_id)
         if o is None:
             return [Rejected(order_id, R.UNKNOWN_ORDER, f"no live order with id {order_id}",
                              time, code)]
@@ -697,19 +697,17 @@ class Exchange:
             raise TypeError(f"qty must be an int or None, got {qty!r}")
         m = self._where.get(order_id)
         mem = self._members.get(member)
-        if (m is None or m.state is not CONTINUOUS or self._owner[order_id] != member
-                or mem is None or mem.suspended or time < mem.joined
-                or order_id not in m.book):
+        o = None if m is None else m.live.get(order_id)
+        if (o is None or o.owner != member or m.state is not CONTINUOUS
+                or mem is None or mem.suspended or time < mem.joined):
             found = self._find(member, order_id, time)  # the slow path: exact reasons
             if type(found) is list:
                 return self._done(found)
             m, channel = found
         else:
-            channel = None  # looked up only if a reject needs it
+            channel = o.channel
         if price is not None and (price <= 0 or price % m.product.tick or price < m.low
                                   or price > m.high):
-            if channel is None:
-                channel = m.book.order(order_id).channel
             return self._done(self._price_reject(m, price, order_id, time, channel))
         if m.state is PRE_OPEN:
             return self._done(self._preopen_amend(m, order_id, price, qty, time))
