@@ -200,3 +200,19 @@ def test_scenarios_without_block_auctions_or_traders_run():
     assert res.summary["trades"] > 0
     traders = [e for e in res.enterprises.as_dicts() if e["role"] == "trader"]
     assert traders == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_run_leaves_the_garbage_collector_as_it_found_it(enabled):
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        run(small_scenario(), seed=1, until="2024-01-03")
+        assert gc.isenabled() is enabled
+        with pytest.raises(UserError):
+            run(small_scenario(), seed=1, until="2023-12-01")  # fails inside the run
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
