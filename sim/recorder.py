@@ -274,7 +274,7 @@ class Recorder:
                               bought, sold, buy_fen, sell_fen, n_m, holdings))
 
     def _daily(self, day_of, prod, price, qty, value, online) -> Table:
-        """One row per (day, product): bars and tallies, grouped with a few whole-run numpy calls."""
+        """One row per (day, product): bars and tallies from a few whole-run numpy calls."""
         nprod = len(self.products)
         ndays = len(self._day_end)
         size = ndays * nprod
