@@ -150,11 +150,14 @@ class Agents:
         self.lo_s = self.hi_s = self.signed_ticks = self.bp_ticks = np.zeros(N)
         # static per-slot quantities of `_decide`
         self.sign = np.where(self.is_buy, 1.0, -1.0)
+        self.signed_tick = self.sign * self.tick_s
         self.inv_rate = 1.0 / np.maximum(self.rate, 1e-9)
         self.size_cap = np.minimum(np.maximum(self.rate * beh.order_days, self.lot_s),
                                    self.max_order)
         self.act_p = beh.act_pct / 100
         self.active = np.zeros(N, dtype=bool)
+        self.lot_active = np.full(N, np.inf)  # a slot's lot if its member has joined, else inf
+        self.deal_active = np.zeros(len(self.deal_slots), dtype=bool)  # active[deal_slots]
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
@@ -175,6 +178,8 @@ class Agents:
         beh = self.beh
         joined = pop.join_day <= d
         self.active = joined[self.slot_m]
+        self.lot_active = np.where(self.active, self.lot_s, np.inf)
+        self.deal_active = self.active[self.deal_slots]
         self.online = (pop.online_day <= d)[self.slot_m]
         self.online_l = self.online.tolist()
         month = self.cal.days[d].month
@@ -233,8 +238,8 @@ class Agents:
                                                       - beh.order_days, 0.0))
         np.minimum(conc, MAX_CONCESSION_BP, out=conc)
         # sign * price_in_ticks = sign*belief/tick + belief/tick * c / 10_000, floored
-        px = self.sign[idx] * np.floor(self.signed_ticks[idx] + self.bp_ticks[idx] * conc)
-        px *= self.tick_s[idx]
+        px = np.floor(self.signed_ticks[idx] + self.bp_ticks[idx] * conc)
+        px *= self.signed_tick[idx]  # exact: whole ticks times a +-tick
         np.clip(px, self.lo_s[idx], self.hi_s[idx], out=px)
         lot = self.lot_s[idx]
         qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
@@ -259,8 +264,7 @@ class Agents:
         """One decision step at instant t: slots with a need act, then large buyers negotiate."""
         rng = self.rng
         act = rng.random(self.N) < self.act_p
-        act &= self.active
-        act &= self.need >= self.lot_s
+        act &= self.need >= self.lot_active  # a need of a lot, in a joined member's slot
         idx = np.flatnonzero(act)
         if len(idx):
             rng.shuffle(idx)
@@ -269,7 +273,9 @@ class Agents:
         slots = self.deal_slots
         if len(slots):
             p = self.sc.negotiation.probability_pct / 100
-            cand = slots[(rng.random(len(slots)) < p) & self.active[slots]]
+            draw = rng.random(len(slots)) < p
+            draw &= self.deal_active
+            cand = slots[draw]
             for k, i in enumerate(cand.tolist()):
                 self.deals.negotiate(i, int(self.deal_size[i]),
                                      t + (len(idx) + k) * REQUEST_SPACING_NS)
