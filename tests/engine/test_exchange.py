@@ -530,6 +530,21 @@ def test_api_misuse_raises_type_error():
         ex.submit_market(1, "LA_OX", BUY, 5000, channel="offline", time=21)
 
 
+def test_misuse_that_looks_like_a_valid_request_raises_the_exchange_error_and_changes_nothing():
+    ex = opened()
+    oid = ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, time=21)[0].order_id
+    before = digest(ex)
+    with pytest.raises(TypeError, match="order_id must be an int, got 1.0"):
+        ex.cancel(1, float(oid), time=22)  # equal to the live id, and hashes like it
+    with pytest.raises(TypeError, match="price must be an int or None"):
+        ex.amend(1, oid, price=3_950.0, time=22)  # inside the band
+    with pytest.raises(TypeError, match="price must be an int, got float"):
+        ex.submit_limit(2, "LA_OX", SELL, 3_950.0, 5000, time=22)
+    with pytest.raises(TypeError, match="side"):
+        ex.submit_market(2, "LA_OX", "sell", 5000, time=22)
+    assert digest(ex) == before
+
+
 def test_events_carry_product_and_channel():
     ex = make()
     ex.begin_day(time=10)
