@@ -856,27 +856,30 @@ class Exchange:
         return events
 
     def _record(self, m: _Market, events: list[Event]) -> None:
-        """Count the trades among `events` in the product's day tally (DayTally.add, inlined)."""
+        """Count the trades among `events` in the product's day tally (DayTally.add, inlined).
+
+        Sums go through locals; the tally's prices are read only where a trade may move
+        them and written once.
+        """
         tally = m.tally
-        opened, high, low, close = tally.open, tally.high, tally.low, tally.close
         volume = notional = value = trades = 0
         for ev in events:
             if type(ev) is Trade:
                 price = ev.price
                 qty = ev.qty
-                if opened is None:
-                    opened = high = low = price
-                elif price > high:
-                    high = price
-                elif price < low:
-                    low = price
-                close = price
+                if tally.open is None:
+                    tally.open = tally.high = tally.low = price
+                elif price > tally.high:
+                    tally.high = price
+                elif price < tally.low:
+                    tally.low = price
                 volume += qty
-                notional += price * qty
-                value += price * qty // 10
+                pq = price * qty
+                notional += pq
+                value += pq // 10  # per trade, as DayTally.add
                 trades += 1
         if trades:
-            tally.open, tally.high, tally.low, tally.close = opened, high, low, close
+            tally.close = price
             tally.volume += volume
             tally.notional += notional
             tally.value += value
