@@ -478,14 +478,10 @@ class Exchange:
         # it changes anything), for the exchange's own message.
         try:
             m = self._trading[product]
-            fast = self._joined[member] <= time and m.low <= price <= m.high
+            oid = self._next_id if order_id is None else order_id
+            fast = (self._joined[member] <= time and price >= m.low and price <= m.high
+                    and oid >= self._next_id)  # a non-int id: the book raises, see below
         except (KeyError, TypeError):
-            fast = False
-        if order_id is None:
-            oid = self._next_id
-        elif type(order_id) is int and order_id >= self._next_id:
-            oid = order_id
-        else:
             fast = False
         if not fast or (channel is not ONLINE and channel is not OFFLINE):
             return self._limit_checked(member, product, side, price, qty, tif, post_only,
