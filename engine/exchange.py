@@ -238,7 +238,7 @@ class Exchange:
     def _publish(self, events: list[Event]) -> None:
         """Deliver `events` to every listener, or queue them while a delivery is under way.
 
-        The request methods deliver straight to a single idle listener themselves (`_solo`);
+        `_done` delivers straight to a single idle listener (`_solo`);
         this is the general path: several listeners, events held back by a listener that
         raised, and requests made from inside a callback.
         """
@@ -260,6 +260,7 @@ class Exchange:
             self._refresh_solo()
 
     def _done(self, events: list[Event]) -> list[Event]:
+        """Deliver a request's events to its listeners and return them; all requests end here."""
         solo = self._solo
         if solo is not None:  # a single idle listener: deliver directly (see _publish)
             self._solo = None
@@ -496,24 +497,7 @@ class Exchange:
         self._where[oid] = m
         if len(events) > 1:
             self._record(m, events)
-        solo = self._solo
-        if solo is not None:  # a single idle listener: deliver directly (see _publish)
-            self._solo = None
-            self._delivering = True
-            for event in events:
-                try:
-                    solo(event)
-                except BaseException:
-                    self._solo_raised(events, event)
-                    raise
-            self._delivering = False
-            if self._pending or self._resubscribed:  # the listener made requests or subscribed
-                self._publish([])
-            else:
-                self._solo = solo
-        elif self._listeners:
-            self._publish(events)
-        return events
+        return self._done(events)
 
     def _limit_checked(self, member: Any, product: Any, side: Side, price: int, qty: int,
                        tif: TimeInForce, post_only: bool, channel: Channel, time: int,
@@ -644,24 +628,7 @@ class Exchange:
         self._next_id = oid + 1
         if len(events) > 1:
             self._record(m, events)
-        solo = self._solo
-        if solo is not None:  # a single idle listener: deliver directly (see _publish)
-            self._solo = None
-            self._delivering = True
-            for event in events:
-                try:
-                    solo(event)
-                except BaseException:
-                    self._solo_raised(events, event)
-                    raise
-            self._delivering = False
-            if self._pending or self._resubscribed:  # the listener made requests or subscribed
-                self._publish([])
-            else:
-                self._solo = solo
-        elif self._listeners:
-            self._publish(events)
-        return events
+        return self._done(events)
 
     def _market_checked(self, member: Any, product: Any, side: Side, qty: int,
                         protection: int | None, channel: Channel, time: int,
@@ -706,24 +673,7 @@ class Exchange:
             events = m.book.cancel(order_id, time=time)
         except TypeError:  # misuse (an id that only equals an int): the exchange's message
             return self._cancel_checked(member, order_id, time)
-        solo = self._solo
-        if solo is not None:  # a single idle listener: deliver directly (see _publish)
-            self._solo = None
-            self._delivering = True
-            for event in events:
-                try:
-                    solo(event)
-                except BaseException:
-                    self._solo_raised(events, event)
-                    raise
-            self._delivering = False
-            if self._pending or self._resubscribed:  # the listener made requests or subscribed
-                self._publish([])
-            else:
-                self._solo = solo
-        elif self._listeners:
-            self._publish(events)
-        return events
+        return self._done(events)
 
     def _cancel_checked(self, member: Any, order_id: int, time: int) -> list[Event]:
         """cancel, every check in order: the exact reject, or misuse raised."""
@@ -783,24 +733,7 @@ class Exchange:
             return self._amend_checked(member, order_id, price, qty, time)
         if len(events) > 1:
             self._record(m, events)
-        solo = self._solo
-        if solo is not None:  # a single idle listener: deliver directly (see _publish)
-            self._solo = None
-            self._delivering = True
-            for event in events:
-                try:
-                    solo(event)
-                except BaseException:
-                    self._solo_raised(events, event)
-                    raise
-            self._delivering = False
-            if self._pending or self._resubscribed:  # the listener made requests or subscribed
-                self._publish([])
-            else:
-                self._solo = solo
-        elif self._listeners:
-            self._publish(events)
-        return events
+        return self._done(events)
 
     def _amend_checked(self, member: Any, order_id: int, price: int | None, qty: int | None,
                        time: int) -> list[Event]:
