@@ -315,24 +315,7 @@ class Agents:
             if not online[i]:
                 if oid or auction:
                     continue
-                if buy:
-                    if price * qty // 10 > cash[m]:
-                        qty = cash[m] * 10 // price // lot * lot
-                        if qty <= 0:
-                            continue
-                    cash[m] -= price * qty // 10
-                else:
-                    have = stock[m][p]
-                    if qty > have:
-                        qty = have // lot * lot
-                        if qty <= 0:
-                            continue
-                    stock[m][p] = have - qty
-                lodge(t, i, price, qty)
-                slot_oid[i] = PENDING
-                n_off += 1
-                continue
-            if oid:
+            elif oid:
                 rec = orders[oid]
                 old_px, old_qty = rec[1], rec[2]
                 if old_px == price:
@@ -370,13 +353,13 @@ class Agents:
                     else:
                         stock[m][p] += qty - old_qty
                 continue
+            # a new order, online or at the counter: reserve its cash or stock first
             if buy:
                 if price * qty // 10 > cash[m]:
                     qty = cash[m] * 10 // price // lot * lot
                     if qty <= 0:
                         continue
                 cash[m] -= price * qty // 10
-                evs = submit(m + 1, codes[p], BUY, price, qty, tif=DAY, time=t)
             else:
                 have = stock[m][p]
                 if qty > have:
@@ -384,7 +367,12 @@ class Agents:
                     if qty <= 0:
                         continue
                 stock[m][p] = have - qty
-                evs = submit(m + 1, codes[p], SELL, price, qty, tif=DAY, time=t)
+            if not online[i]:
+                lodge(t, i, price, qty)
+                slot_oid[i] = PENDING
+                n_off += 1
+                continue
+            evs = submit(m + 1, codes[p], BUY if buy else SELL, price, qty, tif=DAY, time=t)
             n_new += 1
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
