@@ -163,6 +163,7 @@ class Agents:
         self.belief = np.zeros(N)
         self.produced_kg = [0] * nprod  # output added to producers' stock, per product
         self.income_fen = 0  # cash paid to buyers from their sales outside the exchange
+        self.withdrawn = np.zeros(n, dtype=bool)  # members taken out by an intervention
         self.deals = Deals(self)
         self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "rejected": 0,
                        "negotiated": 0, "block_auctions": 0, "block_bids": 0}
@@ -177,7 +178,7 @@ class Agents:
         rng = self.rng
         beh = self.beh
         joined = pop.join_day <= d
-        self.active = joined[self.slot_m]
+        self.active = (joined & ~self.withdrawn)[self.slot_m]
         self.lot_active = np.where(self.active, self.lot_s, np.inf)
         self.deal_active = self.active[self.deal_slots]
         self.online = (pop.online_day <= d)[self.slot_m]
@@ -220,6 +221,14 @@ class Agents:
         ticks = self.belief / self.tick_s
         self.signed_ticks = self.sign * ticks
         self.bp_ticks = ticks / 10_000
+
+    def set_withdrawn(self, member: int, withdrawn: bool) -> None:
+        """Take member index `member` out of trading from the next day's start, or bring it back.
+
+        Its orders are the exchange's to cancel (`Exchange.suspend_member`); its needs and
+        output keep accruing, so a returning seller comes back with stock to sell.
+        """
+        self.withdrawn[member] = withdrawn
 
     # ------------------------------------------------------------------ pricing
 

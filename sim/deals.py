@@ -79,6 +79,8 @@ class Deals:
             return
         p = self.block_pidx
         seller = DOMINANT_LIGHT - 1
+        if a.withdrawn[seller]:
+            return
         lot = a.lot[p]
         tick = a.tick[p]
         qty = min(int(spec.tonnes * 1000 * a.scale) // lot * lot,

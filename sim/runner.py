@@ -9,6 +9,7 @@ All randomness comes from one `numpy.random.SeedSequence(seed)`, spawned per com
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import gc
 import time as _time
@@ -23,10 +24,10 @@ from sim.agents import Agents
 from sim.calendar import TradingCalendar
 from sim.cli import UserError
 from sim.counter import Counter
-from sim.population import build_population
+from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, build_population
 from sim.prices import price_paths
 from sim.recorder import Recorder, SimResults
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import InterventionSpec, Scenario, load_scenario, with_overrides
 
 __all__ = ["Simulation", "build_exchange", "run"]
 
@@ -90,6 +91,7 @@ class Simulation:
                                  products=[p.code for p in sc.products],
                                  population=self.population, days=days[: self.ndays])
         self.recorder.attach(ex)
+        self.interventions = _schedule(sc.interventions, days)
         self.day = 0
 
     def run_day(self, check: bool = False) -> None:
@@ -101,6 +103,8 @@ class Simulation:
         sc = self.scenario
         steps = cal.steps(d, sc.behaviour.steps_per_day)
         t0 = cal.auction_start(d)
+        for iv in self.interventions.get(d, ()):
+            self._intervene(iv, t0)
         agents.apply(ex.begin_day(time=t0))
         agents.start_day(d)
         agents.auction_orders(t0 + 1_000_000)
@@ -125,24 +129,69 @@ class Simulation:
                 ex.book(p.code).check_invariants()
         self.day += 1
 
+    def _intervene(self, iv: InterventionSpec, t: int) -> None:
+        """Withdraw a member (the exchange suspends it and cancels its orders) or bring it back."""
+        member = member_id(iv.member)
+        if iv.action == "withdraw":
+            self.agents.apply(self.exchange.suspend_member(member, time=t))
+            self.agents.set_withdrawn(member - 1, True)
+        else:
+            self.exchange.reinstate_member(member)
+            self.agents.set_withdrawn(member - 1, False)
+
     def results(self) -> SimResults:
         """The recorder's results so far, with request counts and final holdings."""
         cash, stock = self.agents.holdings()
-        extra: dict[str, Any] = {"requests": dict(self.agents.counts)}
+        days = self.calendar.days
+        extra: dict[str, Any] = {
+            "requests": dict(self.agents.counts),
+            "interventions": [
+                {"date": iv.date.isoformat(), "action": iv.action,
+                 "member": member_id(iv.member),
+                 "applied": days[d].isoformat() if d < self.day else None}
+                for d, iv in sorted(((d, iv) for d, ivs in self.interventions.items()
+                                     for iv in ivs), key=lambda x: x[0])
+            ],
+        }
         return self.recorder.results(extra, (cash, stock))
+
+
+def member_id(member: str | int) -> int:
+    """The enterprise id an intervention names (`dominant_light`, `dominant_heavy` or an id)."""
+    if member == "dominant_light":
+        return DOMINANT_LIGHT
+    if member == "dominant_heavy":
+        return DOMINANT_HEAVY
+    return int(member)
+
+
+def _schedule(interventions: list[InterventionSpec], days: list[dt.date]
+              ) -> dict[int, list[InterventionSpec]]:
+    """Interventions by the index of the first trading day on or after their date, in order."""
+    out: dict[int, list[InterventionSpec]] = {}
+    for iv in sorted(interventions, key=lambda iv: iv.date):  # stable: file order on a tie
+        d = bisect.bisect_left(days, iv.date)
+        out.setdefault(d, []).append(iv)
+    return out
 
 
 def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None,
         until: dt.date | str | None = None, out: str | Path | None = None,
         progress: bool | Progress | None = None, scale: int = 1,
-        check: bool = False) -> SimResults:
+        check: bool = False, overrides: list[str] | tuple[str, ...] = ()) -> SimResults:
     """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
 
     `until` stops after that date; `out` writes the four output files there; `progress` is
     True for a tqdm bar over trading days or a callable(day, days); `scale` multiplies the
-    population and order flow; `check` audits the ledger and every book after each day.
+    population and order flow; `check` audits the ledger and every book after each day;
+    `overrides` are `KEY=VALUE` settings applied to the scenario first (as `rexsim run
+    --set`, e.g. `"products.PRND_OX.band_pct=10"`); the summary lists them.
     """
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    overrides = list(overrides)
+    if isinstance(scenario, Scenario):
+        sc = with_overrides(scenario, overrides)
+    else:
+        sc = load_scenario(scenario, overrides)
     if isinstance(until, str):
         try:
             until = dt.date.fromisoformat(until)
@@ -170,6 +219,7 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         if bar is not None:
             bar.close()
         res = sim.results()
+        res.summary["overrides"] = overrides
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.resources
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ __all__ = [
     "CalendarSpec",
     "CounterSpec",
     "ExchangeSpec",
+    "InterventionSpec",
     "NegotiationSpec",
     "PopulationSpec",
     "ProductSpec",
@@ -32,6 +34,7 @@ __all__ = [
     "builtin_scenarios",
     "builtin_text",
     "load_scenario",
+    "with_overrides",
 ]
 
 PosInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -160,6 +163,19 @@ class BehaviourSpec(_Spec, frozen=True):
     trader_half_spread_bp: NonNegInt = 40  # traders bid this far below, ask this far above
 
 
+class InterventionSpec(_Spec, frozen=True):
+    """A what-if shock: a member withdraws from the exchange, or returns to it.
+
+    It takes effect at the start of the first trading day on or after `date`. A withdrawing
+    member is suspended: the exchange cancels its orders, bids and block auctions, and it
+    sends no more until it returns.
+    """
+
+    date: dt.date
+    action: Literal["withdraw", "return"]
+    member: Literal["dominant_light", "dominant_heavy"] | PosInt  # or an enterprise id
+
+
 class Scenario(_Spec, frozen=True):
     """A whole simulation run as data."""
 
@@ -173,6 +189,7 @@ class Scenario(_Spec, frozen=True):
     negotiation: NegotiationSpec = NegotiationSpec()
     block_auctions: BlockAuctionSpec | None = None
     exchange: ExchangeSpec = ExchangeSpec()
+    interventions: list[InterventionSpec] = []
     seed: NonNegInt = 1
     description: str = ""
 
@@ -286,7 +303,103 @@ def _check(sc: Scenario) -> list[str]:
         errs.append(f"$.counter.delay_minutes: expected min <= max, got [{lo}, {hi}]")
     if sc.block_auctions is not None and sc.block_auctions.product not in codes:
         errs.append(f"$.block_auctions.product: unknown product {sc.block_auctions.product!r}")
+    errs.extend(_check_interventions(sc))
     return errs
+
+
+def _check_interventions(sc: Scenario) -> list[str]:
+    """Interventions fall inside the calendar, name a member that exists, and alternate."""
+    errs: list[str] = []
+    cal = sc.calendar
+    withdrawn: set[Any] = set()
+    order = sorted(range(len(sc.interventions)), key=lambda k: sc.interventions[k].date)
+    for i in order:
+        iv = sc.interventions[i]
+        where = f"$.interventions[{i}]"
+        if not cal.start <= iv.date <= cal.end:
+            errs.append(f"{where}.date: expected a date from {cal.start} to {cal.end}, "
+                        f"got {iv.date}")
+        if type(iv.member) is int and iv.member > sc.population.members:
+            errs.append(f"{where}.member: expected an enterprise id from 1 to "
+                        f"{sc.population.members}, got {iv.member}")
+        if iv.action == "withdraw":
+            if iv.member in withdrawn:
+                errs.append(f"{where}: member {iv.member!r} has already withdrawn by {iv.date}")
+            withdrawn.add(iv.member)
+        elif iv.member not in withdrawn:
+            errs.append(f"{where}: member {iv.member!r} returns on {iv.date} without having "
+                        f"withdrawn before")
+        else:
+            withdrawn.discard(iv.member)
+    return errs
+
+
+# --------------------------------------------------------------------------- overrides
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z_0-9-]*|\d+")
+
+
+def _override_value(text: str) -> Any:
+    """A TOML value (`10`, `2.5`, `true`, `2024-06-03`, `[1, 2]`, `"x"`); else the bare text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _override_path(raw: dict, key: str, assignment: str) -> tuple[Any, str | int]:
+    """The container that `key` (dotted, `[i]` or a product code / role name) sets a value in."""
+    steps = key.replace("[", ".").replace("]", "").split(".")
+    if not all(_KEY.fullmatch(s) for s in steps):
+        raise UserError(f"--set {assignment}: expected KEY=VALUE with KEY like "
+                        f"population.members or products.PRND_OX.band_pct")
+    node: Any = raw
+    for depth, step in enumerate(steps):
+        last = depth == len(steps) - 1
+        here = ".".join(steps[:depth]) or "the scenario"
+        if isinstance(node, list):
+            if step.isdigit():
+                index = int(step)
+                if index >= len(node):
+                    raise UserError(f"--set {assignment}: {here} has {len(node)} entries, "
+                                    f"no [{index}]")
+            else:  # a product by its code, a role by its name
+                found = [k for k, e in enumerate(node)
+                         if isinstance(e, dict) and step in (e.get("code"), e.get("name"))]
+                if not found:
+                    raise UserError(f"--set {assignment}: {here} has no entry {step!r}")
+                index = found[0]
+            if last:
+                return node, index
+            node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                return node, step
+            node = node.setdefault(step, {})
+        else:
+            raise UserError(f"--set {assignment}: {here} is a value, not a table")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
+    """Set each `KEY=VALUE` in a raw scenario table, in order (later ones win)."""
+    for assignment in overrides:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. "
+                            f"population.members=1974")
+        container, slot = _override_path(raw, key.strip(), assignment)
+        container[slot] = _override_value(text.strip())
+    return raw
+
+
+def with_overrides(sc: Scenario, overrides: Iterable[str]) -> Scenario:
+    """A copy of `sc` with `KEY=VALUE` overrides applied and the whole scenario re-validated."""
+    overrides = list(overrides)
+    if not overrides:
+        return sc
+    raw = apply_overrides(msgspec.to_builtins(sc), overrides)
+    return _decode(raw, f"{sc.name} (with --set)")
 
 
 # --------------------------------------------------------------------------- loading
@@ -305,12 +418,25 @@ def builtin_text(name: str) -> str:
     return (importlib.resources.files("sim") / "scenarios" / f"{name}.toml").read_text("utf-8")
 
 
-def parse_scenario(text: str, source: str = "scenario.toml") -> Scenario:
-    """Decode and validate scenario TOML; any problem is ONE UserError line naming `source`."""
+def parse_scenario(text: str, source: str = "scenario.toml",
+                   overrides: Iterable[str] = ()) -> Scenario:
+    """Decode and validate scenario TOML; any problem is ONE UserError line naming `source`.
+
+    `overrides` are `KEY=VALUE` settings (see `apply_overrides`) applied before validation.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{source}: invalid TOML: {exc}") from None
+    overrides = list(overrides)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+        source = f"{source} (with --set)"
+    return _decode(raw, source)
+
+
+def _decode(raw: Any, source: str) -> Scenario:
+    """Convert a raw table into a Scenario and check it; one UserError line on any problem."""
     try:
         sc = msgspec.convert(raw, Scenario)
     except msgspec.ValidationError as exc:
@@ -322,12 +448,17 @@ def parse_scenario(text: str, source: str = "scenario.toml") -> Scenario:
     return sc
 
 
-def load_scenario(name_or_path: str | Path = "baotou-2024") -> Scenario:
-    """Load a built-in scenario by name, or a scenario TOML file by path."""
+def load_scenario(name_or_path: str | Path = "baotou-2024",
+                  overrides: Iterable[str] = ()) -> Scenario:
+    """Load a built-in scenario by name, or a scenario TOML file by path.
+
+    `overrides`: `KEY=VALUE` strings such as `population.members=1974` or
+    `products.PRND_OX.band_pct=10`, applied before validation (as `rexsim run --set`).
+    """
     text_name = str(name_or_path)
     path = Path(text_name)
     if text_name in builtin_scenarios() and not path.is_file():
-        return parse_scenario(builtin_text(text_name), f"{text_name}.toml")
+        return parse_scenario(builtin_text(text_name), f"{text_name}.toml", overrides)
     if path.suffix != ".toml" and not path.is_file():
         builtin_text(text_name)  # raises the "unknown scenario" UserError
     try:
@@ -336,4 +467,4 @@ def load_scenario(name_or_path: str | Path = "baotou-2024") -> Scenario:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a UTF-8 text file") from None
-    return parse_scenario(text, str(path))
+    return parse_scenario(text, str(path), overrides)

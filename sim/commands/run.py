@@ -57,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("--scale", type=_positive, default=1, metavar="K",
                    help="multiply the population and order flow by K (default: 1)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="change one scenario setting for this run (repeatable), e.g. "
+                        "population.members=1974, products.PRND_OX.band_pct=10, "
+                        "exchange.trade_price=median; VALUE is TOML")
     p.set_defaults(func=_run)
 
 
@@ -69,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = (not args.quiet) and sys.stderr.isatty()
     try:
         res = run(sc, seed=args.seed, until=args.until, out=None, progress=progress,
-                  scale=args.scale)
+                  scale=args.scale, overrides=args.overrides)
         res.write(out)
     except OSError as exc:
         raise UserError(f"{out}: cannot write results: {exc.strerror or exc}") from None
@@ -117,4 +121,10 @@ def format_summary(res: SimResults) -> str:
         f"members {s['members']:,} from {s['provinces']} provinces; trading online "
         f"{s['online_members_start']:,} at the start, {s['online_members_end']:,} at the end",
     ]
+    for assignment in s.get("overrides", []):
+        lines.append(f"set {assignment}")
+    for iv in s.get("interventions", []):
+        verb = "withdrew" if iv["action"] == "withdraw" else "returned"
+        when = f"on {iv['applied']}" if iv["applied"] else "(not reached: no trading day left)"
+        lines.append(f"member {iv['member']} {verb} {when}")
     return "\n".join(lines)
