@@ -4,6 +4,11 @@ At settlement the offered quantity goes to the bids by price (highest first), th
 the marginal bid may fill partly. Each winner pays its own bid, or, when the auction is
 uniform, every winner pays the lowest winning bid. Bids are not bounded by the day's price
 band: a block auction prices itself (a reserve below, competition above).
+
+A suspended member does not trade, here either: when a seller is suspended, each of its
+auctions not yet settled is withdrawn (`withdrawn`; it never settles or takes bids again, and
+every bid in it lapses), and the bids a suspended member placed in other sellers' open
+auctions are removed, so that settlement never sees them. Reinstatement restores neither.
 """
 
 from __future__ import annotations
@@ -27,7 +32,12 @@ class BlockBid(msgspec.Struct, frozen=True, gc=False):
 
 
 class BlockAuction(msgspec.Struct, gc=False):
-    """An offer and the bids it has collected, in arrival order."""
+    """An offer and the bids it has collected, in arrival order.
+
+    It is open until it is `settled` or `withdrawn` (at most one of them); a withdrawn
+    auction keeps the bids it had as a record, none of which can trade. `channel` is the
+    channel it was opened on.
+    """
 
     auction_id: int
     product: str
@@ -39,6 +49,8 @@ class BlockAuction(msgspec.Struct, gc=False):
     uniform: bool
     bids: list[BlockBid] = msgspec.field(default_factory=list)
     settled: bool = False
+    withdrawn: bool = False
+    channel: Channel = Channel.ONLINE
 
 
 def allocate_block(

@@ -47,16 +47,17 @@ class RejectReason(enum.Enum):
     INVALID_WINDOW = "invalid_window"  # block auction whose end is not after its start
     AUCTION_NOT_ENDED = "auction_not_ended"  # block auction settled before its end
     AUCTION_SETTLED = "auction_settled"  # block auction already settled
+    AUCTION_WITHDRAWN = "auction_withdrawn"  # block auction withdrawn (its seller suspended)
 
 
 class CancelReason(enum.Enum):
-    """Why open quantity left the book without trading."""
+    """Why open quantity left without trading: an order's, a block offer's or a block bid's."""
 
     USER = "user"  # cancel request
     IOC_REMAINDER = "ioc_remainder"  # what an IOC (or FOK-free sweep) could not fill
     MARKET_REMAINDER = "market_remainder"  # market order stopped by exhaustion or protection
     SELF_TRADE = "self_trade"  # self-trade prevention
-    MEMBER_SUSPENDED = "member_suspended"  # exchange pulled a suspended member's orders
+    MEMBER_SUSPENDED = "member_suspended"  # exchange pulled a suspended member's orders/blocks
     OUTSIDE_BAND = "outside_band"  # a carried-over order priced outside the new day's band
 
 
@@ -256,6 +257,40 @@ class BlockAuctionSettled(Event, frozen=True, tag=True, gc=False):
     channel: Channel | None = Channel.ONLINE
 
 
+class BlockAuctionWithdrawn(Event, frozen=True, tag=True, gc=False):
+    """A block auction ended unsettled: none of `qty` trades and every bid in it lapses.
+
+    Today only the exchange withdraws, when the seller is suspended (MEMBER_SUSPENDED).
+    `channel` is the channel the auction was opened on. It never settles or takes bids again.
+    """
+
+    auction_id: int
+    seller: Any
+    qty: int
+    reason: CancelReason
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = Channel.ONLINE
+
+
+class BlockBidWithdrawn(Event, frozen=True, tag=True, gc=False):
+    """A bid left an open block auction unfilled and will not count at its settlement.
+
+    Today only the exchange withdraws bids, when the bidder is suspended (MEMBER_SUSPENDED).
+    The fields repeat the bid's `BlockBidAccepted`; `channel` is the bid's.
+    """
+
+    auction_id: int
+    bid_id: int
+    member: Any
+    price: int
+    qty: int
+    reason: CancelReason
+    time: int = 0
+    product: str | None = None
+    channel: Channel | None = Channel.ONLINE
+
+
 EXCHANGE_EVENTS = (
     SessionChanged,
     AuctionUncrossed,
@@ -263,4 +298,6 @@ EXCHANGE_EVENTS = (
     BlockAuctionOpened,
     BlockBidAccepted,
     BlockAuctionSettled,
+    BlockAuctionWithdrawn,
+    BlockBidWithdrawn,
 )

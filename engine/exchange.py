@@ -4,6 +4,8 @@ One `OrderBook` per product does the matching; the exchange adds what a market n
 it and stays thin on the hot path (a product lookup, a member lookup, a band check):
 
 - members (unknown, suspended, not yet joined members are refused; cancel/amend by owner);
+  suspension pulls the member's orders, withdraws its open block auctions and removes its
+  bids from others' (a suspended member never trades); reinstatement restores none of them;
 - the session of each product: CLOSED -> `begin_day` -> PRE_OPEN (call auction: limit orders
   collect in a `PreOpenBook`, nothing trades) -> `open_market` -> CONTINUOUS (the book) ->
   `close_market` (DAY orders expire, the day settles) -> CLOSED; each step applies to every
@@ -34,7 +36,10 @@ Events of each action, in order (a refused request is always exactly one `Reject
 | `register_negotiated` | one `Trade` (offline, aggressor BUY, maker = seller) |
 | `open_block_auction` / `bid_block_auction` | `BlockAuctionOpened` / `BlockBidAccepted` |
 | `settle_block_auction` | `Trade`* (best bid first, maker = seller), `BlockAuctionSettled` |
-| `suspend_member` | `Cancelled`* (MEMBER_SUSPENDED), call auctions and books |
+| `suspend_member` | per product: `Cancelled`* (MEMBER_SUSPENDED), call auction then book; |
+| | then per open block auction, in opening order: `BlockAuctionWithdrawn` if the member |
+| | sells it, else `BlockBidWithdrawn`* for the member's bids, in arrival order (same reason) |
+| `reinstate_member` | none |
 
 Auction trades: the maker is the earlier of the two orders, the aggressor the later one's
 side. Every event carries the product code; order events carry their order's channel, and
@@ -58,7 +63,9 @@ from engine.events import (
     AuctionUncrossed,
     BlockAuctionOpened,
     BlockAuctionSettled,
+    BlockAuctionWithdrawn,
     BlockBidAccepted,
+    BlockBidWithdrawn,
     Cancelled,
     CancelReason,
     DaySettled,
@@ -302,7 +309,14 @@ class Exchange:
         return list(self._members.values())
 
     def suspend_member(self, member_id: int | str, *, time: int) -> list[Event]:
-        """Suspend a member: its resting and pre-open orders are cancelled (MEMBER_SUSPENDED)."""
+        """Suspend a member: it is refused from now on and nothing of its can trade any more.
+
+        Its pre-open and resting orders are cancelled, its open (unsettled) block auctions are
+        withdrawn, and its bids in other sellers' open block auctions are removed, all with
+        reason MEMBER_SUSPENDED. The events come per product (call auction, then book, each in
+        arrival order), then per open block auction in opening order (see the module table).
+        Suspending a member that is already suspended changes nothing and returns no events.
+        """
         member = self._members.get(member_id)
         if member is None:
             return self._done([Rejected(None, R.UNKNOWN_MEMBER,
@@ -319,10 +333,27 @@ class Exchange:
             for ro in [ro for ro in m.book.orders() if ro.owner == member_id]:
                 for ev in m.book.cancel(ro.order_id, time=time):
                     events.append(msgspec.structs.replace(ev, reason=reason))
+        for a in self._auctions.values():  # opening order
+            if a.settled or a.withdrawn:
+                continue
+            if a.seller == member_id:
+                a.withdrawn = True
+                events.append(BlockAuctionWithdrawn(a.auction_id, a.seller, a.qty, reason, time,
+                                                    a.product, a.channel))
+            elif any(b.member == member_id for b in a.bids):
+                kept: list[BlockBid] = []
+                for b in a.bids:
+                    if b.member == member_id:
+                        events.append(BlockBidWithdrawn(a.auction_id, b.bid_id, b.member,
+                                                        b.price, b.qty, reason, time, a.product,
+                                                        b.channel))
+                    else:
+                        kept.append(b)
+                a.bids = kept
         return self._done(events)
 
     def reinstate_member(self, member_id: int | str) -> list[Event]:
-        """Lift a suspension; the member's cancelled orders stay cancelled."""
+        """Lift a suspension; its cancelled orders, withdrawn auctions and bids stay gone."""
         member = self._members.get(member_id)
         if member is None:
             return self._done([Rejected(None, R.UNKNOWN_MEMBER, f"unknown member {member_id!r}")])
@@ -907,7 +938,8 @@ class Exchange:
                                         when, product, channel)])
         auction_id = self._new_id(None)
         self._auctions[auction_id] = BlockAuction(auction_id, product, seller, qty,
-                                                  reserve_price, start, end, uniform)
+                                                  reserve_price, start, end, uniform,
+                                                  channel=channel)
         return self._done([BlockAuctionOpened(auction_id, seller, qty, reserve_price, start, end,
                                               uniform, when, product, channel)])
 
@@ -927,6 +959,10 @@ class Exchange:
         if a.settled:
             return self._done([Rejected(None, R.AUCTION_SETTLED,
                                         f"block auction {auction_id} is settled", time, code,
+                                        channel)])
+        if a.withdrawn:
+            return self._done([Rejected(None, R.AUCTION_WITHDRAWN,
+                                        f"block auction {auction_id} was withdrawn", time, code,
                                         channel)])
         bad = self._member_reject(member, time, None, code, channel)
         if bad is not None:
@@ -965,7 +1001,8 @@ class Exchange:
     def settle_block_auction(self, auction_id: int, *, time: int) -> list[Event]:
         """End a block auction: Trades to the best bids (maker = seller), then its summary.
 
-        Bids of members suspended since bidding are passed over.
+        A withdrawn auction is refused (AUCTION_WITHDRAWN). Bids of members suspended since
+        bidding are not there to count: the suspension removed them.
         """
         a = self._auctions.get(auction_id)
         if a is None:
@@ -976,6 +1013,10 @@ class Exchange:
         if a.settled:
             return self._done([Rejected(None, R.AUCTION_SETTLED,
                                         f"block auction {auction_id} is settled", time, code)])
+        if a.withdrawn:
+            return self._done([Rejected(None, R.AUCTION_WITHDRAWN,
+                                        f"block auction {auction_id} was withdrawn", time,
+                                        code)])
         if time < a.end:
             return self._done([Rejected(None, R.AUCTION_NOT_ENDED,
                                         f"block auction {auction_id} ends at {a.end}", time,
@@ -983,12 +1024,10 @@ class Exchange:
         if m.state is CLOSED:
             return self._done([Rejected(None, R.MARKET_CLOSED, f"{code} is closed", time,
                                         code)])
-        members = self._members
-        bids = [b for b in a.bids if not members[b.member].suspended]
         events: list[Event] = []
         sold = value = 0
         prices = []
-        for bid, fill, paid in allocate_block(bids, a.qty, a.uniform):
+        for bid, fill, paid in allocate_block(a.bids, a.qty, a.uniform):
             trade = Trade(paid, fill, auction_id, bid.bid_id, a.seller, bid.member, BUY, time,
                           code, bid.channel)
             events.append(trade)
@@ -1003,7 +1042,7 @@ class Exchange:
         return self._done(events)
 
     def block_auction(self, auction_id: int) -> BlockAuction | None:
-        """The block auction record (offer, bids, settled flag), or None."""
+        """The block auction record (offer, bids, settled and withdrawn flags), or None."""
         return self._auctions.get(auction_id)
 
     # ------------------------------------------------------------------ queries

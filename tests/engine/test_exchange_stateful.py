@@ -2,8 +2,9 @@
 
 After every step: each book passes `check_invariants()`; quantity is conserved exactly (what
 every order brought in = what traded + what was cancelled or expired + what still rests);
-trades never match one owner with itself and book trades print inside the day's band; the
-bars hold exactly the trades' volume and value; a rejected request changed nothing; and a
+trades never match one owner with itself and book trades print inside the day's band; no
+suspended member trades, nor a withdrawn block auction or bid; the bars hold exactly the
+trades' volume and value; a rejected request changed nothing; and a
 listener saw exactly the events the requests returned, in order.
 """
 
@@ -24,6 +25,8 @@ from engine import (
     Accepted,
     Amended,
     BlockAuctionSettled,
+    BlockAuctionWithdrawn,
+    BlockBidWithdrawn,
     Cancelled,
     Channel,
     Exchange,
@@ -84,8 +87,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.auctions: list[int] = []
         self.offered: dict[int, int] = {}
         self.block_sold: dict[int, int] = {}
+        self.suspended: set = set()
+        self.withdrawn: set[int] = set()  # ids of withdrawn block auctions and bids
         self.trades: list[Trade] = []
         self.band_today: dict[str, tuple[int, int]] = {}
+        self.suspending = None  # the member being suspended by the current request
         self.last_advance = 0
         self.advance_session()  # into the call auction
 
@@ -115,6 +121,8 @@ class ExchangeMachine(RuleBasedStateMachine):
             elif kind is Trade:
                 self.trades.append(ev)
                 assert ev.maker_owner != ev.taker_owner
+                assert not {ev.maker_owner, ev.taker_owner} & self.suspended, ev
+                assert not {ev.maker_order_id, ev.taker_order_id} & self.withdrawn, ev
                 for oid in (ev.maker_order_id, ev.taker_order_id):
                     if oid in self.open_qty:
                         self.open_qty[oid] -= ev.qty
@@ -129,8 +137,17 @@ class ExchangeMachine(RuleBasedStateMachine):
             elif kind is Amended:
                 self.open_qty[ev.order_id] += ev.qty - ev.old_qty
             elif kind is BlockAuctionSettled:
+                assert ev.auction_id not in self.withdrawn
                 assert ev.sold == self.block_sold[ev.auction_id]
                 assert ev.sold + ev.unsold == self.offered[ev.auction_id]
+            elif kind is BlockAuctionWithdrawn:
+                assert ev.seller == self.suspending
+                assert ev.qty == self.offered[ev.auction_id]
+                assert self.block_sold[ev.auction_id] == 0
+                self.withdrawn.add(ev.auction_id)
+            elif kind is BlockBidWithdrawn:
+                assert ev.member == self.suspending and ev.auction_id not in self.withdrawn
+                self.withdrawn.add(ev.bid_id)
         return events
 
     def state(self) -> SessionState:
@@ -250,9 +267,13 @@ class ExchangeMachine(RuleBasedStateMachine):
     @rule(member=st.sampled_from(MEMBERS[:3]), suspend=st.sampled_from([False, False, True]))
     def membership(self, member, suspend):
         if suspend:
+            self.suspending = member
             self._apply(lambda: self.ex.suspend_member(member, time=self.time))
+            self.suspending = None
+            self.suspended.add(member)
         else:
             self._apply(lambda: self.ex.reinstate_member(member))
+            self.suspended.discard(member)
 
     # ---------------------------------------------------------------- audits
 
