@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sim.cli import UserError
 from sim.recorder import SimResults
+from sim.units import fixed
 
 __all__ = ["format_summary", "register"]
 
@@ -84,16 +85,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fixed(amount: int, scale: int, places: int) -> str:
-    """An exact integer amount in 1/scale units, rounded half up to `places` decimals."""
-    unit = scale // 10 ** places
-    whole = (amount + unit // 2) // unit
-    if places == 0:
-        return f"{whole:,}"
-    a, b = divmod(whole, 10 ** places)
-    return f"{a:,}.{b:0{places}d}"
-
-
 def format_summary(res: SimResults) -> str:
     """The run's summary as a plain-text table: totals, by product, by channel, membership."""
     s = res.summary
@@ -107,8 +98,8 @@ def format_summary(res: SimResults) -> str:
     def row(name: str, kg: int, fen: int, trades: int) -> str:
         share_t = 100 * kg / s["tonnage_kg"] if s["tonnage_kg"] else 0.0
         share_v = 100 * fen / s["value_fen"] if s["value_fen"] else 0.0
-        return (f"{name:<12} {_fixed(kg, 1000, 1):>12} {share_t:>6.1f}% "
-                f"{_fixed(fen, 100, 0):>20} {share_v:>6.1f}% {trades:>8,}")
+        return (f"{name:<12} {fixed(kg, 1000, 1):>12} {share_t:>6.1f}% "
+                f"{fixed(fen, 100, 0):>20} {share_v:>6.1f}% {trades:>8,}")
 
     for code, p in s["by_product"].items():
         lines.append(row(code, p["tonnage_kg"], p["value_fen"], p["trades"]))

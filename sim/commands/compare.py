@@ -1,0 +1,36 @@
+"""`rexsim compare`: a baseline run and a what-if run, metric by metric."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import msgspec
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `compare` subcommand."""
+    p = subparsers.add_parser(
+        "compare", help="compare two runs' results (e.g. a baseline and a what-if)",
+        description="Compare two runs metric by metric: tonnage, value, average prices, "
+                    "channels, concentration. Each RUN is an output directory of `rexsim run` "
+                    "or its summary.json.")
+    p.add_argument("base", metavar="BASE_RUN", help="the baseline run")
+    p.add_argument("other", metavar="OTHER_RUN", help="the run to compare with it")
+    p.add_argument("--json", action="store_true",
+                   help="print the rows as JSON (exact integers: kg, fen, yuan/t)")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim.compare import compare, format_comparison, load_summary, notes
+
+    base, other = load_summary(args.base), load_summary(args.other)
+    if args.json:
+        doc = {"notes": notes(base, other), "rows": msgspec.to_builtins(compare(base, other))}
+        print(json.dumps(doc, indent=1))
+    else:
+        print(format_comparison(base, other))
+    return 0
