@@ -14,7 +14,11 @@ process, best of `--repeat` rounds after a warm-up. It reports:
   efficiency would be if agents and recorder cost nothing;
 - wall time per unit of K and cost per request, both relative to the first K (linear scaling
   keeps them near 1.0; the two dominant sellers do not multiply with K, so their larger orders
-  make requests grow a little slower than K), and the K = 1 wall time against its 30 s target.
+  make requests grow a little slower than K), and the K = 1 wall time against its 30 s target;
+- where the first K's run spends its time (`benchmarks/sim_workload.py`; `--no-decompose`
+  skips it): the run's own requests replayed into a fresh exchange, and its book calls into
+  fresh books, so the run splits into matching, the exchange around it, and the simulator's
+  own Python; and the efficiency the run would have if the simulator's Python cost nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop the simulation after DATE (default: the scenario's end)")
     parser.add_argument("--events", type=int, default=StreamSpec().events,
                         help="length of the engine stream (default %(default)s)")
+    parser.add_argument("--no-decompose", action="store_true",
+                        help="skip replaying the first run's own requests without the agents")
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write every number and the environment to PATH as JSON")
 
@@ -126,6 +132,34 @@ def _sim(scale: int, seed: int, until: str | None, repeat: int) -> dict[str, Any
             "trades": summary["trades"], "tonnage_t": summary["tonnage_t"]}
 
 
+def _decompose(base: dict[str, Any], args: argparse.Namespace,
+               book_eps: float) -> dict[str, Any]:
+    """Replay the first K's run without its agents; print and return where its time goes."""
+    from benchmarks.sim_workload import check, record, replay_books, replay_exchange
+
+    w = record(base["scale"], args.seed, args.until)
+    check(w)  # the replays do exactly the run's matching work
+    exchange_s = min(replay_exchange(w) for _ in range(args.repeat))
+    books_s = min(replay_books(w) for _ in range(args.repeat))
+    wall = base["seconds"]
+    own = max(wall - exchange_s, 0.0)
+    ceiling = base["requests"] / exchange_s / book_eps
+    print(f"\nwhere the K={base['scale']} run's time goes (its own {len(w.exchange_calls):,} "
+          f"exchange calls and {len(w.book_calls):,} book calls replayed without the agents, "
+          f"best of {args.repeat}):")
+    print(f"  order books alone        {books_s:6.2f}s  {books_s / wall:5.2f} of the run")
+    print(f"  exchange around them     {exchange_s - books_s:6.2f}s  "
+          f"{(exchange_s - books_s) / wall:5.2f}")
+    print(f"  simulator's own Python   {own:6.2f}s  {own / wall:5.2f} (the run minus the "
+          f"exchange replay)")
+    print(f"  efficiency if the simulator's Python cost nothing: {ceiling:.3f}; the run's "
+          f"requests cost {books_s / base['requests'] * book_eps:.2f}x a stream event in the "
+          f"books alone")
+    return {"books_seconds": books_s, "exchange_seconds": exchange_s, "run_seconds": wall,
+            "simulator_python_seconds": own, "efficiency_ceiling": ceiling,
+            "exchange_calls": len(w.exchange_calls), "book_calls": len(w.book_calls)}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulator benchmark and print its numbers; 0 on success, 2 on bad arguments."""
     try:
@@ -165,9 +199,11 @@ def run(args: argparse.Namespace) -> int:
               f"{'met' if eff >= TARGET_EFFICIENCY else 'NOT met'}")
         print(f"default run wall time: {wall:.1f}s (target < {TARGET_WALL_SECONDS:.0f}s) "
               f"{'met' if wall < TARGET_WALL_SECONDS else 'NOT met'}")
+    split = None if args.no_decompose else _decompose(base, args, book_eps)
     harness.write_json(args.json, {"environment": env, "book_events_per_second": book_eps,
                                    "exchange_requests_per_second": ex_rps,
                                    "stream_events": n_events, "runs": rows,
+                                   "decomposition": split,
                                    "targets": {"efficiency": TARGET_EFFICIENCY,
                                                "wall_seconds": TARGET_WALL_SECONDS}})
     return 0

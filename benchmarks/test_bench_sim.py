@@ -21,3 +21,23 @@ def test_one_month_of_baotou(benchmark, scale: int) -> None:
                              rounds=3, iterations=1)
     assert res.summary["trades"] > 0
     assert res.summary["members_start"] == scale * 760
+
+
+
+def test_a_recorded_run_replays_to_the_same_trades_without_its_agents() -> None:
+    from benchmarks.sim_workload import check, record, replay_books, replay_exchange
+
+    w = record(seed=2, until="2024-01-10")
+    assert w.exchange_calls and w.book_calls and w.book_trades
+    assert len(w.exchange_trades) > len(w.book_trades)  # negotiated deals skip the books
+    check(w)
+    assert replay_exchange(w) > 0 and replay_books(w) > 0
+
+
+def test_a_replay_that_trades_differently_is_caught() -> None:
+    from benchmarks.sim_workload import check, record
+
+    w = record(seed=2, until="2024-01-05")
+    w.book_calls = [c for c in w.book_calls if c[1] != "amend"]
+    with pytest.raises(AssertionError, match="the book replay traded differently"):
+        check(w)
