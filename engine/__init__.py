@@ -32,6 +32,18 @@ from engine.events import (
     Trade,
 )
 from engine.exchange import Exchange, ExchangeSettings, ExchangeSnapshot, MarketSnapshot, Member
+from engine.journal import (
+    Journal,
+    JournalContents,
+    JournalError,
+    JournalHeader,
+    JournalingExchange,
+    Replayed,
+    ReplayReport,
+    apply_command,
+    read_journal,
+    replay,
+)
 from engine.orders import Channel, RestingOrder, Side, TimeInForce
 from engine.product import Product
 from engine.session import DailyBar, SessionState
@@ -58,6 +70,9 @@ __all__ = [
     "SessionChanged",
     "SessionState",
     "auction_price",
+    "apply_command",
+    "read_journal",
+    "replay",
     "BookSnapshot",
     "CancelReason",
     "Cancelled",
@@ -65,9 +80,16 @@ __all__ = [
     "Event",
     "Expired",
     "InvariantError",
+    "Journal",
+    "JournalContents",
+    "JournalError",
+    "JournalHeader",
+    "JournalingExchange",
     "OrderBook",
     "Rejected",
     "RejectReason",
+    "Replayed",
+    "ReplayReport",
     "RestingOrder",
     "SelfTradePolicy",
     "Side",
