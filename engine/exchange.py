@@ -540,8 +540,9 @@ class Exchange:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
         if type(price) is not int:
             raise TypeError(f"price must be an int, got {type(price).__name__} {price!r}")
-        if channel is not ONLINE and channel is not OFFLINE:
-            raise TypeError(f"channel must be a Channel, got {channel!r}")
+        if not isinstance(tif, TimeInForce):
+            raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
+        _check_order_types(side, qty, channel)  # before an id is used up: misuse changes nothing
         if order_id is None:
             oid = self._next_id
             self._next_id = oid + 1
@@ -574,12 +575,6 @@ class Exchange:
         if m.state is CLOSED:
             return [Rejected(order_id, R.MARKET_CLOSED, f"{code} is closed", time, code,
                              channel)]
-        if side is not BUY and side is not Side.SELL:
-            raise TypeError(f"side must be a Side, got {side!r}")
-        if not isinstance(tif, TimeInForce):
-            raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
-        if type(qty) is not int:
-            raise TypeError(f"qty must be an int, got {type(qty).__name__} {qty!r}")
         if (tif is not GTC and tif is not DAY) or post_only:
             what = "post-only" if post_only else tif.value.upper()
             return [Rejected(order_id, R.NOT_ALLOWED_IN_AUCTION,
@@ -669,8 +664,9 @@ class Exchange:
         mem = self._members.get(member)
         if m is None or mem is None or mem.suspended or time < mem.joined:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
-        if channel is not ONLINE and channel is not OFFLINE:
-            raise TypeError(f"channel must be a Channel, got {channel!r}")
+        _check_order_types(side, qty, channel)  # before an id is used up: misuse changes nothing
+        if protection is not None and type(protection) is not int:
+            raise TypeError(f"protection must be an int or None, got {protection!r}")
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
         if order_id is None:
@@ -1126,6 +1122,16 @@ def _unknown_product(order_id: int | None, product: Any, time: int, channel: Cha
     code = product if type(product) is str else None
     return [Rejected(order_id, R.UNKNOWN_PRODUCT, f"unknown product {product!r}", time, code,
                      channel)]
+
+
+def _check_order_types(side: Any, qty: Any, channel: Any) -> None:
+    """Raise TypeError for a side, quantity or channel of the wrong type (API misuse)."""
+    if side is not BUY and side is not Side.SELL:
+        raise TypeError(f"side must be a Side, got {side!r}")
+    if type(qty) is not int:
+        raise TypeError(f"qty must be an int, got {type(qty).__name__} {qty!r}")
+    if channel is not ONLINE and channel is not OFFLINE:
+        raise TypeError(f"channel must be a Channel, got {channel!r}")
 
 
 def _duplicate(order_id: int, time: int, code: str, channel: Channel) -> list:

@@ -545,6 +545,31 @@ def test_misuse_that_looks_like_a_valid_request_raises_the_exchange_error_and_ch
     assert digest(ex) == before
 
 
+@pytest.mark.parametrize("request_", [
+    lambda ex: ex.submit_limit(1, "LA_OX", "buy", 3_900, 5000, time=22),
+    lambda ex: ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000.0, time=22),
+    lambda ex: ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, tif="day", time=22),
+    lambda ex: ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, channel="x", time=22, order_id=900),
+    lambda ex: ex.submit_market(1, "LA_OX", "buy", 5000, time=22),
+    lambda ex: ex.submit_market(1, "LA_OX", BUY, 5000.0, time=22, order_id=900),
+    lambda ex: ex.submit_market(1, "LA_OX", BUY, 5000, protection=4_000.0, time=22),
+])
+def test_misuse_uses_up_no_order_id(request_):
+    ex = opened()
+    with pytest.raises(TypeError):
+        request_(ex)
+    fresh = opened()
+    assert (ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, time=23)[0].order_id
+            == fresh.submit_limit(1, "LA_OX", BUY, 3_900, 5000, time=23)[0].order_id)
+
+
+def test_misuse_in_the_call_auction_raises_too():
+    ex = make()
+    ex.begin_day(time=10)
+    with pytest.raises(TypeError, match="side"):
+        ex.submit_limit(1, "LA_OX", "buy", 3_900, 5000, time=11)
+
+
 def test_events_carry_product_and_channel():
     ex = make()
     ex.begin_day(time=10)
