@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "sim.commands.run",
     "sim.commands.scenarios",
     "sim.commands.compare",
+    "sim.commands.replay",
     "sim.commands.lobster",
 )
 

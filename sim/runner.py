@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from engine import Exchange, ExchangeSettings, Product, SelfTradePolicy, TradePriceRule
+from engine import (
+    Exchange,
+    ExchangeSettings,
+    JournalingExchange,
+    Product,
+    SelfTradePolicy,
+    TradePriceRule,
+)
 from sim.agents import Agents
 from sim.calendar import TradingCalendar
 from sim.cli import UserError
@@ -34,8 +41,12 @@ __all__ = ["Simulation", "build_exchange", "run"]
 Progress = Callable[[int, int], None]
 
 
-def build_exchange(sc: Scenario) -> Exchange:
-    """The exchange of a scenario: its products and settings, no members yet."""
+def build_exchange(sc: Scenario, journal: str | Path | None = None) -> Exchange:
+    """The exchange of a scenario: its products and settings, no members yet.
+
+    With `journal` (a path), a `JournalingExchange` that writes every command to that file,
+    so that `engine.replay(journal)` reproduces every event of the run.
+    """
     products = [
         Product(p.code, p.name, p.tick, p.lot, p.reference_price, band_pct=p.band_pct,
                 band_abs=p.band_abs, min_block=p.min_block)
@@ -48,6 +59,8 @@ def build_exchange(sc: Scenario) -> Exchange:
         auction_tie_break=e.auction_tie_break,
         block_uniform_price=e.block_uniform_price,
     )
+    if journal is not None:
+        return JournalingExchange(products, settings, journal=journal)
     return Exchange(products, settings)
 
 
@@ -55,7 +68,7 @@ class Simulation:
     """A prepared run: exchange, population, agents and recorder, advanced day by day."""
 
     def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
-                 scale: int = 1) -> None:
+                 scale: int = 1, journal: str | Path | None = None) -> None:
         if type(scale) is not int or scale < 1:
             raise UserError(f"--scale: expected an int >= 1, got {scale!r}")
         self.scenario = sc
@@ -79,7 +92,11 @@ class Simulation:
         self.population = build_population(sc, np.random.default_rng(pop_ss), scale)
         paths = price_paths(sc.products, len(days), np.random.default_rng(price_ss))
         self.paths = paths
-        self.exchange = ex = build_exchange(sc)
+        try:
+            self.exchange = ex = build_exchange(sc, journal)
+        except OSError as exc:
+            raise UserError(f"{journal}: cannot write the journal: {exc.strerror or exc}"
+                            ) from None
         cal = self.calendar
         for m, jd in enumerate(self.population.join_day.tolist()):
             joined = cal.auction_start(jd) if jd < len(days) else cal.close_time(len(days) - 1)
@@ -178,14 +195,16 @@ def _schedule(interventions: list[InterventionSpec], days: list[dt.date]
 def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None,
         until: dt.date | str | None = None, out: str | Path | None = None,
         progress: bool | Progress | None = None, scale: int = 1,
-        check: bool = False, overrides: list[str] | tuple[str, ...] = ()) -> SimResults:
+        check: bool = False, overrides: list[str] | tuple[str, ...] = (),
+        journal: str | Path | None = None) -> SimResults:
     """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
 
     `until` stops after that date; `out` writes the four output files there; `progress` is
     True for a tqdm bar over trading days or a callable(day, days); `scale` multiplies the
     population and order flow; `check` audits the ledger and every book after each day;
     `overrides` are `KEY=VALUE` settings applied to the scenario first (as `rexsim run
-    --set`, e.g. `"products.PRND_OX.band_pct=10"`); the summary lists them.
+    --set`, e.g. `"products.PRND_OX.band_pct=10"`); the summary lists them. `journal` is a
+    path to write every exchange command to (see `engine.journal`; `rexsim replay` reads it).
     """
     overrides = list(overrides)
     if isinstance(scenario, Scenario):
@@ -203,8 +222,9 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     # is paused for the run (reference counting still frees everything) and restored after.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    sim = None
     try:
-        sim = Simulation(sc, seed, until, scale)
+        sim = Simulation(sc, seed, until, scale, journal)
         bar = None
         if progress is True:
             from tqdm import tqdm
@@ -221,6 +241,8 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         res = sim.results()
         res.summary["overrides"] = overrides
     finally:
+        if sim is not None and isinstance(sim.exchange, JournalingExchange):
+            sim.exchange.close()  # flushes the last batch, also when the run failed
         if gc_was_enabled:
             gc.enable()
     res.wall_seconds = _time.perf_counter() - started

@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="change one scenario setting for this run (repeatable), e.g. "
                         "population.members=1974, products.PRND_OX.band_pct=10, "
                         "exchange.trade_price=median; VALUE is TOML")
+    p.add_argument("--journal", default=None, metavar="FILE",
+                   help="also write every exchange command to FILE, so that `rexsim replay "
+                        "FILE` reproduces the run's matching exactly")
     p.set_defaults(func=_run)
 
 
@@ -74,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = (not args.quiet) and sys.stderr.isatty()
     try:
         res = run(sc, seed=args.seed, until=args.until, out=None, progress=progress,
-                  scale=args.scale, overrides=args.overrides)
+                  scale=args.scale, overrides=args.overrides, journal=args.journal)
         res.write(out)
     except OSError as exc:
         raise UserError(f"{out}: cannot write results: {exc.strerror or exc}") from None
@@ -82,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         print(format_summary(res))
         print(f"\nwrote {out}/summary.json, daily.csv, trades.csv, enterprises.csv "
               f"in {res.wall_seconds:.1f}s")
+        if args.journal:
+            print(f"journal of every exchange command: {args.journal}")
     return 0
 
 

@@ -1,0 +1,69 @@
+"""`rexsim run --journal` and `rexsim replay`: a run's journal reproduces its trades exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sim import run
+from sim.cli import main
+from tests.sim.small import small_scenario
+
+
+@pytest.fixture(scope="module")
+def journaled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("journaled")
+    run(small_scenario(), seed=4, out=root / "plain")
+    run(small_scenario(), seed=4, out=root / "run", journal=root / "run.journal")
+    return root
+
+
+def test_journaling_a_run_changes_none_of_its_output_files(journaled):
+    for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv"):
+        plain = (journaled / "plain" / name).read_bytes()
+        assert (journaled / "run" / name).read_bytes() == plain, name
+
+
+def test_replay_reproduces_the_runs_trades_trade_for_trade(journaled, capsys):
+    assert main(["replay", str(journaled / "run.journal"), "--against",
+                 str(journaled / "run"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    summary = json.loads((journaled / "run" / "summary.json").read_text())
+    assert doc["against"]["equal"] and doc["dropped_bytes"] == 0
+    assert (doc["trades"], doc["tonnage_kg"], doc["value_fen"]) == (
+        summary["trades"], summary["tonnage_kg"], summary["value_fen"])
+    for code, p in summary["by_product"].items():
+        assert doc["by_product"][code]["tonnage_kg"] == p["tonnage_kg"]
+
+
+def test_replay_against_other_trades_reports_the_first_difference(journaled, tmp_path, capsys):
+    lines = (journaled / "run" / "trades.csv").read_text().splitlines(keepends=True)
+    fields = lines[5].split(",")
+    fields[3] = str(int(fields[3]) + 10)  # one trade's price
+    lines[5] = ",".join(fields)
+    (tmp_path / "trades.csv").write_text("".join(lines))
+    assert main(["replay", str(journaled / "run.journal"), "--against", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS" in out and "trade 5 differs" in out
+
+
+def test_replay_prints_the_report_and_trades_by_product(journaled, capsys):
+    assert main(["replay", str(journaled / "run.journal")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("replayed ") and "PRND_OX" in out and " trades" in out
+
+
+def test_a_missing_or_foreign_journal_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["replay", str(tmp_path / "none.journal")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    (tmp_path / "x.journal").write_bytes(b"not a journal at all")
+    assert main(["replay", str(tmp_path / "x.journal")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_unwritable_journal_path_is_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "no-such-dir" / "run.journal"
+    assert main(["run", "--quiet", "--until", "2024-01-03", "--out", str(tmp_path / "o"),
+                 "--journal", str(bad)]) == 2
+    assert "cannot write the journal" in capsys.readouterr().err
