@@ -158,7 +158,14 @@ class Agents:
         self.inv_rate = 1.0 / np.maximum(self.rate, 1e-9)
         self.size_cap = np.minimum(np.maximum(self.rate * beh.order_days, self.lot_s),
                                    self.max_order)
-        self.act_p = beh.act_pct / 100
+        # the scalars of every step as 0-d float64 arrays: numpy converts a Python number
+        # operand on each call (a third of a small ufunc's cost); same values, same results
+        self.act_p = np.array(beh.act_pct / 100)
+        self._premium_sd = np.array(float(beh.premium_sd_bp))
+        self._urgency = np.array(float(beh.urgency_bp_per_day))
+        self._order_days = np.array(float(beh.order_days))
+        self._max_conc = np.array(MAX_CONCESSION_BP)
+        self._zero = np.array(0.0)
         self.active = np.zeros(N, dtype=bool)
         self.lot_active = np.full(N, np.inf)  # a slot's lot if its member has joined, else inf
         self.deal_active = np.zeros(len(self.deal_slots), dtype=bool)  # active[deal_slots]
@@ -244,12 +251,11 @@ class Agents:
         rounded up, clipped to today's band. Size: the need, at most the slot's order size,
         in whole lots.
         """
-        beh = self.beh
         need = self.need[idx]
-        conc = (self.base_bp[idx] + beh.premium_sd_bp * self.rng.standard_normal(len(idx))
-                + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
-                                                      - beh.order_days, 0.0))
-        np.minimum(conc, MAX_CONCESSION_BP, out=conc)
+        conc = (self.base_bp[idx] + self._premium_sd * self.rng.standard_normal(len(idx))
+                + self._urgency * np.maximum(need * self.inv_rate[idx] - self._order_days,
+                                             self._zero))
+        np.minimum(conc, self._max_conc, out=conc)
         # sign * price_in_ticks = sign*belief/tick + belief/tick * c / 10_000, floored
         px = np.floor(self.signed_ticks[idx] + self.bp_ticks[idx] * conc)
         px *= self.signed_tick[idx]  # exact: whole ticks times a +-tick
