@@ -18,6 +18,7 @@ releases the rest. Negotiated deals and block auctions (`sim.deals`) use the sam
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -80,8 +81,8 @@ class Agents:
         self.cash: list[int] = pop.cash.tolist()
         self.stock: list[list[int]] = pop.stock.tolist()
         ref = np.array([p.reference_price for p in sc.products], dtype=float)
-        self.income: list[int] = np.floor((pop.buy_rate * ref).sum(axis=1) / 10).astype(
-            np.int64).tolist()  # fen per trading day: buyers' sales outside the exchange
+        # fen per trading day: buyers' sales outside the exchange
+        self.income = np.floor((pop.buy_rate * ref).sum(axis=1) / 10).astype(np.int64)
 
         # ---- slots: [consumers' buys | producers' sells | traders' buys | traders' sells]
         bm, bp = np.nonzero(pop.buy_rate > 0)
@@ -208,17 +209,16 @@ class Agents:
         self.produced -= whole
         stock = self.stock
         made = self.produced_kg
-        for i in np.flatnonzero(whole).tolist():
-            q = int(whole[i])
-            stock[self.slot_m_l[i]][self.slot_p_l[i]] += q
-            made[self.slot_p_l[i]] += q
-        cash = self.cash
-        income = self.income
-        paid = 0
-        for m in np.flatnonzero(joined).tolist():
-            cash[m] += income[m]
-            paid += income[m]
-        self.income_fen += paid
+        slot_m, slot_p = self.slot_m_l, self.slot_p_l
+        out = whole.nonzero()[0]
+        for i, q in zip(out.tolist(), whole[out].astype(np.int64).tolist(), strict=True):
+            p = slot_p[i]
+            stock[slot_m[i]][p] += q
+            made[p] += q
+        # every joined member's income, added in one C-level pass over the exact int ledger
+        pay = np.where(joined, self.income, 0).tolist()
+        self.cash[:] = map(operator.add, self.cash, pay)
+        self.income_fen += sum(pay)
         f = self.paths[d][self.slot_p]
         # beliefs scatter afresh every day: no member is persistently wrong about the price
         daily = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=self.N) * self.noise
