@@ -419,7 +419,7 @@ class Agents:
         submit = self.ex.submit_limit
         slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l
         codes, orders, slot_oid, apply = self.codes, self.orders, self.slot_oid, self.apply
-        for slot, price, qty in batch:
+        for _ready, _seq, slot, price, qty in batch:
             m = slot_m[slot]
             p = slot_p[slot]
             buy = is_buy[slot]
