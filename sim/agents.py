@@ -130,6 +130,10 @@ class Agents:
         self.slot_p_l: list[int] = self.slot_p.tolist()
         self.is_buy_l: list[bool] = self.is_buy.tolist()
         self.resell_l: list[int] = resell.tolist()
+        # each slot's request arguments: exchange member id, product code and side
+        self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
+        self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
+        self.side_l: list[Side] = [BUY if b else SELL for b in self.is_buy_l]
         self.slot_oid: list[int] = [0] * N
         # open orders: order id -> [slot, limit price, open qty]
         self.orders: dict[int, list[int]] = {}
@@ -302,14 +306,21 @@ class Agents:
 
     def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
               auction: bool = False) -> None:
-        """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements."""
+        """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements.
+
+        `_decide` sizes every decision at a lot or more. A slot with an order waiting at the
+        counter does nothing; an offline slot with an open order, or any offline slot in the
+        call auction, does nothing (the cheap tests come first: most decisions are skipped).
+        """
         ex = self.ex
         submit = ex.submit_limit
         amend = ex.amend
-        codes = self.codes
         slot_m = self.slot_m_l
         slot_p = self.slot_p_l
         is_buy = self.is_buy_l
+        owner = self.owner_l
+        code = self.code_l
+        side = self.side_l
         slot_oid = self.slot_oid
         online = self.online_l
         orders = self.orders
@@ -319,49 +330,47 @@ class Agents:
         counts = self.counts
         apply = self.apply
         lodge = self.counter.lodge
+        spacing = REQUEST_SPACING_NS
         n_new = n_amend = n_off = n_rej = 0
-        t = t0 - REQUEST_SPACING_NS
+        t = t0 - spacing
         for i, price, qty in zip(idx.tolist(), prices, qtys, strict=True):
-            t += REQUEST_SPACING_NS
-            if qty <= 0:
-                continue
+            t += spacing
             oid = slot_oid[i]
-            if oid == PENDING:
-                continue
-            m = slot_m[i]
-            p = slot_p[i]
-            buy = is_buy[i]
-            lot = lots[p]
-            if not online[i]:
-                if oid or auction:
+            if oid:
+                if oid == PENDING or not online[i]:
                     continue
-            elif oid:
                 rec = orders[oid]
                 old_px, old_qty = rec[1], rec[2]
                 if old_px == price:
                     continue
                 # release the old reservation, reserve the new one, amend
+                m = slot_m[i]
+                buy = is_buy[i]
                 if buy:
                     cash[m] += old_px * old_qty // 10
-                    if price * qty // 10 > cash[m]:
+                    cost = price * qty // 10
+                    if cost > cash[m]:
+                        lot = lots[slot_p[i]]
                         qty = cash[m] * 10 // price // lot * lot
                         if qty <= 0:
                             cash[m] -= old_px * old_qty // 10
                             continue
-                    cash[m] -= price * qty // 10
+                        cost = price * qty // 10
+                    cash[m] -= cost
                 else:
-                    stock[m][p] += old_qty
-                    if qty > stock[m][p]:
-                        qty = stock[m][p] // lot * lot
+                    p = slot_p[i]
+                    row = stock[m]
+                    row[p] += old_qty
+                    if qty > row[p]:
+                        qty = row[p] // lots[p] * lots[p]
                         if qty <= 0:
-                            stock[m][p] -= old_qty
+                            row[p] -= old_qty
                             continue
-                    stock[m][p] -= qty
-                evs = amend(m + 1, oid, price=price, qty=qty if qty != old_qty else None,
+                    row[p] -= qty
+                evs = amend(owner[i], oid, price=price, qty=qty if qty != old_qty else None,
                             time=t)
                 n_amend += 1
-                ev0 = evs[0]
-                if ev0.__class__ is Amended:
+                if evs[0].__class__ is Amended:
                     rec[1] = price
                     rec[2] = qty
                     if len(evs) > 1:
@@ -369,30 +378,40 @@ class Agents:
                 else:  # rejected: the old order stands, undo the reservation swap
                     n_rej += 1
                     if buy:
-                        cash[m] += price * qty // 10 - old_px * old_qty // 10
+                        cash[m] += cost - old_px * old_qty // 10
                     else:
                         stock[m][p] += qty - old_qty
                 continue
+            off = not online[i]
+            if off and auction:
+                continue
             # a new order, online or at the counter: reserve its cash or stock first
+            m = slot_m[i]
+            buy = is_buy[i]
             if buy:
-                if price * qty // 10 > cash[m]:
+                cost = price * qty // 10
+                if cost > cash[m]:
+                    lot = lots[slot_p[i]]
                     qty = cash[m] * 10 // price // lot * lot
                     if qty <= 0:
                         continue
-                cash[m] -= price * qty // 10
+                    cost = price * qty // 10
+                cash[m] -= cost
             else:
-                have = stock[m][p]
+                p = slot_p[i]
+                row = stock[m]
+                have = row[p]
                 if qty > have:
-                    qty = have // lot * lot
+                    qty = have // lots[p] * lots[p]
                     if qty <= 0:
                         continue
-                stock[m][p] = have - qty
-            if not online[i]:
+                row[p] = have - qty
+            if off:
                 lodge(t, i, price, qty)
                 slot_oid[i] = PENDING
                 n_off += 1
                 continue
-            evs = submit(m + 1, codes[p], BUY if buy else SELL, price, qty, tif=DAY, time=t)
+            evs = submit(owner[i], code[i], side[i], price, qty, tif=DAY, time=t)
             n_new += 1
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
@@ -403,7 +422,7 @@ class Agents:
             else:
                 n_rej += 1
                 if buy:
-                    cash[m] += price * qty // 10
+                    cash[m] += cost
                 else:
                     stock[m][p] += qty
         counts["orders"] += n_new + n_off
@@ -417,13 +436,10 @@ class Agents:
         if not batch:
             return 0
         submit = self.ex.submit_limit
-        slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l
-        codes, orders, slot_oid, apply = self.codes, self.orders, self.slot_oid, self.apply
+        owner, code, side = self.owner_l, self.code_l, self.side_l
+        orders, slot_oid, apply = self.orders, self.slot_oid, self.apply
         for _ready, _seq, slot, price, qty in batch:
-            m = slot_m[slot]
-            p = slot_p[slot]
-            buy = is_buy[slot]
-            evs = submit(m + 1, codes[p], BUY if buy else SELL, price, qty, tif=DAY,
+            evs = submit(owner[slot], code[slot], side[slot], price, qty, tif=DAY,
                          channel=OFFLINE, time=t)
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
@@ -434,10 +450,11 @@ class Agents:
             else:
                 self.counts["rejected"] += 1
                 slot_oid[slot] = 0
-                if buy:
+                m = self.slot_m_l[slot]
+                if self.is_buy_l[slot]:
                     self.cash[m] += price * qty // 10
                 else:
-                    self.stock[m][p] += qty
+                    self.stock[m][self.slot_p_l[slot]] += qty
         return len(batch)
 
     # ------------------------------------------------------------------ events
