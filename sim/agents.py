@@ -474,7 +474,7 @@ class Agents:
             cls = ev.__class__
             if cls is Trade:
                 q = ev.qty
-                px = ev.price
+                value = ev.price * q // 10
                 if ev.aggressor is BUY:
                     bo, so = ev.taker_order_id, ev.maker_order_id
                 else:
@@ -483,19 +483,20 @@ class Agents:
                 if rec is not None:
                     s = rec[0]
                     m = slot_m[s]
-                    cash[m] += rec[1] * q // 10 - px * q // 10
+                    cash[m] += rec[1] * q // 10 - value
                     stock[m][slot_p[s]] += q
                     rec[2] -= q
                     if not rec[2]:
                         del orders[bo]
                         slot_oid[s] = 0
                     need[s] -= q
-                    if resell[s] >= 0:
-                        need[resell[s]] += q
+                    r = resell[s]
+                    if r >= 0:
+                        need[r] += q
                 rec = orders.get(so)
                 if rec is not None:
                     s = rec[0]
-                    cash[slot_m[s]] += px * q // 10
+                    cash[slot_m[s]] += value
                     rec[2] -= q
                     if not rec[2]:
                         del orders[so]
