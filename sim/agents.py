@@ -150,6 +150,8 @@ class Agents:
         self.deal_size = np.where(consumer & (want >= mblock), want, 0.0)
         self.deal_slots = np.flatnonzero(self.deal_size > 0) if nspec.probability_pct else (
             np.zeros(0, dtype=np.int64))
+        self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
+        self._deal_p = np.array(nspec.probability_pct / 100)
         self.day = -1
         self.month = -1
         self.band_lo = [0] * nprod
@@ -296,13 +298,14 @@ class Agents:
             self._send(idx, prices, qtys, t)
         slots = self.deal_slots
         if len(slots):
-            p = self.sc.negotiation.probability_pct / 100
-            draw = rng.random(len(slots)) < p
+            draw = rng.random(len(slots)) < self._deal_p
             draw &= self.deal_active
-            cand = slots[draw]
-            for k, i in enumerate(cand.tolist()):
-                self.deals.negotiate(i, int(self.deal_size[i]),
-                                     t + (len(idx) + k) * REQUEST_SPACING_NS)
+            negotiate = self.deals.negotiate
+            size = self.deal_size_l
+            t += len(idx) * REQUEST_SPACING_NS
+            for i in slots[draw].tolist():
+                negotiate(i, size[i], t)
+                t += REQUEST_SPACING_NS
 
     def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
               auction: bool = False) -> None:

@@ -9,6 +9,7 @@ their price and releases what did not sell or win.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,11 @@ class Deals:
         self.block = sc.block_auctions
         self.block_pidx = agents.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
+        # each product's sellers as a list, with their cumulative output weights, for the
+        # counterparty draw of `negotiate` (the same sums as np.cumsum and .sum() of the rates)
+        self._sellers = [sl.tolist() for sl in agents.sellers_of]
+        self._seller_cum = [np.cumsum(agents.rate[sl]).tolist() for sl in agents.sellers_of]
+        self._seller_total = [float(agents.rate[sl].sum()) for sl in agents.sellers_of]
 
     def negotiate(self, i: int, want: int, t: int) -> None:
         """A large buyer agrees a deal for `want` kg off the book with a seller, and registers it.
@@ -41,11 +47,11 @@ class Deals:
         a = self.agents
         p = a.slot_p_l[i]
         m = a.slot_m_l[i]
-        sellers = a.sellers_of[p]
-        if not len(sellers):
+        sellers = self._sellers[p]
+        if not sellers:
             return
-        w = a.rate[sellers]
-        s = int(sellers[int(np.searchsorted(np.cumsum(w), a.rng.random() * w.sum()))])
+        # a seller drawn in proportion to its output: bisect_left is np.searchsorted's "left"
+        s = sellers[bisect_left(self._seller_cum[p], a.rng.random() * self._seller_total[p])]
         sm = a.slot_m_l[s]
         if sm == m or not a.active[s]:
             return
