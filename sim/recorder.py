@@ -192,9 +192,9 @@ class Recorder:
         trade_table = self._trade_table(day_of)
         if n:
             cols = list(zip(*trade_table.rows, strict=True))
-            prod = np.array([pidx[c] for c in cols[2]], dtype=np.int64)
-            price, qty, value, buyer, seller = (np.array(cols[i], dtype=np.int64)
-                                                for i in (3, 4, 5, 7, 8))
+            prod = np.array(list(map(pidx.__getitem__, cols[2])), dtype=np.int64)
+            price, qty, buyer, seller = (np.array(cols[i], dtype=np.int64) for i in (3, 4, 7, 8))
+            value = price * qty // 10  # as in the table: exact in int64 for positive values
             online = np.array([c == "online" for c in cols[6]], dtype=bool)
         else:
             prod = price = qty = value = buyer = seller = np.zeros(0, dtype=np.int64)
