@@ -5,8 +5,11 @@ buying need and a producer's output accrue every day (monthly intents drawn arou
 scenario's targets); a trader's buying need accrues its intake, and what it buys becomes the
 need of its selling slot, so traders stand on both sides and resell what they buy. A slot with
 a need of at least a lot places a DAY limit order for part of it, priced around the member's
-belief of the fundamental: consumers and producers concede a little toward the other side,
-traders bid below and ask above it, and everyone concedes more the longer a need stays unmet.
+belief of the price: the fundamental, lifted or lowered by the part of yesterday's gap
+between the settlement price and the fundamental that the market remembers (so that a
+shortage or a glut moves prices day after day). Consumers and producers concede a little
+toward the other side, traders bid below and ask above it, and everyone concedes more the
+longer a need stays unmet.
 Each step one vectorised draw decides which slots act and at what price and size; then a plain
 loop sends the orders (online at once; offline ones through the `Counter`), re-prices open
 orders with `amend`, and applies the returned events, so agents see fills on their next step.
@@ -179,6 +182,9 @@ class Agents:
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
+        self.memory = beh.price_memory_pct / 100
+        self.gap = np.zeros(nprod)  # log(anchor / fundamental) per product, see start_day
+        self.anchor = np.asarray(paths[0], dtype=float).copy()  # what the market believes today
         self.produced_kg = [0] * nprod  # output added to producers' stock, per product
         self.income_fen = 0  # cash paid to buyers from their sales outside the exchange
         self.withdrawn = np.zeros(n, dtype=bool)  # members taken out by an intervention
@@ -225,7 +231,16 @@ class Agents:
         pay = np.where(joined, self.income, 0).tolist()
         self.cash[:] = map(operator.add, self.cash, pay)
         self.income_fen += sum(pay)
-        f = self.paths[d][self.slot_p]
+        # today's anchor: the fundamental, lifted or lowered by the part of yesterday's gap
+        # between the settlement and the fundamental that the market remembers (a shortage
+        # that lifted yesterday's prices lifts today's beliefs: prices discover scarcity)
+        fund = self.paths[d]
+        if d > 0 and self.memory:
+            prev = self.paths[d - 1]
+            settle = np.array([float(self.ex.settlement(code)) for code in self.codes])
+            self.gap = self.memory * np.log(settle / prev)
+        self.anchor = fund * np.exp(self.gap)
+        f = self.anchor[self.slot_p]
         # beliefs scatter afresh every day: no member is persistently wrong about the price
         daily = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=self.N) * self.noise
         self.belief = f * np.exp(daily)

@@ -58,7 +58,7 @@ class Deals:
         lot = a.lot[p]
         have = a.stock[sm][p]
         tick = a.tick[p]
-        price = int(round(float(a.paths[a.day][p]) / tick)) * tick
+        price = int(round(float(a.anchor[p]) / tick)) * tick
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
         qty = min(want, have // lot * lot, a.cash[m] * 10 // price // lot * lot)
         if qty < a.min_block[p]:
@@ -93,7 +93,7 @@ class Deals:
                   a.stock[seller][p] // lot * lot)
         if qty < lot:
             return
-        fund = float(a.paths[a.day][p])
+        fund = float(a.anchor[p])
         reserve = math.ceil(fund * (1 - spec.reserve_discount_bp / 10_000) / tick) * tick
         reserve = min(max(reserve, a.band_lo[p]), a.band_hi[p])
         evs = a.ex.open_block_auction(seller + 1, a.codes[p], qty, reserve, start=t,

@@ -161,6 +161,10 @@ class BehaviourSpec(_Spec, frozen=True):
     auction_pct: Pct = 20.0  # share of first decisions placed in the opening call auction
     trader_turnover_pct: NonNeg = 12.0  # traders' intake (bought to resell), % of demand
     trader_half_spread_bp: NonNegInt = 40  # traders bid this far below, ask this far above
+    # price discovery: the share of yesterday's gap between the settlement price and the
+    # fundamental that carries into today's beliefs (0 = beliefs follow the fundamental only,
+    # so a shortage or glut moves prices only as far as one day's concessions reach)
+    price_memory_pct: Annotated[float, msgspec.Meta(ge=0, lt=100)] = 50.0
 
 
 class InterventionSpec(_Spec, frozen=True):
