@@ -504,34 +504,29 @@ class JournalingExchange(Exchange):
 
     # ------------------------------------------------------------------ the trading day
 
-    def begin_day(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
+    def _session_step(self, record: type[BeginDay | OpenMarket | CloseMarket],
+                      method: Callable[..., list[Event]], time: int,
+                      products: Iterable[str] | None) -> list[Event]:
+        """A session step (begin_day, open_market, close_market) for the given products."""
         if self._applying:
-            return Exchange.begin_day(self, time=time, products=products)
+            return method(self, time=time, products=products)
+        name = method.__name__
         if type(time) is not int:
-            raise _unjournalable("begin_day", ("time", time, _INT))
-        codes = _codes("begin_day", products)
-        return self._run(BeginDay(time, codes), Exchange.begin_day, self, time=time,
-                         products=codes)
+            raise _unjournalable(name, ("time", time, _INT))
+        codes = _codes(name, products)
+        return self._run(record(time, codes), method, self, time=time, products=codes)
+
+    def begin_day(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
+        return self._session_step(BeginDay, Exchange.begin_day, time, products)
 
     def open_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
-        if self._applying:
-            return Exchange.open_market(self, time=time, products=products)
-        if type(time) is not int:
-            raise _unjournalable("open_market", ("time", time, _INT))
-        codes = _codes("open_market", products)
-        return self._run(OpenMarket(time, codes), Exchange.open_market, self, time=time,
-                         products=codes)
+        return self._session_step(OpenMarket, Exchange.open_market, time, products)
 
     def close_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
         """`Exchange.close_market`, then the journal's batch is flushed: a day is whole."""
-        if self._applying:
-            return Exchange.close_market(self, time=time, products=products)
-        if type(time) is not int:
-            raise _unjournalable("close_market", ("time", time, _INT))
-        codes = _codes("close_market", products)
-        events = self._run(CloseMarket(time, codes), Exchange.close_market, self, time=time,
-                           products=codes)
-        self.journal.flush()
+        events = self._session_step(CloseMarket, Exchange.close_market, time, products)
+        if not self._applying:
+            self.journal.flush()
         return events
 
     # ------------------------------------------------------------------ orders
