@@ -91,20 +91,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def format_summary(res: SimResults) -> str:
-    """The run's summary as a plain-text table: totals, by product, by channel, membership."""
+    """The run's summary as a plain-text table: totals, by product, by channel, membership.
+
+    `avg yuan/t` is the volume-weighted average price over the run, floored to a yuan.
+    """
     s = res.summary
     lines = [
         f"{s['scenario']}  seed {s['seed']}  scale {s['scale']}  {s['start']} .. {s['end']}"
         f"  ({s['trading_days']} trading days)",
         "",
-        f"{'':<12} {'tonnes':>12} {'share':>7} {'value (yuan)':>20} {'share':>7} {'trades':>8}",
+        f"{'':<12} {'tonnes':>12} {'share':>7} {'value (yuan)':>20} {'share':>7} {'trades':>8}"
+        f" {'avg yuan/t':>12}",
     ]
 
     def row(name: str, kg: int, fen: int, trades: int) -> str:
         share_t = 100 * kg / s["tonnage_kg"] if s["tonnage_kg"] else 0.0
         share_v = 100 * fen / s["value_fen"] if s["value_fen"] else 0.0
+        average = f"{fen * 10 // kg:,}" if kg else "-"  # value = price * kg // 10
         return (f"{name:<12} {fixed(kg, 1000, 1):>12} {share_t:>6.1f}% "
-                f"{fixed(fen, 100, 0):>20} {share_v:>6.1f}% {trades:>8,}")
+                f"{fixed(fen, 100, 0):>20} {share_v:>6.1f}% {trades:>8,} {average:>12}")
 
     for code, p in s["by_product"].items():
         lines.append(row(code, p["tonnage_kg"], p["value_fen"], p["trades"]))

@@ -91,3 +91,12 @@ def test_run_with_a_bad_set_exits_2_with_one_line(capsys):
     assert main(["run", "--set", "population.membrs=3"]) == 2
     err = capsys.readouterr().err
     assert err == "rexsim: baotou-2024 (with --set): $.population: contains unknown field membrs\n"
+
+
+def test_summary_table_shows_each_products_average_price_floored(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--until", "2024-01-05", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    p = json.loads((out / "summary.json").read_text())["by_product"]["PRND_OX"]
+    row = next(line for line in lines if line.startswith("PRND_OX"))
+    assert row.split()[-1] == f"{p['value_fen'] * 10 // p['tonnage_kg']:,}"
