@@ -543,17 +543,9 @@ class Exchange:
         if not isinstance(tif, TimeInForce):
             raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
         _check_order_types(side, qty, channel)  # before an id is used up: misuse changes nothing
-        if order_id is None:
-            oid = self._next_id
-            self._next_id = oid + 1
-        else:
-            if type(order_id) is not int:
-                raise TypeError(f"order_id must be an int or None, got {order_id!r}")
-            oid = order_id
-            if oid >= self._next_id:
-                self._next_id = oid + 1
-            elif oid in self._where and self._live(oid):
-                return self._done(_duplicate(oid, time, product, channel))
+        oid = self._new_id(order_id)
+        if order_id is not None and oid in self._where and self._live(oid):
+            return self._done(_duplicate(oid, time, product, channel))
         if m.state is not CONTINUOUS:
             return self._done(self._preopen_limit(m, member, side, price, qty, tif, post_only,
                                                   channel, time, oid))
@@ -669,17 +661,9 @@ class Exchange:
             raise TypeError(f"protection must be an int or None, got {protection!r}")
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
-        if order_id is None:
-            oid = self._next_id
-            self._next_id = oid + 1
-        else:
-            if type(order_id) is not int:
-                raise TypeError(f"order_id must be an int or None, got {order_id!r}")
-            oid = order_id
-            if oid >= self._next_id:
-                self._next_id = oid + 1
-            elif oid in self._where and self._live(oid):
-                return self._done(_duplicate(oid, time, product, channel))
+        oid = self._new_id(order_id)
+        if order_id is not None and oid in self._where and self._live(oid):
+            return self._done(_duplicate(oid, time, product, channel))
         events = m.book.market(oid, side, qty, member, protection=protection, channel=channel,
                                time=time)
         if len(events) > 1:
