@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "sim.commands.demo",
     "sim.commands.run",
     "sim.commands.scenarios",
+    "sim.commands.sweep",
     "sim.commands.compare",
     "sim.commands.replay",
     "sim.commands.lobster",

@@ -15,7 +15,10 @@ import msgspec
 from sim.cli import UserError
 from sim.units import fixed
 
-__all__ = ["Row", "compare", "format_comparison", "load_summary", "notes"]
+__all__ = [
+    "Row", "compare", "format_comparison", "load_summary", "metric_format", "metrics", "notes",
+    "show",
+]
 
 # how a metric's value is printed: (scale of the stored integer, decimals), or None = as is
 _KG = (1000, 1)  # kg -> tonnes
@@ -56,7 +59,7 @@ def _vwap(kg: int | None, fen: int | None) -> int | None:
     return fen * 10 // kg if kg and fen is not None else None
 
 
-def _metrics(s: dict[str, Any]) -> dict[str, tuple[Any, tuple[int, int] | None]]:
+def metrics(s: dict[str, Any]) -> dict[str, tuple[Any, tuple[int, int] | None]]:
     """Every compared metric of one summary, in display order, with its print format."""
     out: dict[str, tuple[Any, tuple[int, int] | None]] = {
         "tonnage (t)": (s["tonnage_kg"], _KG),
@@ -83,7 +86,7 @@ def _metrics(s: dict[str, Any]) -> dict[str, tuple[Any, tuple[int, int] | None]]
 
 def compare(base: dict[str, Any], other: dict[str, Any]) -> list[Row]:
     """Both runs' metrics side by side: totals, by product, by channel, concentration."""
-    a, b = _metrics(base), _metrics(other)
+    a, b = metrics(base), metrics(other)
     rows = []
     for name in list(a) + [n for n in b if n not in a]:
         x = a.get(name, (None, None))[0]
@@ -97,14 +100,28 @@ def compare(base: dict[str, Any], other: dict[str, Any]) -> list[Row]:
 
 
 def _formats(base: dict[str, Any], other: dict[str, Any]) -> dict[str, tuple[int, int] | None]:
-    return {name: fmt for s in (other, base) for name, (_v, fmt) in _metrics(s).items()}
+    return {name: fmt for s in (other, base) for name, (_v, fmt) in metrics(s).items()}
+
+
+def metric_format(name: str) -> tuple[int, int] | None:
+    """How a metric named by `metrics` prints: kg as tonnes, fen as yuan, else as is."""
+    if name.endswith("tonnage (t)"):
+        return _KG
+    if name.endswith("value (yuan)"):
+        return _FEN
+    return None
+
+
+def show(value: int | float | None, fmt: tuple[int, int] | None) -> str:
+    """A metric's value as text, in its unit (`metric_format`); '-' for None."""
+    return _show(value, fmt)
 
 
 def _show(value: int | float | None, fmt: tuple[int, int] | None) -> str:
     if value is None:
         return "-"
     if fmt is not None:
-        return fixed(int(value), *fmt)
+        return fixed(round(value), *fmt)
     if type(value) is int:
         return f"{value:,}"
     return f"{value:,.3f}".rstrip("0").rstrip(".")

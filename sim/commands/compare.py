@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare", help="compare two runs' results (e.g. a baseline and a what-if)",
         description="Compare two runs metric by metric: tonnage, value, average prices, "
                     "channels, concentration. Each RUN is an output directory of `rexsim run` "
-                    "or its summary.json.")
+                    "or its summary.json; or both are sweeps (`rexsim sweep` directories or "
+                    "their sweep.json), compared seed by seed: the mean change and its "
+                    "standard deviation over the seeds both ran.")
     p.add_argument("base", metavar="BASE_RUN", help="the baseline run")
     p.add_argument("other", metavar="OTHER_RUN", help="the run to compare with it")
     p.add_argument("--json", action="store_true",
@@ -25,8 +27,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from sim.cli import UserError
     from sim.compare import compare, format_comparison, load_summary, notes
+    from sim.sweep import compare_sweeps, format_sweep_comparison, load_sweep
 
+    sweeps = load_sweep(args.base), load_sweep(args.other)
+    if all(sweeps):
+        if args.json:
+            print(json.dumps({"rows": compare_sweeps(*sweeps)}, indent=1))
+        else:
+            print(format_sweep_comparison(*sweeps))
+        return 0
+    if any(sweeps):
+        raise UserError("compare: give two runs or two sweeps, not one of each")
     base, other = load_summary(args.base), load_summary(args.other)
     if args.json:
         doc = {"notes": notes(base, other), "rows": msgspec.to_builtins(compare(base, other))}
