@@ -5,40 +5,35 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.cli import UserError
 from sim.recorder import SimResults
 from sim.units import fixed
 
-__all__ = ["format_summary", "register"]
+__all__ = ["format_summary", "int_at_least", "iso_date", "register"]
 
 
-def _date(text: str) -> dt.date:
+def iso_date(text: str) -> dt.date:
+    """An argparse type: a date YYYY-MM-DD."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= `low`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,13 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", nargs="?", default="baotou-2024", metavar="SCENARIO_OR_FILE",
                    help="a built-in scenario name (see `rexsim scenarios`) or a TOML file "
                         "(default: %(default)s)")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: the scenario's)")
-    p.add_argument("--until", type=_date, default=None, metavar="DATE",
+    p.add_argument("--seed", type=int_at_least(0), default=None,
+                   help="random seed (default: the scenario's)")
+    p.add_argument("--until", type=iso_date, default=None, metavar="DATE",
                    help="stop after this date, YYYY-MM-DD (default: the scenario's end)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="directory for the output files (default: out/SCENARIO)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
-    p.add_argument("--scale", type=_positive, default=1, metavar="K",
+    p.add_argument("--scale", type=int_at_least(1), default=1, metavar="K",
                    help="multiply the population and order flow by K (default: 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="change one scenario setting for this run (repeatable), e.g. "

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.commands.run import int_at_least, iso_date
+
 __all__ = ["register"]
 
 
@@ -20,13 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", nargs="?", default="baotou-2024", metavar="SCENARIO_OR_FILE",
                    help="a built-in scenario name or a TOML file (default: %(default)s)")
     p.add_argument("--seeds", default="1-8", help="seeds like 1-8 or 1,3,5 (default: 1-8)")
-    p.add_argument("--until", default=None, metavar="DATE",
+    p.add_argument("--until", type=iso_date, default=None, metavar="DATE",
                    help="stop each run after this date, YYYY-MM-DD")
-    p.add_argument("--scale", type=int, default=1, metavar="K",
+    p.add_argument("--scale", type=int_at_least(1), default=1, metavar="K",
                    help="multiply the population and order flow by K (default: 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="change one scenario setting for every run (repeatable), as in run")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    p.add_argument("--jobs", type=int_at_least(1), default=None, metavar="N",
                    help="worker processes (default: one per CPU, at most one per seed)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="directory for the runs and sweep.json (default: out/SCENARIO-sweep)")
@@ -40,8 +42,6 @@ def _sweep(args: argparse.Namespace) -> int:
     from sim.sweep import format_sweep, parse_seeds, run_sweep
 
     seeds = parse_seeds(args.seeds)
-    if args.jobs is not None and args.jobs < 1:
-        raise UserError(f"--jobs: expected an integer >= 1, got {args.jobs}")
     sc = load_scenario(args.scenario, args.overrides)  # fail fast, before any worker starts
     out = Path(args.out) if args.out else Path("out") / f"{sc.name}-sweep"
 
