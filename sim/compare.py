@@ -114,10 +114,6 @@ def metric_format(name: str) -> tuple[int, int] | None:
 
 def show(value: int | float | None, fmt: tuple[int, int] | None) -> str:
     """A metric's value as text, in its unit (`metric_format`); '-' for None."""
-    return _show(value, fmt)
-
-
-def _show(value: int | float | None, fmt: tuple[int, int] | None) -> str:
     if value is None:
         return "-"
     if fmt is not None:
@@ -150,9 +146,9 @@ def format_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
     for row in compare(base, other):
         fmt = fmts.get(row.metric)
         pct = "-" if row.change_pct is None else f"{row.change_pct:+.1f}%"
-        change = _show(row.change, fmt)
+        change = show(row.change, fmt)
         if row.change is not None and row.change > 0:
             change = "+" + change
-        lines.append(f"{row.metric:<34} {_show(row.base, fmt):>18} {_show(row.other, fmt):>18} "
+        lines.append(f"{row.metric:<34} {show(row.base, fmt):>18} {show(row.other, fmt):>18} "
                      f"{change:>18} {pct:>9}")
     return "\n".join(lines)
