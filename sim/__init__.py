@@ -13,13 +13,26 @@ A script runs a scenario, changes it in code, and reads the recorder's results::
     res.write("out/median")                                 # summary.json, daily.csv, ...
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
+from sim.errors import OutputError, RexsimError, RunError, RunFileError, ScenarioError
 from sim.recorder import Recorder, SimResults, Table
 from sim.runner import Simulation, run
 from sim.scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
 
+try:
+    __version__ = version("rexsim")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "OutputError",
     "Recorder",
+    "RexsimError",
+    "RunError",
+    "RunFileError",
     "Scenario",
+    "ScenarioError",
     "SimResults",
     "Simulation",
     "Table",

@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from sim.errors import RexsimError
+
 # Each module registers one subcommand: `register(subparsers)` adds a parser whose
 # `func(args) -> int` does the work and returns the exit status.
 COMMAND_MODULES = (
@@ -20,8 +22,14 @@ COMMAND_MODULES = (
 )
 
 
-class UserError(Exception):
-    """An error the user caused (bad file, bad argument): printed as one line, exit status 2."""
+class UserError(RexsimError):
+    """A problem with the command line itself (a missing name, a bad combination of options)."""
+
+
+def _version() -> str:
+    from sim import __version__
+
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rexsim",
         description="Order-matching engine and simulator of a rare-earth spot exchange.",
     )
+    parser.add_argument("--version", action="version", version=f"rexsim {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -43,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"rexsim: {exc}", file=sys.stderr)
+    except RexsimError as exc:  # a problem the user caused: one line, no traceback
+        print(f"rexsim: {exc.for_cli()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rexsim: interrupted", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from sim.cli import UserError
+from sim.errors import RunFileError
 from sim.units import fixed
 
 __all__ = [
@@ -43,14 +43,14 @@ def load_summary(path: str | Path) -> dict[str, Any]:
     try:
         summary = json.loads(p.read_text("utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{p}: no such file (give a run's output directory or its "
+        raise RunFileError(f"{p}: no such file (give a run's output directory or its "
                         f"summary.json)") from None
     except OSError as exc:
-        raise UserError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise RunFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{p}: not a summary.json: {exc}") from None
+        raise RunFileError(f"{p}: not a summary.json: {exc}") from None
     if not isinstance(summary, dict) or "tonnage_kg" not in summary:
-        raise UserError(f"{p}: not a rexsim summary.json (no tonnage_kg)")
+        raise RunFileError(f"{p}: not a rexsim summary.json (no tonnage_kg)")
     return summary
 
 

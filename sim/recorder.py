@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from engine import Channel, Event, Side, Trade
+from sim import rundir
+from sim.errors import OutputError
 from sim.population import Population
 
 __all__ = ["Recorder", "SimResults", "Table", "concentration"]
@@ -106,15 +108,28 @@ class SimResults:
         self.enterprises = enterprises
         self.wall_seconds: float | None = None  # set by the runner; never written to files
 
-    def write(self, out: str | Path) -> Path:
-        """Write summary.json, daily.csv, trades.csv and enterprises.csv into directory `out`."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n", "utf-8")
-        self.daily.write_csv(out / DAILY_FILE)
-        self.trades.write_csv(out / TRADES_FILE)
-        self.enterprises.write_csv(out / ENTERPRISES_FILE)
-        return out
+    def write(self, out: str | Path, own: Sequence[str] = ()) -> Path:
+        """Write the run's files into directory `out`, whole or not at all (`sim.rundir`).
+
+        `out` may be new or hold a previous run, which is replaced as a whole; a directory
+        holding anything else is refused (OutputError) and left as it was. `own` names extra
+        files in `out` that belong to this run (its journal).
+        """
+        staging = rundir.stage(out, own)
+        try:
+            self.daily.write_csv(staging / DAILY_FILE)
+            self.trades.write_csv(staging / TRADES_FILE)
+            self.enterprises.write_csv(staging / ENTERPRISES_FILE)
+            (staging / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n",
+                                                "utf-8")
+        except OSError as exc:
+            rundir.discard(staging)
+            raise OutputError(f"{out}: cannot write results: {exc.strerror or exc}",
+                              param="out", option="--out") from None
+        except BaseException:
+            rundir.discard(staging)
+            raise
+        return rundir.publish(staging, out, own)
 
     def to_pandas(self) -> dict[str, Any]:
         """The tables as pandas DataFrames ({'daily', 'trades', 'enterprises'}); needs pandas."""

@@ -29,12 +29,20 @@ from engine import (
 )
 from sim.agents import Agents
 from sim.calendar import TradingCalendar
-from sim.cli import UserError
+from sim.errors import OutputError, RunError
 from sim.counter import Counter
 from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, build_population
 from sim.prices import price_paths
+from sim import rundir
 from sim.recorder import Recorder, SimResults
-from sim.scenario import InterventionSpec, Scenario, load_scenario, with_overrides
+from sim.scenario import (
+    InterventionSpec,
+    Scenario,
+    load_scenario,
+    scenario_dict,
+    scenario_sha256,
+    with_overrides,
+)
 
 __all__ = ["Simulation", "build_exchange", "run"]
 
@@ -70,21 +78,23 @@ class Simulation:
     def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
                  scale: int = 1, journal: str | Path | None = None) -> None:
         if type(scale) is not int or scale < 1:
-            raise UserError(f"--scale: expected an int >= 1, got {scale!r}")
+            raise RunError(f"expected an int >= 1, got {scale!r}", param="scale",
+                           option="--scale")
         self.scenario = sc
         self.seed = sc.seed if seed is None else seed
         if type(self.seed) is not int or self.seed < 0:
-            raise UserError(f"--seed: expected an int >= 0, got {self.seed!r}")
+            raise RunError(f"expected an int >= 0, got {self.seed!r}", param="seed",
+                           option="--seed")
         self.scale = scale
         self.calendar = TradingCalendar(sc.calendar)
         days = self.calendar.days
         if not days:
-            raise UserError(f"{sc.name}: no trading days from {sc.calendar.start} to "
+            raise RunError(f"{sc.name}: no trading days from {sc.calendar.start} to "
                             f"{sc.calendar.end} (weekends and holidays only)")
         if until is not None:
             if until < sc.calendar.start:
-                raise UserError(f"--until: {until} is before the scenario's start "
-                                f"{sc.calendar.start}")
+                raise RunError(f"{until} is before the scenario's start {sc.calendar.start}",
+                               param="until", option="--until")
             self.ndays = sum(1 for d in days if d <= until)
         else:
             self.ndays = len(days)
@@ -95,8 +105,8 @@ class Simulation:
         try:
             self.exchange = ex = build_exchange(sc, journal)
         except OSError as exc:
-            raise UserError(f"{journal}: cannot write the journal: {exc.strerror or exc}"
-                            ) from None
+            raise OutputError(f"{journal}: cannot write the journal: {exc.strerror or exc}",
+                              option="--journal") from None
         cal = self.calendar
         for m, jd in enumerate(self.population.join_day.tolist()):
             joined = cal.auction_start(jd) if jd < len(days) else cal.close_time(len(days) - 1)
@@ -196,7 +206,7 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         until: dt.date | str | None = None, out: str | Path | None = None,
         progress: bool | Progress | None = None, scale: int = 1,
         check: bool = False, overrides: list[str] | tuple[str, ...] = (),
-        journal: str | Path | None = None) -> SimResults:
+        journal: str | Path | None = None, command: str | None = None) -> SimResults:
     """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
 
     `until` stops after that date; `out` writes the four output files there; `progress` is
@@ -205,7 +215,11 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     `overrides` are `KEY=VALUE` settings applied to the scenario first (as `rexsim run
     --set`, e.g. `"products.PRND_OX.band_pct=10"`); the summary lists them. `journal` is a
     path to write every exchange command to (see `engine.journal`; `rexsim replay` reads it).
+    `command` is how the run was asked for, recorded in the summary's provenance (the CLI
+    passes its command line; by default, this call written out).
     """
+    if command is None:
+        command = _python_call(scenario, seed, until, scale, overrides, journal)
     overrides = list(overrides)
     if isinstance(scenario, Scenario):
         sc = with_overrides(scenario, overrides)
@@ -215,7 +229,11 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         try:
             until = dt.date.fromisoformat(until)
         except ValueError:
-            raise UserError(f"--until: expected a date YYYY-MM-DD, got {until!r}") from None
+            raise RunError(f"expected a date YYYY-MM-DD, got {until!r}", param="until",
+                           option="--until") from None
+    if out is not None:
+        own = _own_files(out, journal)
+        rundir.check_target(out, own)  # before the run: a bad --out is found at once
     started = _time.perf_counter()
     # The run allocates millions of short-lived objects (events, orders, tuples) and makes
     # almost no reference cycles, so the cyclic collector would only re-scan live state: it
@@ -239,7 +257,7 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         if bar is not None:
             bar.close()
         res = sim.results()
-        res.summary["overrides"] = overrides
+        res.summary = _with_provenance(res.summary, sc, command, overrides, journal)
     finally:
         if sim is not None and isinstance(sim.exchange, JournalingExchange):
             sim.exchange.close()  # flushes the last batch, also when the run failed
@@ -247,5 +265,47 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
             gc.enable()
     res.wall_seconds = _time.perf_counter() - started
     if out is not None:
-        res.write(out)
+        res.write(out, own)
     return res
+
+
+def _with_provenance(summary: dict[str, Any], sc: Scenario, command: str,
+                     overrides: list[str], journal: str | Path | None) -> dict[str, Any]:
+    """The summary with what produced it: version, command, the resolved scenario and its hash.
+
+    The resolved scenario (every field after overrides, defaults filled in) goes last: it is
+    long, and `sim.load_scenario`-compatible data that reruns the run exactly.
+    """
+    from sim import __version__
+
+    head = {"rexsim_version": __version__, "command": command, "scenario": sc.name,
+            "scenario_sha256": scenario_sha256(sc)}
+    body = {k: v for k, v in summary.items() if k not in head}
+    body["overrides"] = overrides
+    body["journal"] = None if journal is None else str(journal)
+    return {**head, **body, "resolved_scenario": scenario_dict(sc)}
+
+
+def _own_files(out: str | Path, journal: str | Path | None) -> list[str]:
+    """Files of this run that live in its output directory besides the run files (a journal)."""
+    if journal is None:
+        return []
+    j, o = Path(journal).resolve(), Path(out).resolve()
+    return [j.name] if j.parent == o else []
+
+
+def _python_call(scenario: Any, seed: Any, until: Any, scale: int, overrides: Any,
+                 journal: Any) -> str:
+    """This call of `sim.run` written out, for a run's provenance."""
+    if isinstance(scenario, Scenario):
+        scenario = f"<Scenario {scenario.name!r}>"
+    else:
+        scenario = repr(str(scenario))
+    args = [scenario]
+    for name, value, default in (("seed", seed, None), ("until", until, None),
+                                 ("scale", scale, 1), ("overrides", list(overrides), []),
+                                 ("journal", journal, None)):
+        if value != default:
+            shown = repr(value.isoformat() if isinstance(value, dt.date) else value)
+            args.append(f"{name}={shown}")
+    return f"sim.run({', '.join(args)})"

@@ -8,6 +8,7 @@ scenarios ship as package data in `sim/scenarios/*.toml`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.resources
 import re
 import tomllib
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sim.cli import UserError
+from sim.errors import ScenarioError
 
 __all__ = [
     "BehaviourSpec",
@@ -34,6 +35,8 @@ __all__ = [
     "builtin_scenarios",
     "builtin_text",
     "load_scenario",
+    "scenario_dict",
+    "scenario_sha256",
     "with_overrides",
 ]
 
@@ -343,6 +346,11 @@ def _check_interventions(sc: Scenario) -> list[str]:
 _KEY = re.compile(r"[A-Za-z_][A-Za-z_0-9-]*|\d+")
 
 
+def _override_error(assignment: str, detail: str) -> ScenarioError:
+    """An invalid override, named as the library takes it and as `--set` gives it."""
+    return ScenarioError(detail, param=f"override {assignment!r}", option=f"--set {assignment}")
+
+
 def _override_value(text: str) -> Any:
     """A TOML value (`10`, `2.5`, `true`, `2024-06-03`, `[1, 2]`, `"x"`); else the bare text."""
     try:
@@ -355,8 +363,8 @@ def _override_path(raw: dict, key: str, assignment: str) -> tuple[Any, str | int
     """The container that `key` (dotted, `[i]` or a product code / role name) sets a value in."""
     steps = key.replace("[", ".").replace("]", "").split(".")
     if not all(_KEY.fullmatch(s) for s in steps):
-        raise UserError(f"--set {assignment}: expected KEY=VALUE with KEY like "
-                        f"population.members or products.PRND_OX.band_pct")
+        raise _override_error(assignment, "expected KEY=VALUE with KEY like "
+                              "population.members or products.PRND_OX.band_pct")
     node: Any = raw
     for depth, step in enumerate(steps):
         last = depth == len(steps) - 1
@@ -365,13 +373,13 @@ def _override_path(raw: dict, key: str, assignment: str) -> tuple[Any, str | int
             if step.isdigit():
                 index = int(step)
                 if index >= len(node):
-                    raise UserError(f"--set {assignment}: {here} has {len(node)} entries, "
-                                    f"no [{index}]")
+                    raise _override_error(assignment,
+                                          f"{here} has {len(node)} entries, no [{index}]")
             else:  # a product by its code, a role by its name
                 found = [k for k, e in enumerate(node)
                          if isinstance(e, dict) and step in (e.get("code"), e.get("name"))]
                 if not found:
-                    raise UserError(f"--set {assignment}: {here} has no entry {step!r}")
+                    raise _override_error(assignment, f"{here} has no entry {step!r}")
                 index = found[0]
             if last:
                 return node, index
@@ -381,7 +389,7 @@ def _override_path(raw: dict, key: str, assignment: str) -> tuple[Any, str | int
                 return node, step
             node = node.setdefault(step, {})
         else:
-            raise UserError(f"--set {assignment}: {here} is a value, not a table")
+            raise _override_error(assignment, f"{here} is a value, not a table")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -390,8 +398,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     for assignment in overrides:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. "
-                            f"population.members=1974")
+            raise _override_error(assignment, "expected KEY=VALUE, e.g. population.members=1974")
         container, slot = _override_path(raw, key.strip(), assignment)
         container[slot] = _override_value(text.strip())
     return raw
@@ -415,23 +422,23 @@ def builtin_scenarios() -> list[str]:
 
 
 def builtin_text(name: str) -> str:
-    """The TOML text of a built-in scenario (UserError if there is none of that name)."""
+    """The TOML text of a built-in scenario (ScenarioError if there is none of that name)."""
     if name not in builtin_scenarios():
         known = ", ".join(builtin_scenarios())
-        raise UserError(f"unknown scenario {name!r} (built-in: {known}; or give a .toml file)")
+        raise ScenarioError(f"unknown scenario {name!r} (built-in: {known}; or give a .toml file)")
     return (importlib.resources.files("sim") / "scenarios" / f"{name}.toml").read_text("utf-8")
 
 
 def parse_scenario(text: str, source: str = "scenario.toml",
                    overrides: Iterable[str] = ()) -> Scenario:
-    """Decode and validate scenario TOML; any problem is ONE UserError line naming `source`.
+    """Decode and validate scenario TOML; any problem is ONE ScenarioError line naming `source`.
 
     `overrides` are `KEY=VALUE` settings (see `apply_overrides`) applied before validation.
     """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{source}: invalid TOML: {exc}") from None
+        raise ScenarioError(f"{source}: invalid TOML: {exc}") from None
     overrides = list(overrides)
     if overrides:
         raw = apply_overrides(raw, overrides)
@@ -440,15 +447,15 @@ def parse_scenario(text: str, source: str = "scenario.toml",
 
 
 def _decode(raw: Any, source: str) -> Scenario:
-    """Convert a raw table into a Scenario and check it; one UserError line on any problem."""
+    """Convert a raw table into a Scenario and check it; one ScenarioError line on any problem."""
     try:
         sc = msgspec.convert(raw, Scenario)
     except msgspec.ValidationError as exc:
-        raise UserError(f"{source}: {_friendly(exc, raw)}") from None
+        raise ScenarioError(f"{source}: {_friendly(exc, raw)}") from None
     errs = _check(sc)
     if errs:
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        raise UserError(f"{source}: {errs[0]}{more}")
+        raise ScenarioError(f"{source}: {errs[0]}{more}")
     return sc
 
 
@@ -464,11 +471,27 @@ def load_scenario(name_or_path: str | Path = "baotou-2024",
     if text_name in builtin_scenarios() and not path.is_file():
         return parse_scenario(builtin_text(text_name), f"{text_name}.toml", overrides)
     if path.suffix != ".toml" and not path.is_file():
-        builtin_text(text_name)  # raises the "unknown scenario" UserError
+        builtin_text(text_name)  # raises the "unknown scenario" ScenarioError
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file") from None
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
     return parse_scenario(text, str(path), overrides)
+
+
+# --------------------------------------------------------------------------- provenance
+
+def scenario_dict(sc: Scenario) -> dict[str, Any]:
+    """Every field of a resolved scenario (overrides applied, defaults filled in) as plain data.
+
+    Dates and times become ISO text, so the result is JSON-ready; `msgspec.convert(d,
+    Scenario)` (or `parse_scenario` of it written as TOML) gives the same scenario back.
+    """
+    return msgspec.to_builtins(sc)
+
+
+def scenario_sha256(sc: Scenario) -> str:
+    """The sha256 of a resolved scenario's canonical JSON: equal exactly when every field is."""
+    return hashlib.sha256(msgspec.json.encode(sc)).hexdigest()

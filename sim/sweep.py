@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sim.cli import UserError
+from sim.errors import RexsimError, RunFileError
 from sim.compare import metric_format, metrics, show
 
 __all__ = [
@@ -39,10 +39,11 @@ def parse_seeds(text: str) -> list[int]:
                 raise ValueError
             seeds.extend(range(first, last + 1))
     except ValueError:
-        raise UserError(f"--seeds: expected seeds like 1-8 or 1,3,5 (each >= 0), got {text!r}"
-                        ) from None
+        raise RexsimError(f"expected seeds like 1-8 or 1,3,5 (each >= 0), got {text!r}",
+                          param="seeds", option="--seeds") from None
     if len(set(seeds)) != len(seeds):
-        raise UserError(f"--seeds: a seed is listed twice in {text!r}")
+        raise RexsimError(f"a seed is listed twice in {text!r}", param="seeds",
+                          option="--seeds")
     return seeds
 
 
@@ -75,7 +76,7 @@ def run_sweep(scenario: Any, seeds: list[int], out: str | Path, *, until: Any = 
     called as (runs done, runs) as runs finish.
     """
     if not seeds:
-        raise UserError("--seeds: expected at least one seed")
+        raise RexsimError("expected at least one seed", param="seeds", option="--seeds")
     out = Path(out)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     work = [(scenario, seed, until, scale, list(overrides), str(out / f"seed-{seed}"))
@@ -124,9 +125,9 @@ def load_sweep(path: str | Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(p.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{p}: not a readable sweep.json: {exc}") from None
+        raise RunFileError(f"{p}: not a readable sweep.json: {exc}") from None
     if not isinstance(doc, dict) or "metrics" not in doc or "seeds" not in doc:
-        raise UserError(f"{p}: not a rexsim sweep.json (no metrics or seeds)")
+        raise RunFileError(f"{p}: not a rexsim sweep.json (no metrics or seeds)")
     return doc
 
 
@@ -158,7 +159,7 @@ def compare_sweeps(base: dict[str, Any], other: dict[str, Any]) -> list[dict[str
     """
     common = [s for s in base["seeds"] if s in other["seeds"]]
     if not common:
-        raise UserError("compare: the two sweeps share no seed, so nothing pairs up")
+        raise RunFileError("the two sweeps share no seed, so nothing pairs up")
     ia = [base["seeds"].index(s) for s in common]
     ib = [other["seeds"].index(s) for s in common]
     theirs = {m["metric"]: m["values"] for m in other["metrics"]}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.cli import UserError
 from sim.recorder import SimResults
 from sim.units import fixed
 
@@ -69,14 +69,11 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
-    out = Path(args.out) if args.out else Path("out") / sc.name
+    out = Path("out") / sc.name if args.out is None else args.out
     progress = (not args.quiet) and sys.stderr.isatty()
-    try:
-        res = run(sc, seed=args.seed, until=args.until, out=None, progress=progress,
-                  scale=args.scale, overrides=args.overrides, journal=args.journal)
-        res.write(out)
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write results: {exc.strerror or exc}") from None
+    res = run(sc, seed=args.seed, until=args.until, out=out, progress=progress,
+              scale=args.scale, overrides=args.overrides, journal=args.journal,
+              command=shlex.join(["rexsim", *sys.argv[1:]]))
     if not args.quiet:
         print(format_summary(res))
         print(f"\nwrote {out}/summary.json, daily.csv, trades.csv, enterprises.csv "

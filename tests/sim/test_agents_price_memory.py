@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sim import Simulation, run
-from sim.cli import UserError
+from sim.errors import RexsimError as UserError
 from sim.scenario import with_overrides
 from tests.sim.small import small_scenario
 

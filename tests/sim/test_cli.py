@@ -68,8 +68,10 @@ def test_run_with_a_bad_date_is_an_argument_error(capsys):
 def test_until_before_the_start_exits_2(tmp_path, capsys):
     path = tmp_path / "small.toml"
     path.write_text(small_toml(), "utf-8")
-    assert main(["run", str(path), "--until", "2023-12-01", "--out", str(tmp_path)]) == 2
-    assert "before the scenario's start" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--until", "2023-12-01", "--out", str(out)]) == 2
+    assert "--until: 2023-12-01 is before the scenario's start" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_run_set_changes_the_scenario_and_is_recorded(tmp_path, capsys):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sim import run
-from sim.cli import UserError, main
+from sim.cli import main
+from sim.errors import RexsimError as UserError
 from sim.compare import compare, format_comparison, load_summary
 from tests.sim.small import small_scenario
 

@@ -19,10 +19,16 @@ def journaled(tmp_path_factory):
     return root
 
 
-def test_journaling_a_run_changes_none_of_its_output_files(journaled):
-    for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv"):
+def test_journaling_a_run_changes_none_of_its_results(journaled):
+    for name in ("daily.csv", "trades.csv", "enterprises.csv"):
         plain = (journaled / "plain" / name).read_bytes()
         assert (journaled / "run" / name).read_bytes() == plain, name
+    plain, run_ = (json.loads((journaled / d / "summary.json").read_text()) for d in
+                   ("plain", "run"))
+    assert run_["journal"] == str(journaled / "run.journal") and plain["journal"] is None
+    provenance = ("command", "journal")
+    assert {k: v for k, v in run_.items() if k not in provenance} == {
+        k: v for k, v in plain.items() if k not in provenance}
 
 
 def test_replay_reproduces_the_runs_trades_trade_for_trade(journaled, capsys):

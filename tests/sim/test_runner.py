@@ -12,7 +12,7 @@ import pytest
 from engine import Accepted, Channel
 from sim import Simulation, run
 from sim.calendar import NS_PER_MINUTE
-from sim.cli import UserError
+from sim.errors import RexsimError as UserError
 from tests.sim.small import END, small_scenario
 
 
@@ -72,6 +72,28 @@ def test_summary_has_the_fixed_keys_and_trades_csv_the_fixed_columns(small_run):
     header = (out / "trades.csv").read_text().splitlines()[0].split(",")
     for col in ("time", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller"):
         assert col in header
+
+
+def test_summary_records_the_version_the_call_and_the_resolved_scenario(small_run):
+    import sim
+    from sim.scenario import Scenario, scenario_sha256
+
+    res, _ = small_run
+    s = res.summary
+    assert s["rexsim_version"] == sim.__version__
+    assert s["command"] == "sim.run(<Scenario 'baotou-2024'>, seed=3)"
+    resolved = msgspec.convert(s["resolved_scenario"], Scenario)
+    assert resolved == small_scenario()
+    assert s["scenario_sha256"] == scenario_sha256(small_scenario())
+    assert list(s)[:4] == ["rexsim_version", "command", "scenario", "scenario_sha256"]
+
+
+def test_the_scenario_hash_changes_with_any_field():
+    from sim.scenario import scenario_sha256
+
+    base = small_scenario()
+    assert scenario_sha256(base) == scenario_sha256(small_scenario())
+    assert scenario_sha256(base) != scenario_sha256(small_scenario(act_pct=34.0))
 
 
 def test_buy_side_equals_sell_side(small_run):

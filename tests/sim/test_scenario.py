@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.cli import UserError
+from sim.errors import RexsimError as UserError
 from sim.scenario import builtin_scenarios, builtin_text, load_scenario, parse_scenario
 
 

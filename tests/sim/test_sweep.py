@@ -8,7 +8,8 @@ import math
 import pytest
 
 from sim import run
-from sim.cli import UserError, main
+from sim.cli import main
+from sim.errors import RexsimError as UserError
 from sim.sweep import compare_sweeps, load_sweep, parse_seeds, run_sweep, stats
 from tests.sim.small import small_scenario, small_toml
 
@@ -24,8 +25,9 @@ def test_seeds_are_ranges_and_lists(text, seeds):
 
 @pytest.mark.parametrize("text", ["", "a", "4-2", "-1", "1-3,2"])
 def test_bad_seeds_are_one_line_user_errors(text):
-    with pytest.raises(UserError, match="--seeds"):
+    with pytest.raises(UserError, match="^seeds: ") as info:
         parse_seeds(text)
+    assert info.value.for_cli().startswith("--seeds: ")
 
 
 def test_stats_are_mean_sample_sd_min_max_of_the_known_values():

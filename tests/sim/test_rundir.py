@@ -1,0 +1,77 @@
+"""Run directories appear whole or not at all and never mix with other runs' files."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sim import OutputError
+from sim.rundir import check_target, foreign_entries, publish, stage
+
+
+def _write(directory, names):
+    for name in names:
+        (directory / name).write_text(name, "utf-8")
+
+
+def test_a_new_directory_is_published_with_exactly_the_staged_files(tmp_path):
+    out = tmp_path / "a" / "run"
+    staging = stage(out)
+    assert staging.parent == out.parent and staging.name.startswith(".run.partial-")
+    _write(staging, ["summary.json", "trades.csv"])
+    publish(staging, out)
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trades.csv"]
+    assert not staging.exists()
+    assert [p.name for p in out.parent.iterdir()] == ["run"]  # no staging left beside it
+
+
+def test_a_rerun_replaces_the_previous_run_whole(tmp_path):
+    out = tmp_path / "run"
+    first = stage(out)
+    _write(first, ["summary.json", "trades.csv", "quotes.csv", "report.html", "report-a.png"])
+    publish(first, out)
+    second = stage(out)
+    _write(second, ["summary.json", "trades.csv"])
+    (second / "trades.csv").write_text("new", "utf-8")
+    publish(second, out)
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trades.csv"]
+    assert (out / "trades.csv").read_text("utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_directory_holding_other_files_is_refused_and_left_untouched(tmp_path):
+    out = tmp_path / "sweep"
+    (out / "seed-1").mkdir(parents=True)
+    _write(out, ["sweep.json", "summary.json"])
+    before = sorted(os.listdir(out))
+    with pytest.raises(OutputError, match=r"holds files that are not one run's own "
+                                          r"\(seed-1/, sweep.json\)") as info:
+        stage(out)
+    assert info.value.for_cli().startswith("--out: ")
+    assert sorted(os.listdir(out)) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep"]  # nothing staged
+
+
+def test_a_file_an_empty_path_and_an_unwritable_place_are_refused(tmp_path):
+    (tmp_path / "f").write_text("x", "utf-8")
+    with pytest.raises(OutputError, match="is a file"):
+        check_target(tmp_path / "f")
+    with pytest.raises(OutputError, match="empty path"):
+        check_target("")
+    with pytest.raises(OutputError, match="cannot write here"):
+        stage(tmp_path / "f" / "below")
+
+
+def test_the_runs_own_extra_files_are_not_foreign(tmp_path):
+    _write(tmp_path, ["summary.json", "run.journal", "notes.txt"])
+    assert foreign_entries(tmp_path, own=["run.journal"]) == ["notes.txt"]
+
+
+def test_a_stale_staging_directory_of_a_dead_writer_is_removed(tmp_path):
+    out = tmp_path / "run"
+    stale = tmp_path / ".run.partial-999999999-dead"
+    stale.mkdir()
+    staging = stage(out)
+    publish(staging, out)
+    assert not stale.exists()
