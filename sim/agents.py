@@ -1,46 +1,49 @@
-"""The enterprises' decisions: vectorised numpy draws per time step, orders through the Exchange.
+"""The enterprises' decisions: vectorised numpy per time step, orders through the Exchange.
 
-Every (member, product, side) an enterprise trades is a *slot* with a *need*: a consumer's
-buying need and a producer's output accrue every day (monthly intents drawn around the
-scenario's targets); a trader's buying need accrues its intake, and what it buys becomes the
-need of its selling slot, so traders stand on both sides and resell what they buy. A slot with
-a need of at least a lot places a DAY limit order for part of it, priced around the member's
-belief of the price: the fundamental, lifted or lowered by the part of yesterday's gap
-between the settlement price and the fundamental that the market remembers (so that a
-shortage or a glut moves prices day after day). Consumers and producers concede a little
-toward the other side, traders bid below and ask above it, and everyone concedes more the
-longer a need stays unmet.
-Each step one vectorised draw decides which slots act and at what price and size; then a plain
-loop sends the orders (online at once; offline ones through the `Counter`), re-prices open
-orders with `amend`, and applies the returned events, so agents see fills on their next step.
+Every (member, product) an enterprise trades is a *slot*: a user's (it buys what it uses), a
+producer's (it sells what it makes), or a market maker's bid and ask (`sim.makers`).
 
-Holdings are exact integers (cash in fen, stock in kg) and never go negative: an order reserves
-what it could spend or deliver, a fill settles at the trade price, and a cancel or expiry
-releases the rest. Negotiated deals and block auctions (`sim.deals`) use the same ledger.
+- **Use and output respond to price.** Each day a user uses, and a producer makes, its base
+  rate (its share of the national market, sim.population) times a monthly draw around it,
+  moved by the national price through the scenario's elasticities and by supply and demand
+  events (`sim.national`).
+- **Inventories buffer them.** A user keeps a target cover of days of use, a producer a
+  working stock of days of output; both want less stock when the price stands above its
+  normal (`inventory.cover_elasticity`): a user with cover to spare waits out a spike, a
+  producer with full stock sells harder. Stock costs `carrying_cost_pct_year`. A user's
+  *need* is its desired stock less what it holds; a producer's, its stock beyond its desired
+  working stock. Users earn what they use at the national price (their own products pass
+  input costs on), so cash follows use, not price.
+- **Each decision** (a slot with a need of a lot or more acts with `act_pct` per step) prices
+  an order around the member's belief (the national price, scattered by its own noise),
+  conceding more the larger its need, then chooses the venue (`sim.venue.route`): on the
+  exchange (online at once, offline through the `Counter`) within its cap or floor, or off it
+  at the national price with its own premium or discount when the exchange is worse and the
+  need cannot wait. A member that has withdrawn from the exchange meets every need off it.
+- **Holdings are exact integers** (cash in fen, stock in kg) and never go negative: an order
+  reserves what it could spend (with the fee) or deliver, a fill settles at the trade price,
+  a cancel or expiry releases the rest. Negotiated deals and block auctions (`sim.deals`) and
+  market makers use the same ledger.
+
+All randomness is drawn from each slot's own stream (sim.streams), keyed by day, step and
+purpose: one member acting differently never changes another member's draws.
 """
 
 from __future__ import annotations
 
-import operator
+import math
 from typing import Any
 
 import numpy as np
 
-from engine import (
-    Accepted,
-    Amended,
-    Cancelled,
-    Channel,
-    Expired,
-    Side,
-    TimeInForce,
-    Trade,
-)
+from engine import Accepted, Amended, Cancelled, Channel, Expired, Side, TimeInForce, Trade
 from sim.calendar import TradingCalendar
 from sim.counter import Counter
-from sim.deals import Deals
-from sim.population import Population
+from sim.national import National
+from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, Population
 from sim.scenario import Scenario
+from sim.streams import Streams, counter, normal, uniform
+from sim.venue import EXCHANGE, OFF, OffExchange, buyer_cap, delay_cost_bp, route, seller_floor
 
 __all__ = ["Agents", "LedgerError"]
 
@@ -48,30 +51,34 @@ BUY = Side.BUY
 SELL = Side.SELL
 DAY = TimeInForce.DAY
 OFFLINE = Channel.OFFLINE
+USE, MAKE, BID, ASK = 0, 1, 2, 3  # slot kinds
 PENDING = -1  # slot_oid value while an order waits at the counter
-BACKLOG_DAYS = 30.0  # a need never accumulates beyond this many days of intent
 MAX_CONCESSION_BP = 150.0  # nobody concedes more than this from its belief
 REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
-TRADER_NOISE = 0.25  # traders' belief scatter relative to other enterprises'
+# purposes of a slot's draws (with the day and the step: sim.streams.counter)
+ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION = range(1, 11)
 
 
 class LedgerError(AssertionError):
     """The agents' holdings or reservations are inconsistent (a bug, never user input)."""
 
 
+def fee_of(value: int, bp: int) -> int:
+    """The exchange fee on a trade's value (fen), rounded down."""
+    return value * bp // 10_000
+
+
 class Agents:
     """All enterprises of a run: their holdings, needs, open orders and decisions."""
 
     def __init__(self, sc: Scenario, pop: Population, calendar: TradingCalendar, ex: Any,
-                 paths: np.ndarray, rng: np.random.Generator, counter: Counter,
-                 scale: int = 1) -> None:
+                 national: National, counter_: Counter, scale: int = 1) -> None:
         self.sc = sc
         self.pop = pop
         self.cal = calendar
         self.ex = ex
-        self.paths = paths
-        self.rng = rng
-        self.counter = counter
+        self.national = national
+        self.counter = counter_
         self.scale = scale
         beh = sc.behaviour
         self.beh = beh
@@ -83,252 +90,419 @@ class Agents:
         # ledger: free (unreserved) holdings, Python ints for exact, fast scalar updates
         self.cash: list[int] = pop.cash.tolist()
         self.stock: list[list[int]] = pop.stock.tolist()
-        ref = np.array([p.reference_price for p in sc.products], dtype=float)
-        # fen per trading day: buyers' sales outside the exchange
-        self.income = np.floor((pop.buy_rate * ref).sum(axis=1) / 10).astype(np.int64)
 
-        # ---- slots: [consumers' buys | producers' sells | traders' buys | traders' sells]
-        bm, bp = np.nonzero(pop.buy_rate > 0)
-        sm, sp = np.nonzero(pop.sell_rate > 0)
-        tm, tp = np.nonzero(pop.trade_rate > 0)
-        nb, ns, nt = len(bm), len(sm), len(tm)
-        self.slot_m = np.concatenate([bm, sm, tm, tm]).astype(np.int64)
-        self.slot_p = np.concatenate([bp, sp, tp, tp]).astype(np.int64)
-        N = len(self.slot_m)
+        # ---- slots: [users | producers | makers' bids | makers' asks]
+        um, up = np.nonzero(pop.use_rate > 0)
+        mm, mp = np.nonzero(pop.make_rate > 0)
+        km, kp = np.nonzero(pop.maker)
+        nu, nm, nk = len(um), len(mm), len(km)
+        self.slot_m = np.concatenate([um, mm, km, km]).astype(np.int64)
+        self.slot_p = np.concatenate([up, mp, kp, kp]).astype(np.int64)
+        kind = np.concatenate([np.full(nu, USE), np.full(nm, MAKE), np.full(nk, BID),
+                               np.full(nk, ASK)]).astype(np.int64)
+        N = len(kind)
         self.N = N
-        self.is_buy = np.zeros(N, dtype=bool)
-        self.is_buy[:nb] = True
-        self.is_buy[nb + ns: nb + ns + nt] = True
-        self.is_trader = np.zeros(N, dtype=bool)
-        self.is_trader[nb + ns:] = True
-        self.is_seller_need = np.zeros(N, dtype=bool)  # producers' output
-        self.is_seller_need[nb: nb + ns] = True
-        # a trader's buy slot accrues intake; what it buys becomes its sell slot's need
-        self.accrues = np.ones(N, dtype=bool)
-        self.accrues[nb + ns + nt:] = False
-        resell = np.full(N, -1, dtype=np.int64)
-        resell[nb + ns: nb + ns + nt] = np.arange(nb + ns + nt, N)
-        self.rate = np.concatenate([pop.buy_rate[bm, bp], pop.sell_rate[sm, sp],
-                                    pop.trade_rate[tm, tp], pop.trade_rate[tm, tp]])
+        self.kind = kind
+        self.is_buy = (kind == USE) | (kind == BID)
+        self.is_user = kind == USE
+        self.is_producer = kind == MAKE
+        self.is_maker = kind >= BID
+        self.makers_from = nu + nm  # maker slots are [makers_from, N)
+        self.rate = np.concatenate([pop.use_rate[um, up], pop.make_rate[mm, mp],
+                                    np.zeros(2 * nk)])
+        self.inv_rate = 1.0 / np.maximum(self.rate, 1e-9)
+        self.keys = Streams.sub(pop.keys[self.slot_m], self.slot_p * 4 + kind)
         lots = np.array(self.lot, dtype=float)
         ticks = np.array(self.tick, dtype=float)
         self.lot_s = lots[self.slot_p]
         self.tick_s = ticks[self.slot_p]
-        # updated in place only (never rebound), so its memoryview stays valid: apply() reads
-        # and writes needs through it as Python floats, half the cost of numpy scalar
-        # arithmetic and the same IEEE result in the same order
-        self.need = np.zeros(N)
-        self._need_mv = memoryview(self.need)
-        # large members split their flow: no order above a share of the product's daily intent
-        market_daily = (pop.buy_rate.sum(axis=0) * beh.max_order_pct / 100)[self.slot_p]
-        self.max_order = np.maximum(np.floor(market_daily / self.lot_s), 1.0) * self.lot_s
-        self.produced = np.zeros(N)  # fractional output not yet a whole lot
-        self.mult = np.ones(N)
-        self.noise = np.where(self.is_trader, TRADER_NOISE, 1.0)  # traders watch closely
-        # mean concession toward the other side: traders are patient (bid low, ask high)
-        self.base_bp = np.where(self.is_trader, -float(beh.trader_half_spread_bp),
-                                float(beh.premium_bp))
-        # per-slot Python mirrors for the loop
+        # large members split their flow: no order above a share of members' daily use
+        members_daily = (national.base_use * sc.population.members * scale
+                         / pop.enterprises)
+        self.members_daily = members_daily
+        self.max_order = np.maximum(
+            np.floor(members_daily[self.slot_p] * beh.max_order_pct / 100 / self.lot_s),
+            1.0) * self.lot_s
+        self.size_cap = np.minimum(np.maximum(self.rate * beh.order_days, self.lot_s),
+                                   self.max_order)
+        # each slot's own premium (a buyer) or discount (a seller) off the exchange, bp
+        v = sc.venue
+        median = np.where(self.is_buy, float(v.buyer_premium_bp), float(v.seller_discount_bp))
+        self.friction = median * np.exp(v.dispersion * normal(self.keys, FRICTION))
+        dominant = self.is_producer & np.isin(self.slot_m, [DOMINANT_LIGHT - 1,
+                                                            DOMINANT_HEAVY - 1])
+        self.friction[dominant] = float(v.dominant_discount_bp)
+        self.counter_cost_bp = delay_cost_bp(sc.counter.delay_minutes, v.delay_cost_bp_per_hour)
+        # per-slot Python mirrors for the loops
         self.slot_m_l: list[int] = self.slot_m.tolist()
         self.slot_p_l: list[int] = self.slot_p.tolist()
         self.is_buy_l: list[bool] = self.is_buy.tolist()
-        self.resell_l: list[int] = resell.tolist()
-        # each slot's request arguments: exchange member id, product code and side
         self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
         self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
         self.side_l: list[Side] = [BUY if b else SELL for b in self.is_buy_l]
         self.slot_oid: list[int] = [0] * N
-        # open orders: order id -> [slot, limit price, open qty]
+        self.pending_qty = np.zeros(N)  # qty of the slot's order waiting at the counter
+        # open orders: order id -> [slot, limit price, open qty, reserved fen (bids), fee bp]
         self.orders: dict[int, list[int]] = {}
-        # per product: seller need slots and their weights (negotiation counterparties)
-        self.sellers_of = [np.flatnonzero(self.is_seller_need & (self.slot_p == j))
-                           for j in range(nprod)]
-        consumer = self.is_buy & ~self.is_trader
-        self.buyers_of = [np.flatnonzero(consumer & (self.slot_p == j)) for j in range(nprod)]
+        # negotiated deals: users whose use over `days` reaches the minimum block
         self.min_block = [p.min_block or p.lot for p in sc.products]
-        # negotiated deals: buyers whose intent over `days` reaches the minimum block
         nspec = sc.negotiation
         mblock = np.array(self.min_block, dtype=float)[self.slot_p]
         want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
-        self.deal_size = np.where(consumer & (want >= mblock), want, 0.0)
-        self.deal_slots = np.flatnonzero(self.deal_size > 0) if nspec.probability_pct else (
-            np.zeros(0, dtype=np.int64))
+        self.deal_size = np.where(self.is_user & (want >= mblock), want, 0.0)
+        self.deal_slots = (np.flatnonzero(self.deal_size > 0) if nspec.probability_pct
+                           else np.zeros(0, dtype=np.int64))
         self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
-        self._deal_p = np.array(nspec.probability_pct / 100)
+        self.sellers_of = [np.flatnonzero(self.is_producer & (self.slot_p == j))
+                           for j in range(nprod)]
+        self.users_of = [np.flatnonzero(self.is_user & (self.slot_p == j))
+                         for j in range(nprod)]
+        # day state
         self.day = -1
         self.month = -1
+        self.fee_bp = sc.exchange.fee_bp
+        self.channel_open = {"online": True, "offline": True}
         self.band_lo = [0] * nprod
         self.band_hi = [0] * nprod
-        self.band_lo_a = np.zeros(nprod)
-        self.band_hi_a = np.zeros(nprod)
-        self.lo_s = self.hi_s = self.signed_ticks = self.bp_ticks = np.zeros(N)
-        # static per-slot quantities of `_decide`
-        self.sign = np.where(self.is_buy, 1.0, -1.0)
-        self.signed_tick = self.sign * self.tick_s
-        self.inv_rate = 1.0 / np.maximum(self.rate, 1e-9)
-        self.size_cap = np.minimum(np.maximum(self.rate * beh.order_days, self.lot_s),
-                                   self.max_order)
-        # the scalars of every step as 0-d float64 arrays: numpy converts a Python number
-        # operand on each call (a third of a small ufunc's cost); same values, same results
-        self.act_p = np.array(beh.act_pct / 100)
-        self._premium_sd = np.array(float(beh.premium_sd_bp))
-        self._urgency = np.array(float(beh.urgency_bp_per_day))
-        self._order_days = np.array(float(beh.order_days))
-        self._max_conc = np.array(MAX_CONCESSION_BP)
-        self._zero = np.array(0.0)
-        self.active = np.zeros(N, dtype=bool)
-        self.lot_active = np.full(N, np.inf)  # a slot's lot if its member has joined, else inf
-        self.deal_active = np.zeros(len(self.deal_slots), dtype=bool)  # active[deal_slots]
+        self.mult = np.ones(N)
+        self.used = np.zeros(N)  # fractional use or output not yet a whole kg / lot
+        self.flow = np.zeros(N)  # today's use or output, kg
+        self.need = np.zeros(N)
+        self._need_mv = memoryview(self.need)  # updated in place only: see apply()
+        self.urgent = np.zeros(N, dtype=bool)
+        self.active = np.zeros(N, dtype=bool)  # joined members' slots
+        self.usable = np.zeros(N, dtype=bool)  # ... that may use the exchange today
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
-        self.memory = beh.price_memory_pct / 100
-        self.gap = np.zeros(nprod)  # log(anchor / fundamental) per product, see start_day
-        self.anchor = np.asarray(paths[0], dtype=float).copy()  # what the market believes today
-        self.produced_kg = [0] * nprod  # output added to producers' stock, per product
-        self.income_fen = 0  # cash paid to buyers from their sales outside the exchange
-        self.withdrawn = np.zeros(n, dtype=bool)  # members taken out by an intervention
+        self.limit = np.zeros(N)  # cap (buyers) or floor (sellers), yuan/t
+        self.withdrawn = np.zeros(n, dtype=bool)  # members out of the exchange (events)
+        self.off = OffExchange()
+        self.sign = np.where(self.is_buy, 1.0, -1.0)
+        self.signed_tick = self.sign * self.tick_s
+        self.base_bp = np.full(N, float(beh.premium_bp))
+        self.act_p = beh.act_pct / 100
+        self._order_days = np.array(float(beh.order_days))
+        self._zero = np.array(0.0)
+        self.lo_s = self.hi_s = np.zeros(N)
+        self.settle_s = np.zeros(N)
+        self.nat_s = np.zeros(N)
+        self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
+        # totals of every flow in or out of the members' holdings (for the audit and summary)
+        self.totals = {"income_fen": 0, "fees_fen": 0, "carrying_cost_fen": 0,
+                       "used_kg": 0, "shortfall_kg": 0}
+        self.produced_kg = [0] * nprod
+        self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "cancels": 0,
+                       "rejected": 0, "negotiated": 0, "off_exchange_deals": 0,
+                       "block_auctions": 0, "block_bids": 0}
+        from sim.deals import Deals
+        from sim.makers import Makers
+
         self.deals = Deals(self)
-        self.counts = {"orders": 0, "offline_orders": 0, "amends": 0, "rejected": 0,
-                       "negotiated": 0, "block_auctions": 0, "block_bids": 0}
+        self.makers = Makers(self)
         del n
 
     # ------------------------------------------------------------------ the day
 
-    def start_day(self, d: int) -> None:
-        """Accrue needs and output, pay income, draw today's beliefs and read today's bands."""
+    def start_day(self, d: int, days_since: int) -> None:
+        """Use and make today's flow, pay income and carrying costs, set needs and beliefs.
+
+        `days_since` is the calendar days since the previous trading day (carrying costs run
+        every day, not only on trading days).
+        """
         self.day = d
         pop = self.pop
-        rng = self.rng
-        beh = self.beh
+        nat = self.national
+        sc = self.sc
         joined = pop.join_day <= d
-        self.active = (joined & ~self.withdrawn)[self.slot_m]
-        self.lot_active = np.where(self.active, self.lot_s, np.inf)
-        self.deal_active = self.active[self.deal_slots]
-        self.online = (pop.online_day <= d)[self.slot_m]
-        self.online_l = self.online.tolist()
+        self.active = joined[self.slot_m]
+        online = (pop.online_day <= d)[self.slot_m]
+        self.online = online
+        self.online_l = online.tolist()
+        channel_ok = np.where(online, self.channel_open["online"] or self.channel_open[
+            "offline"], self.channel_open["offline"])
+        self.usable = self.active & ~self.withdrawn[self.slot_m] & channel_ok
         month = self.cal.days[d].month
         if month != self.month:
             self.month = month
-            sigma = beh.intent_noise_pct / 100
-            self.mult = np.exp(rng.normal(-sigma * sigma / 2, sigma, size=self.N)) if sigma else (
-                np.ones(self.N))
-        acc = np.where(self.active & self.accrues, self.rate * self.mult, 0.0)
-        np.minimum(self.need + acc, np.maximum(self.rate * BACKLOG_DAYS, self.lot_s), out=self.need)
-        # producers' output becomes stock in whole lots
-        self.produced += np.where(self.is_seller_need, acc, 0.0)
-        whole = np.floor(self.produced / self.lot_s) * self.lot_s
-        self.produced -= whole
-        stock = self.stock
-        made = self.produced_kg
-        slot_m, slot_p = self.slot_m_l, self.slot_p_l
-        out = whole.nonzero()[0]
-        for i, q in zip(out.tolist(), whole[out].astype(np.int64).tolist(), strict=True):
-            p = slot_p[i]
-            stock[slot_m[i]][p] += q
-            made[p] += q
-        # every joined member's income, added in one C-level pass over the exact int ledger
-        pay = np.where(joined, self.income, 0).tolist()
-        self.cash[:] = map(operator.add, self.cash, pay)
-        self.income_fen += sum(pay)
-        # today's anchor: the fundamental, lifted or lowered by the part of yesterday's gap
-        # between the settlement and the fundamental that the market remembers (a shortage
-        # that lifted yesterday's prices lifts today's beliefs: prices discover scarcity)
-        fund = self.paths[d]
-        if d > 0 and self.memory:
-            prev = self.paths[d - 1]
-            settle = np.array([float(self.ex.settlement(code)) for code in self.codes])
-            self.gap = self.memory * np.log(settle / prev)
-        self.anchor = fund * np.exp(self.gap)
-        f = self.anchor[self.slot_p]
-        # beliefs scatter afresh every day: no member is persistently wrong about the price
-        daily = rng.normal(0.0, beh.belief_noise_bp / 10_000, size=self.N) * self.noise
-        self.belief = f * np.exp(daily)
+            sigma = self.beh.intent_noise_pct / 100
+            self.mult = (np.exp(sigma * normal(self.keys, counter(d, MONTH)) - sigma * sigma / 2)
+                         if sigma else np.ones(self.N))
+        price = nat.price
+        self.nat_int = np.maximum(np.round(price), 1).astype(np.int64)
+        self.nat_s = price[self.slot_p]
+        base = np.where(nat.base_use > 0, nat.base_use, 1.0)
+        use_factor = np.where(nat.base_use > 0, nat.use() / base, 1.0)
+        factor = np.where(self.is_user, use_factor[self.slot_p],
+                          np.where(self.is_producer, nat.supply_factor()[self.slot_p], 0.0))
+        flow = np.where(self.active, self.rate * self.mult * factor, 0.0)
+        self.flow = flow
+        self._use_and_make(flow)
+        self._carrying_cost(days_since)
+        self._needs(flow, nat.above_normal)
+        # today's beliefs: the national price, scattered by each member's own noise
+        noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
+        self.belief = self.nat_s * np.exp(noise)
+        cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
+        self.limit = np.where(self.is_buy, buyer_cap(self.nat_s, self.friction, cost),
+                              seller_floor(self.nat_s, self.friction, cost))
+        self._clear_excess()
+        ex = self.ex
+        settle = np.array([float(ex.settlement(code)) for code in self.codes])
+        self.settle_s = settle[self.slot_p]
         for j, code in enumerate(self.codes):
-            self.band_lo[j], self.band_hi[j] = self.ex.band(code)
-        self.band_lo_a = np.array(self.band_lo, dtype=float)
-        self.band_hi_a = np.array(self.band_hi, dtype=float)
-        self.lo_s = self.band_lo_a[self.slot_p]
-        self.hi_s = self.band_hi_a[self.slot_p]
-        ticks = self.belief / self.tick_s
-        self.signed_ticks = self.sign * ticks
-        self.bp_ticks = ticks / 10_000
+            self.band_lo[j], self.band_hi[j] = ex.band(code)
+        self.lo_s = np.array(self.band_lo, dtype=float)[self.slot_p]
+        self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
+        self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
+        self.makers.start_day(d)
+
+    def _use_and_make(self, flow: np.ndarray) -> None:
+        """Users use stock (and earn its value), producers add output to stock in whole lots."""
+        self.used += flow
+        whole = np.where(self.is_user, np.floor(self.used), np.floor(self.used / self.lot_s)
+                         * self.lot_s)
+        self.used -= whole
+        stock, cash = self.stock, self.cash
+        slot_m, slot_p = self.slot_m_l, self.slot_p_l
+        is_user = self.is_buy_l
+        made = self.produced_kg
+        px = self.nat_int.tolist()
+        used = short = income = 0
+        for i, q in zip(whole.nonzero()[0].tolist(),
+                        whole[whole > 0].astype(np.int64).tolist(), strict=True):
+            m, p = slot_m[i], slot_p[i]
+            row = stock[m]
+            if is_user[i]:
+                take = min(q, row[p])
+                row[p] -= take
+                used += take
+                short += q - take
+                pay = take * px[p] // 10  # what its own products earn: use at national
+                cash[m] += pay
+                income += pay
+            else:
+                row[p] += q
+                made[p] += q
+        t = self.totals
+        t["used_kg"] += used
+        t["shortfall_kg"] += short
+        t["income_fen"] += income
+
+    def _carrying_cost(self, days: int) -> None:
+        """Every member pays for holding its stock (never more than its free cash).
+
+        The charge is exact integer arithmetic: stock value at the national price (fen) times
+        the rate for the days, the rate counted in billionths.
+        """
+        rate = round(self.sc.inventory.carrying_cost_pct_year / 100 * days / 365 * 10**9)
+        if not rate:
+            return
+        px = self.nat_int.tolist()
+        due: dict[int, int] = {}
+        stock = self.stock
+        for m, p in zip(self.slot_m_l, self.slot_p_l, strict=True):
+            q = stock[m][p]
+            if q:
+                due[m] = due.get(m, 0) + q * px[p] // 10
+        charged = 0
+        cash = self.cash
+        for m, value in due.items():
+            c = min(value * rate // 10**9, cash[m])
+            cash[m] -= c
+            charged += c
+        self.totals["carrying_cost_fen"] += charged
+
+    def _needs(self, flow: np.ndarray, above: np.ndarray) -> None:
+        """Each slot's need today and whether it is urgent (see the module docstring)."""
+        inv = self.sc.inventory
+        z = above[self.slot_p]
+        squeeze = np.exp(-inv.cover_elasticity * z)
+        cover = np.clip(inv.target_cover_days * squeeze, inv.min_cover_days, inv.max_cover_days)
+        keep = np.clip(inv.seller_cover_days * squeeze, 0.0, inv.seller_max_days)
+        held = np.array([self.stock[m][p] for m, p in zip(self.slot_m_l, self.slot_p_l,
+                                                           strict=True)], dtype=float)
+        need = np.where(self.is_user, cover * flow - held - self.pending_qty,
+                        np.where(self.is_producer, held - keep * flow, 0.0))
+        self.need[:] = np.where(self.active, need, 0.0)
+        self.urgent = np.where(self.is_user, held + self.pending_qty < inv.min_cover_days * flow,
+                               self.is_producer & (held > inv.seller_max_days * flow))
+
+    def _clear_excess(self) -> None:
+        """Producers whose stock is beyond their maximum sell the excess off the exchange.
+
+        They keep their maximum stock, so that what the exchange can take they still offer
+        there; what their warehouses cannot hold goes to the national market at once.
+        """
+        inv = self.sc.inventory
+        held = np.array([self.stock[m][p] for m, p in zip(self.slot_m_l, self.slot_p_l,
+                                                           strict=True)], dtype=float)
+        excess = np.where(self.is_producer & self.active,
+                          held - inv.seller_max_days * self.flow, 0.0)
+        idx = np.flatnonzero(excess >= self.lot_s)
+        if len(idx):
+            self.deal_off(idx, excess[idx])
+        self.urgent &= ~self.is_producer | (held <= inv.seller_max_days * self.flow)
 
     def set_withdrawn(self, member: int, withdrawn: bool) -> None:
-        """Take member index `member` out of trading from the next day's start, or bring it back.
+        """Take member index `member` out of the exchange from today, or bring it back.
 
-        Its orders are the exchange's to cancel (`Exchange.suspend_member`); its needs and
-        output keep accruing, so a returning seller comes back with stock to sell.
+        Its orders are the exchange's to cancel (`Exchange.suspend_member`); it keeps using
+        and producing, and meets its needs off the exchange until it returns.
         """
         self.withdrawn[member] = withdrawn
 
     # ------------------------------------------------------------------ pricing
 
-    def _decide(self, idx: np.ndarray) -> tuple[list[int], list[int]]:
-        """Limit price and size of each acting slot (few numpy calls: they run every step).
+    def _decide(self, idx: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Limit price (yuan/t, on the tick), size (kg) and whether it can be placed today.
 
-        Concession c (bp) = the slot's mean + noise + urgency for need beyond `order_days`;
-        a buyer bids belief*(1+c) rounded down to the tick, a seller asks belief*(1-c)
-        rounded up, clipped to today's band. Size: the need, at most the slot's order size,
-        in whole lots.
+        Concession c (bp) = the mean + the slot's noise + urgency for need beyond
+        `order_days`; a buyer bids belief*(1+c) rounded down to the tick, at most its cap, a
+        seller asks belief*(1-c) rounded up, at least its floor; both within today's band (a
+        buyer whose cap is below the band, or a seller whose floor is above it, cannot deal
+        on the exchange today; one who would go beyond the band's edge goes to the edge, as
+        on a limit-up or limit-down day). Size: the need, at most the slot's order size, in
+        whole lots.
         """
         need = self.need[idx]
-        conc = (self.base_bp[idx] + self._premium_sd * self.rng.standard_normal(len(idx))
-                + self._urgency * np.maximum(need * self.inv_rate[idx] - self._order_days,
-                                             self._zero))
-        np.minimum(conc, self._max_conc, out=conc)
-        # sign * price_in_ticks = sign*belief/tick + belief/tick * c / 10_000, floored
-        px = np.floor(self.signed_ticks[idx] + self.bp_ticks[idx] * conc)
-        px *= self.signed_tick[idx]  # exact: whole ticks times a +-tick
-        np.maximum(px, self.lo_s[idx], out=px)  # clip to the band (np.clip costs twice as much)
-        np.minimum(px, self.hi_s[idx], out=px)
+        beh = self.beh
+        conc = (self.base_bp[idx] + beh.premium_sd_bp * normal(self.keys[idx], key)
+                + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
+                                                      - self._order_days, self._zero))
+        np.minimum(conc, MAX_CONCESSION_BP, out=conc)
+        tick = self.tick_s[idx]
+        sign = self.sign[idx]
+        px = np.floor(sign * self.belief[idx] / tick * (1 + sign * conc / 10_000)) * sign
+        bound = np.where(sign > 0, np.floor(self.limit[idx] / tick),
+                         -np.floor(-self.limit[idx] / tick))
+        px = np.where(sign > 0, np.minimum(px, bound), np.maximum(px, bound)) * tick
+        bound *= tick
+        lo, hi = self.lo_s[idx], self.hi_s[idx]
+        ok = np.where(sign > 0, bound >= lo, bound <= hi)
+        px = np.minimum(np.maximum(px, lo), hi)
         lot = self.lot_s[idx]
         qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
-        return px.astype(np.int64).tolist(), qty.astype(np.int64).tolist()
+        return px, qty, ok & (qty > 0)
+
+    def touch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each product's best bid and best ask now (nan for an empty side)."""
+        bids, asks = [], []
+        for code in self.codes:
+            book = self.ex.book(code)
+            b, a = book.best_bid(), book.best_ask()
+            bids.append(math.nan if b is None else float(b))
+            asks.append(math.nan if a is None else float(a))
+        return np.array(bids), np.array(asks)
 
     # ------------------------------------------------------------------ decisions
 
     def auction_orders(self, t: int) -> None:
-        """Opening call auction: some online need slots place their first order of the day."""
-        rng = self.rng
-        u = rng.random(self.N)
-        act = (self.active & self.online & (self.need >= self.lot_s)
+        """Opening call auction: some online slots with a need place their first order."""
+        d = self.day
+        u = uniform(self.keys, counter(d, 0, AUCTION))
+        act = (self.usable & self.online & (self.need >= self.lot_need)
                & (u < self.beh.auction_pct / 100))
         idx = act.nonzero()[0]
         if not len(idx):
             return
-        rng.shuffle(idx)
-        prices, qtys = self._decide(idx)
-        self._send(idx, prices, qtys, t, auction=True)
+        idx = idx[np.argsort(uniform(self.keys[idx], counter(d, 0, ORDER)), kind="stable")]
+        px, qty, ok = self._decide(idx, counter(d, 0, CONCEDE))
+        idx, px, qty = idx[ok], px[ok], qty[ok]
+        self._send(idx, px.astype(np.int64).tolist(), qty.astype(np.int64).tolist(), t,
+                   auction=True)
 
-    def step(self, t: int) -> None:
-        """One decision step at instant t: slots with a need act, then large buyers negotiate."""
-        rng = self.rng
-        act = rng.random(self.N) < self.act_p
-        act &= self.need >= self.lot_active  # a need of a lot, in a joined member's slot
-        idx = act.nonzero()[0]  # as np.flatnonzero, without its two Python-level calls
+    def step(self, t: int, k: int) -> int:
+        """Decision step k of the day at instant t: users and producers with a need act, market
+        makers requote, large users negotiate; returns the next free instant."""
+        d = self.day
+        act = uniform(self.keys, counter(d, k, ACT)) < self.act_p
+        act &= self.need >= self.lot_need  # a need of a lot, in a joined member's slot
+        idx = act.nonzero()[0]
         if len(idx):
-            rng.shuffle(idx)
-            prices, qtys = self._decide(idx)
-            self._send(idx, prices, qtys, t)
+            idx = idx[np.argsort(uniform(self.keys[idx], counter(d, k, ORDER)), kind="stable")]
+            t = self._route(idx, t, k)
+        t = self.makers.quote(t, k)
         slots = self.deal_slots
         if len(slots):
-            draw = rng.random(len(slots)) < self._deal_p
-            draw &= self.deal_active
+            draw = uniform(self.keys[slots], counter(d, k, DEAL)) < (
+                self.sc.negotiation.probability_pct / 100)
+            draw &= self.usable[slots]
             negotiate = self.deals.negotiate
             size = self.deal_size_l
-            t += len(idx) * REQUEST_SPACING_NS
             for i in slots[draw].tolist():
-                negotiate(i, size[i], t)
+                negotiate(i, size[i], t, counter(d, k, PICK))
                 t += REQUEST_SPACING_NS
+        return t
 
-    def _send(self, idx: np.ndarray, prices: list[int], qtys: list[int], t0: int,
+    def _route(self, idx: np.ndarray, t: int, k: int) -> int:
+        """Price the deciding slots, choose each one's venue, and act on it."""
+        px, qty, ok = self._decide(idx, counter(self.day, k, CONCEDE))
+        bids, asks = self.touch()
+        p = self.slot_p[idx]
+        buy = self.is_buy[idx]
+        touch = np.where(buy, asks[p], bids[p])
+        where = route(buy, self.online[idx], self.usable[idx], self.urgent[idx], touch,
+                      self.settle_s[idx], self.limit[idx])
+        urgent_cross = (where == EXCHANGE) & self.urgent[idx] & ~np.isnan(touch)
+        px = np.where(urgent_cross & buy, np.maximum(px, touch), px)  # cross when urgent
+        px = np.where(urgent_cross & ~buy, np.minimum(px, touch), px)
+        ex_ = (where == EXCHANGE) & ok
+        off = where == OFF
+        if ex_.any():
+            self._send(idx[ex_], px[ex_].astype(np.int64).tolist(),
+                       qty[ex_].astype(np.int64).tolist(), t)
+            t += int(ex_.sum()) * REQUEST_SPACING_NS
+        if off.any():
+            self.deal_off(idx[off])
+        return t
+
+    def deal_off(self, idx: np.ndarray, amount: np.ndarray | None = None) -> None:
+        """Meet each slot's need (or `amount`) off the exchange, at the national price with
+        its own premium (buyers) or discount (sellers), as far as its cash or stock allows."""
+        need = self.need[idx] if amount is None else amount
+        lot = self.lot_s[idx]
+        qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
+        rel = np.where(self.is_buy[idx], 1 + self.friction[idx] / 10_000,
+                       1 - self.friction[idx] / 10_000)
+        prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
+        cash, stock, need_mv = self.cash, self.stock, self._need_mv
+        slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l
+        add = self.off.add
+        n = 0
+        for i, q, price in zip(idx.tolist(), qty, prices, strict=True):
+            if q <= 0:
+                continue
+            m, p = slot_m[i], slot_p[i]
+            lot_ = self.lot[p]
+            if is_buy[i]:
+                q = min(q, cash[m] * 10 // price // lot_ * lot_)
+                if q <= 0:
+                    continue
+                value = price * q // 10
+                cash[m] -= value
+                stock[m][p] += q
+                add(p, m + 1, "buy", q, value)
+            else:
+                q = min(q, stock[m][p] // lot_ * lot_)
+                if q <= 0:
+                    continue
+                value = price * q // 10
+                stock[m][p] -= q
+                cash[m] += value
+                add(p, m + 1, "sell", q, value)
+            need_mv[i] -= q
+            n += 1
+        self.counts["off_exchange_deals"] += n
+
+    def _send(self, idx: np.ndarray | list[int], prices: list[int], qtys: list[int], t0: int,
               auction: bool = False) -> None:
         """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements.
 
-        `_decide` sizes every decision at a lot or more. A slot with an order waiting at the
-        counter does nothing; an offline slot with an open order, or any offline slot in the
-        call auction, does nothing (the cheap tests come first: most decisions are skipped).
+        A slot with an order waiting at the counter does nothing; an offline slot with an open
+        order, or any offline slot in the call auction, does nothing (the cheap tests come
+        first: most decisions are skipped). Buyers reserve price * qty plus the fee, sellers
+        the quantity; a re-price swaps the reservation, and a refusal undoes it.
         """
         ex = self.ex
         submit = ex.submit_limit
@@ -347,33 +521,38 @@ class Agents:
         lots = self.lot
         counts = self.counts
         apply = self.apply
-        lodge = self.counter.lodge
+        bp = self.fee_bp
+        online_open = self.channel_open["online"]
+        offline_open = self.channel_open["offline"]
         spacing = REQUEST_SPACING_NS
         n_new = n_amend = n_off = n_rej = 0
         t = t0 - spacing
-        for i, price, qty in zip(idx.tolist(), prices, qtys, strict=True):
+        idx_l = idx.tolist() if isinstance(idx, np.ndarray) else idx
+        for i, price, qty in zip(idx_l, prices, qtys, strict=True):
             t += spacing
             oid = slot_oid[i]
             if oid:
-                if oid == PENDING or not online[i]:
+                if oid == PENDING or not online[i] or not online_open:
                     continue
                 rec = orders[oid]
                 old_px, old_qty = rec[1], rec[2]
                 if old_px == price:
                     continue
-                # release the old reservation, reserve the new one, amend
                 m = slot_m[i]
                 buy = is_buy[i]
-                if buy:
-                    cash[m] += old_px * old_qty // 10
+                if buy:  # release the old reservation, reserve the new one, amend
+                    held = rec[3]
+                    cash[m] += held
                     cost = price * qty // 10
+                    cost += cost * bp // 10_000
                     if cost > cash[m]:
                         lot = lots[slot_p[i]]
-                        qty = cash[m] * 10 // price // lot * lot
+                        qty = cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
                         if qty <= 0:
-                            cash[m] -= old_px * old_qty // 10
+                            cash[m] -= held
                             continue
                         cost = price * qty // 10
+                        cost += cost * bp // 10_000
                     cash[m] -= cost
                 else:
                     p = slot_p[i]
@@ -391,29 +570,35 @@ class Agents:
                 if evs[0].__class__ is Amended:
                     rec[1] = price
                     rec[2] = qty
+                    if buy:
+                        rec[3] = cost
+                        rec[4] = bp
                     if len(evs) > 1:
                         apply(evs)
-                else:  # rejected: the old order stands, undo the reservation swap
+                else:  # refused: the old order stands, undo the reservation swap
                     n_rej += 1
                     if buy:
-                        cash[m] += cost - old_px * old_qty // 10
+                        cash[m] += cost - held
                     else:
                         stock[m][p] += qty - old_qty
                 continue
-            off = not online[i]
-            if off and auction:
+            off = not online[i] or not online_open
+            if off and (auction or not offline_open):
                 continue
             # a new order, online or at the counter: reserve its cash or stock first
             m = slot_m[i]
             buy = is_buy[i]
+            cost = 0
             if buy:
                 cost = price * qty // 10
+                cost += cost * bp // 10_000
                 if cost > cash[m]:
                     lot = lots[slot_p[i]]
-                    qty = cash[m] * 10 // price // lot * lot
+                    qty = cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
                     if qty <= 0:
                         continue
                     cost = price * qty // 10
+                    cost += cost * bp // 10_000
                 cash[m] -= cost
             else:
                 p = slot_p[i]
@@ -425,15 +610,14 @@ class Agents:
                         continue
                 row[p] = have - qty
             if off:
-                lodge(t, i, price, qty)
-                slot_oid[i] = PENDING
+                self.lodge(t, i, price, qty, cost, bp)
                 n_off += 1
                 continue
             evs = submit(owner[i], code[i], side[i], price, qty, tif=DAY, time=t)
             n_new += 1
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
-                orders[ev0.order_id] = [i, price, qty]
+                orders[ev0.order_id] = [i, price, qty, cost, bp]
                 slot_oid[i] = ev0.order_id
                 if len(evs) > 1:
                     apply(evs)
@@ -448,6 +632,15 @@ class Agents:
         counts["amends"] += n_amend
         counts["rejected"] += n_rej
 
+    def lodge(self, t: int, i: int, price: int, qty: int, reserved: int, bp: int) -> None:
+        """Lodge slot i's order (already reserved) at the counter, with its own delay draw."""
+        k = (t // REQUEST_SPACING_NS) & 0xFFFF
+        u = float(uniform(self.keys[i:i + 1], counter(self.day, k, DELAY))[0])
+        self.counter.lodge(t, self.counter.delay_ns(u), i, price, qty, reserved, bp)
+        self.slot_oid[i] = PENDING
+        if self.is_buy_l[i]:
+            self.pending_qty[i] = qty
+
     def key_in(self, t: int) -> int:
         """The counter keys in the lodged orders ready at t (already reserved), OFFLINE."""
         batch = self.counter.ready(t)
@@ -456,12 +649,13 @@ class Agents:
         submit = self.ex.submit_limit
         owner, code, side = self.owner_l, self.code_l, self.side_l
         orders, slot_oid, apply = self.orders, self.slot_oid, self.apply
-        for _ready, _seq, slot, price, qty in batch:
+        for _ready, _seq, slot, price, qty, reserved, bp in batch:
+            self.pending_qty[slot] = 0
             evs = submit(owner[slot], code[slot], side[slot], price, qty, tif=DAY,
                          channel=OFFLINE, time=t)
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
-                orders[ev0.order_id] = [slot, price, qty]
+                orders[ev0.order_id] = [slot, price, qty, reserved, bp]
                 slot_oid[slot] = ev0.order_id
                 if len(evs) > 1:
                     apply(evs)
@@ -470,24 +664,38 @@ class Agents:
                 slot_oid[slot] = 0
                 m = self.slot_m_l[slot]
                 if self.is_buy_l[slot]:
-                    self.cash[m] += price * qty // 10
+                    self.cash[m] += reserved
                 else:
                     self.stock[m][self.slot_p_l[slot]] += qty
         return len(batch)
 
+    def cancel(self, i: int, t: int) -> None:
+        """Cancel slot i's open order on the exchange (its reservation comes back)."""
+        oid = self.slot_oid[i]
+        if oid <= 0:
+            return
+        self.counts["cancels"] += 1
+        self.apply(self.ex.cancel(self.owner_l[i], oid, time=t))
+
     # ------------------------------------------------------------------ events
 
     def apply(self, events: list) -> None:
-        """Settle fills and release reservations for every event of a request (idempotent)."""
+        """Settle fills and release reservations for every event of a request (idempotent).
+
+        A fill of q at price P of a bid placed at price L with fee f: the buyer pays P*q//10
+        plus its fee and gets back L*q//10 plus its fee from the reservation; what rounding
+        leaves of the reservation comes back when the order ends. A seller receives the value
+        less its fee.
+        """
         orders = self.orders
         cash = self.cash
         stock = self.stock
         slot_m = self.slot_m_l
         slot_p = self.slot_p_l
         slot_oid = self.slot_oid
-        is_buy = self.is_buy_l
-        resell = self.resell_l
         need = self._need_mv
+        bp = self.fee_bp
+        fees = 0
         for ev in events:
             cls = ev.__class__
             if cls is Trade:
@@ -501,20 +709,26 @@ class Agents:
                 if rec is not None:
                     s = rec[0]
                     m = slot_m[s]
-                    cash[m] += rec[1] * q // 10 - value
+                    f = rec[4]
+                    fee = value * f // 10_000
+                    held = rec[1] * q // 10
+                    held += held * f // 10_000
+                    cash[m] += held - value - fee
+                    rec[3] -= held
+                    fees += fee
                     stock[m][slot_p[s]] += q
                     rec[2] -= q
                     if not rec[2]:
+                        cash[m] += rec[3]
                         del orders[bo]
                         slot_oid[s] = 0
                     need[s] -= q
-                    r = resell[s]
-                    if r >= 0:
-                        need[r] += q
                 rec = orders.get(so)
                 if rec is not None:
                     s = rec[0]
-                    cash[slot_m[s]] += value
+                    fee = value * bp // 10_000
+                    cash[slot_m[s]] += value - fee
+                    fees += fee
                     rec[2] -= q
                     if not rec[2]:
                         del orders[so]
@@ -525,15 +739,14 @@ class Agents:
                 if rec is None:
                     continue
                 s = rec[0]
-                q = ev.qty
-                if is_buy[s]:
-                    cash[slot_m[s]] += rec[1] * q // 10
+                if self.is_buy_l[s]:
+                    cash[slot_m[s]] += rec[3]
                 else:
-                    stock[slot_m[s]][slot_p[s]] += q
-                rec[2] -= q
-                if rec[2] <= 0:
-                    del orders[ev.order_id]
-                    slot_oid[s] = 0
+                    stock[slot_m[s]][slot_p[s]] += ev.qty
+                del orders[ev.order_id]
+                slot_oid[s] = 0
+        if fees:
+            self.totals["fees_fen"] += fees
 
     # ------------------------------------------------------------------ audit
 
@@ -546,26 +759,33 @@ class Agents:
             for p, q in enumerate(row):
                 if q < 0:
                     raise LedgerError(f"member {m + 1} has negative free stock {q} of {p}")
-        for oid, (s, px, q) in self.orders.items():
-            if q <= 0 or px <= 0:
-                raise LedgerError(f"order {oid} has open qty {q} at {px}")
+        for oid, (s, px, q, held, _bp) in self.orders.items():
+            if q <= 0 or px <= 0 or held < 0:
+                raise LedgerError(f"order {oid} has open qty {q} at {px}, reserving {held}")
             if self.slot_oid[s] != oid:
                 raise LedgerError(f"order {oid} is not its slot's order")
+            if self.is_buy_l[s] and held < px * q // 10:
+                raise LedgerError(f"order {oid} reserves {held} fen for {q} kg at {px}")
 
     def holdings(self) -> tuple[list[int], list[list[int]]]:
         """Each member's total cash (fen) and stock (kg): free plus reserved in open orders."""
         cash = list(self.cash)
         stock = [list(r) for r in self.stock]
-        for s, px, q in self.orders.values():
+        for s, _px, q, held, _bp in self.orders.values():
             m, p = self.slot_m_l[s], self.slot_p_l[s]
             if self.is_buy_l[s]:
-                cash[m] += px * q // 10
+                cash[m] += held
             else:
                 stock[m][p] += q
-        for _ready, _seq, s, px, q in self.counter.pending():
+        for _ready, _seq, s, _px, q, held, _bp in self.counter.pending():
             m, p = self.slot_m_l[s], self.slot_p_l[s]
             if self.is_buy_l[s]:
-                cash[m] += px * q // 10
+                cash[m] += held
             else:
                 stock[m][p] += q
         return cash, stock
+
+    def cash_total(self) -> int:
+        """Every member's cash, free and reserved (fen)."""
+        return sum(self.holdings()[0])
+

@@ -1,25 +1,23 @@
 """The exchange's offline counter: orders lodged by phone or at the desk, keyed in by staff.
 
-An order lodged at time t becomes ready after a random delay and is keyed in (submitted with
-`Channel.OFFLINE`) at the first decision instant that is at or after its ready time and falls
-within the counter's service hours. What is not keyed in by the close waits for the next day.
+An order lodged at time t becomes ready after a delay (drawn by the lodging member from its
+own random stream, `Counter.delay_ns`) and is keyed in (submitted with `Channel.OFFLINE`) at
+the first decision instant that is at or after its ready time and falls within the counter's
+service hours. What is not keyed in by the close waits for the next day.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
-
-import numpy as np
 
 from sim.calendar import NS_PER_MINUTE, TradingCalendar
 from sim.scenario import CounterSpec
 
 __all__ = ["Counter", "Lodged"]
 
-_BATCH = 4096  # delays drawn at a time
-# (ready_ns, seq, slot, price, qty): one order waiting to be keyed in
-Lodged = tuple[int, int, int, int, int]
+# (ready_ns, seq, slot, price, qty, reserved, fee_bp): one order waiting to be keyed in, with
+# what its member reserved for it (fen for a bid, kg for an offer) and the fee it was placed at
+Lodged = tuple[int, int, int, int, int, int, int]
 
 
 class Counter:
@@ -30,35 +28,33 @@ class Counter:
     and `ready` takes a prefix slice, with no per-order Python work (the queue is short).
     """
 
-    __slots__ = ("_queue", "_times", "_seq", "_lo", "_hi", "_rng", "_service", "_cal",
-                 "_delays")
+    __slots__ = ("_queue", "_times", "_seq", "_lo", "_span", "_service", "_cal")
 
-    def __init__(self, spec: CounterSpec, calendar: TradingCalendar,
-                 rng: np.random.Generator) -> None:
+    def __init__(self, spec: CounterSpec, calendar: TradingCalendar) -> None:
         self._queue: list[Lodged] = []  # in keying order
         self._times: list[int] = []  # each queued order's ready time, same order
         self._seq = 0
-        self._lo, self._hi = spec.delay_minutes
-        self._rng = rng
+        lo, hi = spec.delay_minutes
+        self._lo = lo * NS_PER_MINUTE
+        self._span = (hi - lo) * NS_PER_MINUTE
         self._service = [(a.hour * 60 + a.minute, b.hour * 60 + b.minute) for a, b in spec.service]
         self._cal = calendar
-        self._delays: list[int] = []  # pre-drawn delays (ns), used from the end
 
     def __len__(self) -> int:
         return len(self._queue)
 
-    def lodge(self, now: int, slot: int, price: int, qty: int) -> int:
+    def delay_ns(self, u: float) -> int:
+        """The keying delay for a uniform draw u in [0, 1): uniform over the delay range."""
+        return round(self._lo + self._span * u)
+
+    def lodge(self, now: int, delay: int, slot: int, price: int, qty: int, reserved: int,
+              fee_bp: int) -> int:
         """Take an order at the counter; returns when it will be ready to key in (ns)."""
-        delays = self._delays
-        if not delays:
-            span = (self._hi - self._lo) * NS_PER_MINUTE
-            draws = self._lo * NS_PER_MINUTE + span * self._rng.random(_BATCH)
-            delays.extend(np.round(draws).astype(np.int64).tolist()[::-1])
-        ready = now + delays.pop()
+        ready = now + delay
         self._seq += 1
         k = bisect_right(self._times, ready)  # after any equal time: lodging order
         self._times.insert(k, ready)
-        self._queue.insert(k, (ready, self._seq, slot, price, qty))
+        self._queue.insert(k, (ready, self._seq, slot, price, qty, reserved, fee_bp))
         return ready
 
     def in_service(self, now: int) -> bool:
@@ -75,13 +71,6 @@ class Counter:
         out = self._queue[:k]
         del self._queue[:k], times[:k]
         return out
-
-    def key_in(self, now: int, submit: Callable[[int, int, int, int], None]) -> int:
-        """Key in every ready order, oldest first, via `submit(slot, price, qty, now)`."""
-        batch = self.ready(now)
-        for _ready, _seq, slot, price, qty in batch:
-            submit(slot, price, qty, now)
-        return len(batch)
 
     def pending(self) -> list[Lodged]:
         """The orders still waiting, in keying order."""

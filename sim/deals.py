@@ -1,9 +1,15 @@
-"""Deals off the continuous book: negotiated trades and the dominant seller's block auctions.
+"""Deals off the continuous book: negotiated trades and the dominant producer's block auctions.
 
-Both settle on the agents' ledger (`sim.agents.Agents`): a negotiated deal is registered with
-the exchange and, once it is a `Trade`, moves cash and stock between buyer and seller; a block
-auction reserves the seller's stock and each bidder's cash, and its settlement pays winners at
-their price and releases what did not sell or win.
+Both settle on the agents' ledger (`sim.agents.Agents`), with the exchange fee on each side:
+
+- a **negotiated deal**: a large user agrees a block with a producer drawn in proportion to
+  output, at the national price (on the tick, within the band), and registers it with the
+  exchange, which records it as an offline trade off the book;
+- a **block auction**: the dominant light producer offers part of its stock beyond its working
+  cover, with a reserve below the national price that falls the more stock it holds; users of
+  the product bid from their needs (what brings them up to their maximum cover) at prices
+  within their cap, and the auction's settlement pays winners at their bids (or one uniform
+  price), releasing what did not sell or win.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from engine import Rejected, Trade
+from engine import BlockAuctionOpened, Rejected, Trade
 from sim.population import DOMINANT_LIGHT
+from sim.streams import counter, normal, uniform
 
 __all__ = ["Deals"]
 
 REQUEST_SPACING_NS = 1_000  # bids of one step are 1 us apart
-BID_PREMIUM_BP = 150  # bidders offer up to this much above their belief
+BIDDER, BID_PRICE = 20, 21  # purposes of a user's draws in a block auction
 
 
 class Deals:
@@ -32,101 +39,148 @@ class Deals:
         self.block = sc.block_auctions
         self.block_pidx = agents.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
-        # each product's sellers as a list, with their cumulative output weights, for the
-        # counterparty draw of `negotiate` (the same sums as np.cumsum and .sum() of the rates)
+        self.offered_kg = 0
+        self.sold_kg = 0
+        self.auctions = 0
+        # each product's producers as a list, with cumulative output weights, for the
+        # counterparty draw of `negotiate`
         self._sellers = [sl.tolist() for sl in agents.sellers_of]
         self._seller_cum = [np.cumsum(agents.rate[sl]).tolist() for sl in agents.sellers_of]
         self._seller_total = [float(agents.rate[sl].sum()) for sl in agents.sellers_of]
 
-    def negotiate(self, i: int, want: int, t: int) -> None:
-        """A large buyer agrees a deal for `want` kg off the book with a seller, and registers it.
+    def negotiate(self, i: int, want: int, t: int, key: int) -> None:
+        """A large user agrees a deal for `want` kg off the book with a producer, and registers it.
 
-        The deal buys ahead: the buyer's need (and the seller's) may go below zero, and they
-        place no orders for that product until it has accrued again.
+        The deal buys ahead: the user's need (and the producer's) may go below zero, and it
+        places no orders for that product until its need has grown again.
         """
         a = self.agents
+        if not a.channel_open["offline"]:
+            return
         p = a.slot_p_l[i]
         m = a.slot_m_l[i]
         sellers = self._sellers[p]
         if not sellers:
             return
-        # a seller drawn in proportion to its output: bisect_left is np.searchsorted's "left"
-        s = sellers[bisect_left(self._seller_cum[p], a.rng.random() * self._seller_total[p])]
+        u = float(uniform(a.keys[i:i + 1], key)[0])
+        s = sellers[min(bisect_left(self._seller_cum[p], u * self._seller_total[p]),
+                        len(sellers) - 1)]
         sm = a.slot_m_l[s]
-        if sm == m or not a.active[s]:
+        if sm == m or not a.usable[s]:
             return
         lot = a.lot[p]
-        have = a.stock[sm][p]
         tick = a.tick[p]
-        price = int(round(float(a.anchor[p]) / tick)) * tick
+        price = int(round(float(a.nat_s[i]) / tick)) * tick
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
-        qty = min(want, have // lot * lot, a.cash[m] * 10 // price // lot * lot)
+        bp = a.fee_bp
+        affordable = a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
+        qty = min(want, a.stock[sm][p] // lot * lot, affordable)
         if qty < a.min_block[p]:
             return
         evs = a.ex.register_negotiated(m + 1, sm + 1, a.codes[p], price, qty, time=t)
         for ev in evs:
             if ev.__class__ is Trade:
                 val = ev.price * ev.qty // 10
-                a.cash[m] -= val
+                fee = val * bp // 10_000
+                a.cash[m] -= val + fee
                 a.stock[m][p] += ev.qty
                 a.need[i] -= ev.qty
-                a.cash[sm] += val
+                a.cash[sm] += val - fee
                 a.stock[sm][p] -= ev.qty
                 a.need[s] -= ev.qty
+                a.totals["fees_fen"] += 2 * fee
                 a.counts["negotiated"] += 1
             elif ev.__class__ is Rejected:
                 a.counts["rejected"] += 1
 
+    # ------------------------------------------------------------------ block auctions
+
     def open_block(self, t: int, end: int) -> None:
-        """The dominant light seller offers a block; some eligible buyers bid at once."""
+        """The dominant light producer offers a block; users of the product bid at once."""
         a = self.agents
         spec = self.block
-        if spec is None or self._auction is not None:
+        if spec is None or self._auction is not None or not a.channel_open["online"]:
             return
         p = self.block_pidx
         seller = DOMINANT_LIGHT - 1
-        if a.withdrawn[seller]:
+        if seller >= len(a.cash) or a.withdrawn[seller]:
             return
+        slot = self._seller_slot(seller, p)
+        if slot is None:
+            return
+        inv = a.sc.inventory
         lot = a.lot[p]
         tick = a.tick[p]
-        qty = min(int(spec.tonnes * 1000 * a.scale) // lot * lot,
-                  a.stock[seller][p] // lot * lot)
+        keep = inv.seller_cover_days * float(a.flow[slot])
+        spare = a.stock[seller][p] - keep
+        qty = min(int(spec.tonnes * 1000 * a.scale) // lot * lot, int(spare) // lot * lot)
         if qty < lot:
             return
-        fund = float(a.anchor[p])
-        reserve = math.ceil(fund * (1 - spec.reserve_discount_bp / 10_000) / tick) * tick
+        excess_cover = max(0.0, spare / keep) if keep > 0 else 0.0
+        discount = spec.reserve_discount_bp + spec.stock_discount_bp * excess_cover
+        discount = min(discount, 5_000.0)
+        national = float(a.nat_s[slot])
+        reserve = math.ceil(national * (1 - discount / 10_000) / tick) * tick
         reserve = min(max(reserve, a.band_lo[p]), a.band_hi[p])
-        evs = a.ex.open_block_auction(seller + 1, a.codes[p], qty, reserve, start=t,
-                                         end=end)
-        opened = next((e for e in evs if e.__class__.__name__ == "BlockAuctionOpened"), None)
+        evs = a.ex.open_block_auction(seller + 1, a.codes[p], qty, reserve, start=t, end=end)
+        opened = next((e for e in evs if e.__class__ is BlockAuctionOpened), None)
         if opened is None:
             a.counts["rejected"] += 1
             return
         a.counts["block_auctions"] += 1
+        self.auctions += 1
+        self.offered_kg += qty
         a.stock[seller][p] -= qty
-        auction = {"id": opened.auction_id, "qty": qty, "p": p, "bids": {}}
+        auction = {"id": opened.auction_id, "qty": qty, "p": p, "slot": slot, "bids": {}}
         self._auction = auction
-        buyers = a.buyers_of[p]
-        rng = a.rng
-        pick = buyers[(rng.random(len(buyers)) < spec.bidders_pct / 100)
-                      & a.active[buyers] & (a.need[buyers] >= lot)]
-        prem = rng.random(len(pick)) * BID_PREMIUM_BP
-        for k, s in enumerate(pick.tolist()):
-            m = a.slot_m_l[s]
-            raw = a.belief[s] * (1 + prem[k] / 10_000)
-            price = min(max(int(raw // tick) * tick, reserve), a.band_hi[p])
-            bq = min(int(a.need[s]) // lot * lot, a.cash[m] * 10 // price // lot * lot)
-            if bq < lot:
+        self._bid(auction, reserve, t)
+
+    def _seller_slot(self, member: int, p: int) -> int | None:
+        a = self.agents
+        for s in self._sellers[p]:
+            if a.slot_m_l[s] == member:
+                return s
+        return None
+
+    def _bid(self, auction: dict[str, Any], reserve: int, t: int) -> None:
+        """Users of the product bid for what brings them to their maximum cover, in their cap."""
+        a = self.agents
+        spec = self.block
+        p = auction["p"]
+        lot, tick = a.lot[p], a.tick[p]
+        users = a.users_of[p]
+        day = a.day
+        pick = users[(uniform(a.keys[users], counter(day, 0, BIDDER)) < spec.bidders_pct / 100)
+                     & a.usable[users] & a.online[users]]
+        if not len(pick):
+            return
+        inv = a.sc.inventory
+        held = np.array([a.stock[a.slot_m_l[s]][p] for s in pick.tolist()], dtype=float)
+        want = np.floor((inv.max_cover_days * a.flow[pick] - held) / lot) * lot
+        conc = a.beh.premium_bp + a.beh.premium_sd_bp * normal(a.keys[pick],
+                                                               counter(day, 0, BID_PRICE))
+        raw = np.minimum(a.belief[pick] * (1 + conc / 10_000), a.limit[pick])
+        prices = np.minimum(np.floor(raw / tick) * tick, a.band_hi[p])
+        bp = a.fee_bp
+        for k, (s, price, q) in enumerate(zip(pick.tolist(), prices.astype(np.int64).tolist(),
+                                              want.astype(np.int64).tolist(), strict=True)):
+            if q < lot or price < reserve:
                 continue
-            a.cash[m] -= price * bq // 10
-            evs = a.ex.bid_block_auction(m + 1, opened.auction_id, price, bq,
-                                             time=t + (k + 1) * REQUEST_SPACING_NS)
+            m = a.slot_m_l[s]
+            q = min(q, a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot)
+            if q < lot:
+                continue
+            held_fen = price * q // 10
+            held_fen += held_fen * bp // 10_000
+            a.cash[m] -= held_fen
+            evs = a.ex.bid_block_auction(m + 1, auction["id"], price, q,
+                                         time=t + (k + 1) * REQUEST_SPACING_NS)
             a.counts["block_bids"] += 1
             if any(e.__class__ is Rejected for e in evs):
-                a.cash[m] += price * bq // 10
+                a.cash[m] += held_fen
                 a.counts["rejected"] += 1
                 continue
-            auction["bids"][m + 1] = (s, price, bq)
+            auction["bids"][m + 1] = (s, price, q, held_fen, bp)
 
     def settle_block(self, t: int) -> list:
         """Settle the open block auction: winners pay and receive, the rest is released."""
@@ -138,26 +192,34 @@ class Deals:
         p = auction["p"]
         seller = DOMINANT_LIGHT - 1
         evs = a.ex.settle_block_auction(auction["id"], time=t)
-        filled: dict[int, int] = {}
         sold = 0
         for ev in evs:
             if ev.__class__ is not Trade:
                 continue
             member = ev.buyer
-            s, bid, _ = auction["bids"][member]
+            s, bid, q_bid, held, bp = auction["bids"][member]
             m = member - 1
             q = ev.qty
-            a.cash[m] += bid * q // 10 - ev.price * q // 10
+            value = ev.price * q // 10
+            fee = value * bp // 10_000
+            part = bid * q // 10
+            part += part * bp // 10_000
+            a.cash[m] += part - value - fee
+            auction["bids"][member] = (s, bid, q_bid - q, held - part, bp)
             a.stock[m][p] += q
             a.need[s] -= q
-            filled[member] = filled.get(member, 0) + q
-            a.cash[seller] += ev.price * q // 10
+            seller_fee = value * a.fee_bp // 10_000
+            a.cash[seller] += value - seller_fee
+            a.totals["fees_fen"] += fee + seller_fee
             sold += q
-        for member, (_s, bid, bq) in auction["bids"].items():
-            left = bq - filled.get(member, 0)
-            a.cash[member - 1] += bid * left // 10
+        for _member, (_s, _bid, _left, held, _bp) in auction["bids"].items():
+            a.cash[_member - 1] += held  # what did not win, and what rounding kept back
         a.stock[seller][p] += auction["qty"] - sold
-        dom = np.flatnonzero(a.is_seller_need & (a.slot_m == seller) & (a.slot_p == p))
-        if len(dom):
-            a.need[dom[0]] -= sold
+        a.need[auction["slot"]] -= sold
+        self.sold_kg += sold
         return evs
+
+    def summary(self) -> dict[str, int]:
+        """The block auctions of the run: how many, and tonnage offered and sold (kg)."""
+        return {"auctions": self.auctions, "offered_kg": self.offered_kg,
+                "sold_kg": self.sold_kg}

@@ -1,8 +1,15 @@
-"""The population: enterprises with province, role, join date, channel, intents and holdings.
+"""The members: enterprises with province, role, size, join date, channel, use, output, holdings.
 
-Built once per run from the scenario and one seeded numpy Generator, on the scenario's FULL
-calendar (so a run cut short with `until` is an exact prefix of the full run). Member ids are
-1..n; member 1 is the dominant light-rare-earth seller, member 2 the dominant heavy one.
+Members are some of the national market's enterprises (`national.enterprises`, all drawn from
+one size distribution): each member uses (or makes) as much as an enterprise of its size and
+role does nationally, so more members bring more of the national market to the exchange.
+
+Every attribute of member i is drawn from member i's own random stream (`sim.streams`), keyed
+by what is drawn: adding members, or changing one, leaves every other member exactly as it
+was. Counts that the scenario fixes are kept exact by ranking those draws (which start
+members trade online, which switch online and in what order). Built on the scenario's FULL
+calendar, so a run cut short with `until` is an exact prefix of the full run. Member ids are
+1..n; member 1 is the dominant light-rare-earth producer, member 2 the dominant heavy one.
 """
 
 from __future__ import annotations
@@ -12,60 +19,49 @@ import datetime as dt
 import numpy as np
 
 from sim.calendar import trading_days
+from sim.national import anchor_path
 from sim.scenario import Scenario
+from sim.streams import Streams, normal, uniform
 
 __all__ = ["DOMINANT_HEAVY", "DOMINANT_LIGHT", "NEVER", "Population", "build_population"]
 
-DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth seller
-DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth seller
+DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth producer
+DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth producer
 NEVER = 1 << 30  # a day index no run reaches
-SIZE_SIGMA = 0.8  # log-sd of enterprise size (lognormal), which sets each one's share of intents
-
-
-def _exact_counts(weights: np.ndarray, n: int) -> np.ndarray:
-    """Split n into integer counts proportional to weights (largest remainder, deterministic)."""
-    w = np.asarray(weights, dtype=float)
-    quota = w / w.sum() * n
-    counts = np.floor(quota).astype(np.int64)
-    rest = n - int(counts.sum())
-    order = np.argsort(-(quota - counts), kind="stable")
-    counts[order[:rest]] += 1
-    return counts
+SIZE_SIGMA = 0.8  # log-sd of enterprise size (lognormal): ASSUMPTION
+MEAN_SIZE = float(np.exp(SIZE_SIGMA ** 2 / 2))
+# what a member's draw is for (a member's stream is keyed by these, plus a product index)
+PROVINCE, ROLE, SIZE, JOIN, ONLINE, NEW_ONLINE, SWITCH, PREMIUM = range(1, 9)
+BUYS, SELLS, MAKES = 100, 200, 300  # + product index
 
 
 class Population:
-    """Every enterprise of a run, as parallel numpy arrays indexed by member id - 1."""
+    """Every member of a run, as parallel numpy arrays indexed by member id - 1."""
 
-    def __init__(
-        self,
-        *,
-        provinces: list[str],
-        roles: list[str],
-        products: list[str],
-        province: np.ndarray,
-        role: np.ndarray,
-        join_day: np.ndarray,
-        online_day: np.ndarray,
-        buy_rate: np.ndarray,
-        sell_rate: np.ndarray,
-        trade_rate: np.ndarray,
-        cash: np.ndarray,
-        stock: np.ndarray,
-        days_total: int,
-    ) -> None:
+    def __init__(self, *, provinces: list[str], roles: list[str], products: list[str],
+                 keys: np.ndarray, province: np.ndarray, role: np.ndarray, size: np.ndarray,
+                 join_day: np.ndarray, online_day: np.ndarray, use_rate: np.ndarray,
+                 make_rate: np.ndarray, maker: np.ndarray, maker_target: np.ndarray,
+                 quote_size: np.ndarray, cash: np.ndarray, stock: np.ndarray,
+                 days_total: int, enterprises: int) -> None:
         self.provinces = provinces  # names, indexed by `province`
         self.roles = roles  # names, indexed by `role`
         self.products = products  # codes, the column order of the per-product arrays
+        self.keys = keys  # uint64 [n]: each member's random stream
         self.province = province  # int [n]
         self.role = role  # int [n]
+        self.size = size  # float [n]: enterprise size (lognormal, mean MEAN_SIZE)
         self.join_day = join_day  # int [n]: first trading day (index) as a member
-        self.online_day = online_day  # int [n]: first trading day trading online (NEVER if not)
-        self.buy_rate = buy_rate  # float [n, P]: buying intent, kg per trading day
-        self.sell_rate = sell_rate  # float [n, P]: selling intent (output), kg per trading day
-        self.trade_rate = trade_rate  # float [n, P]: a trader's intake to resell, kg per day
-        self.cash = cash  # int64 [n]: opening cash, fen
-        self.stock = stock  # int64 [n, P]: opening stock, kg (multiples of the lot)
+        self.online_day = online_day  # int [n]: first trading day online (NEVER if not)
+        self.use_rate = use_rate  # float [n, P]: use at the anchor path, kg per trading day
+        self.make_rate = make_rate  # float [n, P]: output at the anchor path, kg per day
+        self.maker = maker  # bool [n, P]: makes a market in the product
+        self.maker_target = maker_target  # float [n, P]: a market maker's target stock, kg
+        self.quote_size = quote_size  # int [P]: a market maker's quote size, kg
+        self.cash = cash  # int64-valued [n]: opening cash, fen
+        self.stock = stock  # int64-valued [n, P]: opening stock, kg (whole lots)
         self.days_total = days_total  # trading days of the full calendar
+        self.enterprises = enterprises  # the national market's enterprises (scaled)
 
     def __len__(self) -> int:
         return len(self.role)
@@ -89,7 +85,7 @@ class Population:
 
 
 def _schedule_days(sc: Scenario, days: list[dt.date], count: int) -> np.ndarray:
-    """Trading-day indices at which `count` members switch online, following the schedule."""
+    """Trading-day indices at which the 1st..count-th switcher goes online, by the schedule."""
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     points = [(0.0, 0.0)]
@@ -105,133 +101,144 @@ def _schedule_days(sc: Scenario, days: list[dt.date], count: int) -> np.ndarray:
     return np.clip(np.ceil(at).astype(np.int64), 1, max(len(days) - 1, 1))
 
 
-def _spread(daily: float, size: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Daily rates proportional to size whose sum over each member's days is `daily` per day.
-
-    Members who join late get the same rate as an early member of their size, scaled so the
-    product's total intent over the calendar is fixed whatever the join order.
-    """
-    return daily * size / float((size * active).sum())
+def _pick(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Categories drawn by weight, one per uniform draw."""
+    cum = np.cumsum(weights / weights.sum())
+    return np.minimum(np.searchsorted(cum, u, side="right"), len(weights) - 1)
 
 
-def _some(candidates: np.ndarray, size: np.ndarray, k: float,
-          rng: np.random.Generator) -> np.ndarray:
-    """About k of the candidates (at least one), drawn by enterprise size, in id order."""
-    want = int(np.clip(round(k), 1, len(candidates))) if len(candidates) else 0
-    if want == len(candidates):
-        return candidates
-    w = size[candidates]
-    return np.sort(rng.choice(candidates, size=want, replace=False, p=w / w.sum()))
+def _participation(volume: float, lot: int, every: float, candidates: float) -> float:
+    """Share of an eligible role's enterprises that trade a product: each trades a lot per
+    `every` days on average (so small markets have few traders), at most all of them."""
+    if candidates <= 0 or volume <= 0:
+        return 0.0
+    return min(1.0, volume * every / lot / candidates)
 
 
-def build_population(sc: Scenario, rng: np.random.Generator, scale: int = 1) -> Population:
-    """Draw the enterprises of a scenario (population and intents multiplied by `scale`)."""
+def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Population:
+    """Draw the members of a scenario (members and the national market multiplied by `scale`)."""
     pop = sc.population
     cal = sc.calendar
     days = trading_days(cal.start, cal.end, cal.holidays)
     ndays = max(len(days), 1)
     n = pop.members * scale
     n_start = pop.members_at_start * scale
+    enterprises = sc.national.enterprises * scale
+    ids = np.arange(1, n + 1)
+    keys = streams.members(ids)
     codes = [p.code for p in sc.products]
     nprod = len(codes)
+    role_names = [r.name for r in sc.roles]
+    role_w = np.array([r.weight_pct for r in sc.roles], dtype=float)
+
+    def draw(purpose: int) -> np.ndarray:
+        return uniform(keys, purpose)
+
+    # provinces: the first members cover every province once, the others by weight
     prov_names = [name for name, _ in pop.provinces]
     prov_w = np.array([w for _, w in pop.provinces], dtype=float)
-    role_names = [r.name for r in sc.roles]
-
-    # provinces: the first members cover every province once, the rest by weight
-    province = np.empty(n, dtype=np.int64)
+    province = _pick(draw(PROVINCE), prov_w)
     k = min(len(prov_names), n)
     province[:k] = np.arange(k)
-    province[k:] = rng.choice(len(prov_names), size=n - k, p=prov_w / prov_w.sum())
-
-    # roles: exact counts by weight; the dominant sellers are separators
-    sep = role_names.index("separator")
-    role = np.empty(n, dtype=np.int64)
+    # roles by weight; the dominant producers are separators
+    role = _pick(draw(ROLE), role_w)
     ndom = min(2, n)
-    role[:ndom] = sep
-    counts = _exact_counts(np.array([r.weight_pct for r in sc.roles]), n - ndom)
-    rest = np.repeat(np.arange(len(role_names)), counts)
-    role[ndom:] = rng.permutation(rest)
+    role[:ndom] = role_names.index("separator")
+    size = np.exp(SIZE_SIGMA * normal(keys, SIZE))
+    # join days: start members on day 0, the others on a day of their own
+    join_day = np.where(ids <= n_start, 0,
+                        1 + np.floor(draw(JOIN) * max(ndays - 1, 1)).astype(np.int64))
+    online_day = _online_days(sc, days, n, n_start, ndom, join_day, draw)
 
-    # join days: start members on day 0, the others spread evenly over the calendar
-    join_day = np.zeros(n, dtype=np.int64)
-    n_new = n - n_start
-    if n_new:
-        join_day[n_start:] = np.sort(rng.integers(1, max(ndays, 2), size=n_new))
-
-    # the Online Enterprise Doubling Plan
-    online_day = np.full(n, NEVER, dtype=np.int64)
-    online_start = min(n_start, max(ndom, round(pop.online_at_start_pct / 100 * n_start)))
-    start_pool = np.arange(ndom, n_start)
-    chosen = rng.choice(start_pool, size=online_start - ndom, replace=False)
-    online_day[:ndom] = 0
-    online_day[chosen] = 0
-    new_online = round(pop.new_members_online_pct / 100 * n_new)
-    new_chosen = rng.choice(np.arange(n_start, n), size=new_online, replace=False)
-    online_day[new_chosen] = join_day[new_chosen]
-    target_end = round(online_start * (1 + pop.online_growth_pct / 100))
-    offline_start = np.setdiff1d(start_pool, chosen)
-    switchers = int(np.clip(target_end - online_start - new_online, 0, len(offline_start)))
-    who = rng.choice(offline_start, size=switchers, replace=False)
-    online_day[who] = _schedule_days(sc, days, switchers)
-
-    # intents: each member's share of its products' demand/supply, by enterprise size
+    # use and output: each member's share of the national market, by role and size
+    anchors0 = np.array([np.exp(anchor_path(p.anchors, p.reference_price, days[:1]))[0]
+                         if days else float(p.reference_price) for p in sc.products])
     months = ((cal.end - cal.start).days + 1) / 30.4375
-    size = rng.lognormal(0.0, SIZE_SIGMA, size=n)
-    active = (ndays - join_day) / ndays  # share of the calendar each member is a member
-    buy_rate = np.zeros((n, nprod))
-    sell_rate = np.zeros((n, nprod))
-    trade_rate = np.zeros((n, nprod))
-    beh = sc.behaviour
-    traders = np.flatnonzero(role == role_names.index("trader")) if "trader" in role_names else []
-    tr_role = next((r for r in sc.roles if r.name == "trader"), None)
-    trader_products = set(tr_role.quotes) if tr_role is not None else set()
+    use_rate = np.zeros((n, nprod))
+    make_rate = np.zeros((n, nprod))
+    maker = np.zeros((n, nprod), dtype=bool)
+    maker_target = np.zeros((n, nprod))
+    quote_size = np.zeros(nprod, dtype=np.int64)
+    is_trader = role == role_names.index("trader") if "trader" in role_names else (
+        np.zeros(n, dtype=bool))
+    trader_w = next((r.weight_pct for r in sc.roles if r.name == "trader"), 0.0) / 100
     for j, p in enumerate(sc.products):
-        daily = p.monthly_tonnes * 1000.0 * months / ndays * scale * beh.volume_factor
-        lot_rate = p.lot / pop.lot_every_days  # a member trading p needs a lot this often
+        daily = (p.monthly_tonnes * 1000.0 * months / ndays * scale
+                 * sc.behaviour.volume_factor)  # national use per trading day, kg
+        every = pop.lot_every_days
         buying = [i for i, r in enumerate(sc.roles) if p.code in r.buys]
-        buyers = np.flatnonzero(np.isin(role, buying))
-        buyers = _some(buyers, size, daily / lot_rate, rng)
-        if len(buyers):
-            buy_rate[buyers, j] = _spread(daily, size[buyers], active[buyers])
-        supply = daily * beh.supply_ratio
+        w_buy = role_w[buying].sum() / 100 if buying else 0.0
+        q_buy = _participation(daily, p.lot, every, enterprises * w_buy)
+        users = np.isin(role, buying) & (uniform(keys, BUYS + j) < q_buy)
+        if q_buy:
+            per_size = daily / (enterprises * w_buy * q_buy * MEAN_SIZE)
+            use_rate[users, j] = size[users] * per_size
+        share = p.dominant_share_pct / 100
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")
-        share = p.dominant_share_pct / 100 if dom is not None and dom < n else 0.0
-        if share:
-            sell_rate[dom, j] = supply * share
-        sellers = np.flatnonzero(
-            np.isin(role, [i for i, r in enumerate(sc.roles) if p.code in r.sells])
-        )
-        sellers = _some(sellers[sellers >= ndom], size, supply * (1 - share) / lot_rate, rng)
-        if len(sellers):
-            sell_rate[sellers, j] = _spread(supply * (1 - share), size[sellers],
-                                            active[sellers])
-        elif share:
-            sell_rate[dom, j] = supply
-        # traders buy to resell: their intake is a share of the product's demand
-        intake = daily * beh.trader_turnover_pct / 100
-        if intake > 0 and len(traders) and p.code in trader_products:
-            dealers = _some(traders, size, intake / lot_rate, rng)
-            trade_rate[dealers, j] = _spread(intake, size[dealers], active[dealers])
+        if dom is not None and dom < n and share:
+            make_rate[dom, j] = daily * share
+        else:
+            share = 0.0
+        selling = [i for i, r in enumerate(sc.roles) if p.code in r.sells]
+        w_sell = role_w[selling].sum() / 100 if selling else 0.0
+        others = daily * (1 - share)
+        q_sell = _participation(others, p.lot, every, enterprises * w_sell)
+        makers_ = np.isin(role, selling) & (ids > ndom) & (uniform(keys, SELLS + j) < q_sell)
+        if q_sell:
+            per_size = others / (enterprises * w_sell * q_sell * MEAN_SIZE)
+            make_rate[makers_, j] = size[makers_] * per_size
+        # market makers among the traders, sized on the members' daily use of the product
+        quoted = any(p.code in r.quotes for r in sc.roles if r.name == "trader")
+        member_daily = daily * pop.members / sc.national.enterprises  # at full membership
+        expected = pop.members * scale * trader_w
+        if quoted and expected and sc.makers.per_product:
+            q_make = min(1.0, sc.makers.per_product * scale / expected)
+            chosen = is_trader & (uniform(keys, MAKES + j) < q_make)
+            maker[chosen, j] = True
+            maker_target[chosen, j] = (sc.makers.inventory_days * member_daily
+                                       / (sc.makers.per_product * scale))
+        quote_size[j] = max(p.lot, int(member_daily * sc.makers.quote_pct / 100 // p.lot)
+                            * p.lot)
+
     # opening holdings (exact integers: stock in whole lots, cash in fen)
     lots = np.array([p.lot for p in sc.products], dtype=np.int64)
-    ref = np.array([p.reference_price for p in sc.products], dtype=np.int64)
-    stock_kg = sell_rate * pop.stock_days + trade_rate * pop.trader_stock_days
+    inv = sc.inventory
+    stock_kg = (use_rate * inv.target_cover_days + make_rate * inv.seller_cover_days
+                + maker_target)
     stock = (np.floor(stock_kg / lots) * lots).astype(np.int64)
-    buy_value = ((buy_rate + trade_rate) * ref).sum(axis=1) / 10  # fen per day
-    cash = np.floor(buy_value * pop.cash_days).astype(np.int64)
+    buy_value = (use_rate * anchors0).sum(axis=1) / 10  # fen per day of use
+    maker_value = (maker_target * anchors0).sum(axis=1) / 10
+    cash = np.floor(buy_value * pop.cash_days + maker_value * sc.makers.cash_days
+                    ).astype(np.int64)
     return Population(
-        provinces=prov_names,
-        roles=role_names,
-        products=codes,
-        province=province,
-        role=role,
-        join_day=join_day,
-        online_day=online_day,
-        buy_rate=buy_rate,
-        sell_rate=sell_rate,
-        trade_rate=trade_rate,
-        cash=cash,
-        stock=stock,
-        days_total=len(days),
-    )
+        provinces=prov_names, roles=role_names, products=codes, keys=keys, province=province,
+        role=role, size=size, join_day=join_day, online_day=online_day, use_rate=use_rate,
+        make_rate=make_rate, maker=maker, maker_target=maker_target, quote_size=quote_size,
+        cash=cash, stock=stock, days_total=len(days), enterprises=enterprises)
+
+
+def _online_days(sc: Scenario, days: list[dt.date], n: int, n_start: int, ndom: int,
+                 join_day: np.ndarray, draw) -> np.ndarray:
+    """The Online Enterprise Doubling Plan: who trades online from which day.
+
+    The dominant producers and a share of the other start members trade online from the
+    start (those with the lowest draws: an exact count); later members start online with a
+    probability; offline start members switch online, in the order of their draws, on the
+    schedule's dates, until online members have grown by `online_growth_pct`.
+    """
+    pop = sc.population
+    online_day = np.full(n, NEVER, dtype=np.int64)
+    online_day[:ndom] = 0
+    start_pool = np.arange(ndom, n_start)
+    online_start = min(n_start, max(ndom, round(pop.online_at_start_pct / 100 * n_start)))
+    order = start_pool[np.argsort(draw(ONLINE)[start_pool], kind="stable")]
+    online_day[order[: online_start - ndom]] = 0
+    new = np.arange(n_start, n)
+    new_online = new[draw(NEW_ONLINE)[new] < pop.new_members_online_pct / 100]
+    online_day[new_online] = join_day[new_online]
+    offline = order[online_start - ndom:]
+    target_end = round(online_start * (1 + pop.online_growth_pct / 100))
+    switchers = int(np.clip(target_end - online_start - len(new_online), 0, len(offline)))
+    who = offline[np.argsort(draw(SWITCH)[offline], kind="stable")][:switchers]
+    online_day[who] = _schedule_days(sc, days, switchers)
+    return online_day

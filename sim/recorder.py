@@ -1,9 +1,14 @@
 """The recorder: listens to exchange events and keeps exact integer tallies of what traded.
 
-During a run it only keeps the `Trade` events (cheap: one type check per event) and marks day
-boundaries; `results()` then computes every tally with exact integer arithmetic and returns a
-`SimResults`, which writes `summary.json`, `daily.csv`, `trades.csv` and `enterprises.csv`.
-Units: kg and fen inside; tonnes and yuan only in the report fields named `_t` and `_yuan`.
+It streams a run's long tables to disk as each trading day closes, so memory does not grow
+with the run: `trades.csv` (every trade, with its kind: continuous, call auction, negotiated
+or block auction), `quotes.csv` (each product's touch at every decision step) and
+`off_exchange.csv` (the day's off-exchange deals by product, member and side; member 0 is
+every non-member together). It keeps in memory only tallies: per day and product (bars,
+volumes), per member, per province. `results()` adds `summary.json`, `daily.csv` and
+`enterprises.csv` and returns a `SimResults` whose long tables are read back from the files
+on demand. Units: kg and fen everywhere, exact Python integers (never a wrapped int64);
+tonnes and yuan only in the summary fields named `_t` and `_yuan`.
 """
 
 from __future__ import annotations
@@ -11,46 +16,73 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from engine import Channel, Event, Side, Trade
+from engine import (
+    Accepted,
+    Amended,
+    AuctionUncrossed,
+    BlockAuctionOpened,
+    Channel,
+    Event,
+    SessionChanged,
+    SessionState,
+    Side,
+    Trade,
+)
 from sim import rundir
 from sim.errors import OutputError
 from sim.population import Population
 
-__all__ = ["Recorder", "SimResults", "Table", "concentration"]
+__all__ = ["FileTable", "Recorder", "SimResults", "Table", "concentration"]
 
 SUMMARY_FILE = "summary.json"
 DAILY_FILE = "daily.csv"
 TRADES_FILE = "trades.csv"
+QUOTES_FILE = "quotes.csv"
 ENTERPRISES_FILE = "enterprises.csv"
+OFF_EXCHANGE_FILE = "off_exchange.csv"
 
 TRADE_COLUMNS = (
     "time", "date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller",
-    "aggressor", "buy_order", "sell_order",
+    "aggressor", "buy_order", "sell_order", "kind",
 )
+QUOTE_COLUMNS = ("time", "date", "product", "bid", "ask", "bid_qty_kg", "ask_qty_kg")
+OFF_EXCHANGE_COLUMNS = ("date", "product", "member", "side", "qty_kg", "value_fen")
 DAILY_COLUMNS = (
     "date", "product", "open", "high", "low", "close", "vwap", "settlement", "volume_kg",
     "value_fen", "trades", "online_kg", "offline_kg", "members", "online_members",
+    "national_price", "band_low", "band_high", "off_exchange_kg", "off_exchange_fen",
 )
 ENTERPRISE_COLUMNS = (
     "member", "province", "role", "joined", "online_from", "bought_kg", "sold_kg",
-    "buy_value_fen", "sell_value_fen", "trades", "cash_fen", "stock_kg",
+    "buy_value_fen", "sell_value_fen", "trades", "cash_fen", "stock_kg", "off_bought_kg",
+    "off_sold_kg", "off_buy_value_fen", "off_sell_value_fen",
 )
+# columns of text (everything else in the files is an integer or empty)
+TEXT_COLUMNS = frozenset({"date", "product", "channel", "aggressor", "kind", "side",
+                          "province", "role", "joined", "online_from"})
+KINDS = ("continuous", "call_auction", "negotiated", "block_auction")
 
 
 class Table:
-    """Rows of one output file as Python objects: `columns` and a list of tuples."""
+    """Rows of one output table as Python objects: `columns` and a list of tuples."""
 
-    __slots__ = ("columns", "rows")
+    __slots__ = ("columns", "_rows")
 
     def __init__(self, columns: Sequence[str], rows: list[tuple]) -> None:
         self.columns = tuple(columns)
-        self.rows = rows
+        self._rows = rows
+
+    @property
+    def rows(self) -> list[tuple]:
+        """Every row, as a tuple in column order (ints, text, None for an empty cell)."""
+        return self._rows
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -70,6 +102,35 @@ class Table:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(self.columns)
             w.writerows(tuple("" if v is None else v for v in r) for r in self.rows)
+
+
+class FileTable(Table):
+    """A table kept in a CSV file and read (with its integers typed) only when asked for."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(columns, [])
+        self.path = path
+        self._rows = None  # type: ignore[assignment]
+
+    @property
+    def rows(self) -> list[tuple]:
+        if self._rows is None:
+            self._rows = read_rows(self.path, self.columns)
+        return self._rows
+
+
+def read_rows(path: Path, columns: Sequence[str]) -> list[tuple]:
+    """The rows of a rexsim CSV file: integers as int, text as str, empty cells as None."""
+    kinds = [name in TEXT_COLUMNS for name in columns]
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        if tuple(header) != tuple(columns):
+            raise OutputError(f"{path}: unexpected columns {header}")
+        return [tuple(None if v == "" else (v if text else int(v))
+                      for v, text in zip(row, kinds, strict=True)) for row in reader]
 
 
 def _t(kg: int) -> float:
@@ -97,16 +158,40 @@ def concentration(values: Sequence[int]) -> dict[str, float]:
     }
 
 
-class SimResults:
-    """Everything a run produced: the summary and the three tables, writable as files."""
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
-    def __init__(self, summary: dict[str, Any], daily: Table, trades: Table,
-                 enterprises: Table) -> None:
+
+class SimResults:
+    """Everything a run produced: the summary and its tables, in a run directory.
+
+    `daily` and `enterprises` are held in memory; `trades`, `quotes` and `off_exchange` are
+    read from the run's files when first used. `write(out)` puts the run at `out` (whole or
+    not at all, `sim.rundir`).
+    """
+
+    def __init__(self, summary: dict[str, Any], daily: Table, enterprises: Table,
+                 directory: Path, *, staged_for: Path | None = None) -> None:
         self.summary = summary
         self.daily = daily
-        self.trades = trades
         self.enterprises = enterprises
+        self.directory = directory  # where the files are (a staging or temporary directory)
+        self.trades: Table = FileTable(directory / TRADES_FILE, TRADE_COLUMNS)
+        self.quotes: Table = FileTable(directory / QUOTES_FILE, QUOTE_COLUMNS)
+        self.off_exchange: Table = FileTable(directory / OFF_EXCHANGE_FILE,
+                                             OFF_EXCHANGE_COLUMNS)
+        self._staged_for = staged_for
         self.wall_seconds: float | None = None  # set by the runner; never written to files
+
+    def _write_small(self, directory: Path) -> None:
+        self.daily.write_csv(directory / DAILY_FILE)
+        self.enterprises.write_csv(directory / ENTERPRISES_FILE)
+        (directory / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n",
+                                              "utf-8")
 
     def write(self, out: str | Path, own: Sequence[str] = ()) -> Path:
         """Write the run's files into directory `out`, whole or not at all (`sim.rundir`).
@@ -115,13 +200,20 @@ class SimResults:
         holding anything else is refused (OutputError) and left as it was. `own` names extra
         files in `out` that belong to this run (its journal).
         """
-        staging = rundir.stage(out, own)
+        target = Path(out)
+        if self._staged_for is not None and target == self._staged_for:
+            staging = self.directory
+        else:
+            staging = rundir.stage(target, own)
+            try:
+                for name in (TRADES_FILE, QUOTES_FILE, OFF_EXCHANGE_FILE):
+                    shutil.copyfile(self.directory / name, staging / name)
+            except OSError as exc:
+                rundir.discard(staging)
+                raise OutputError(f"{out}: cannot write results: {exc.strerror or exc}",
+                                  param="out", option="--out") from None
         try:
-            self.daily.write_csv(staging / DAILY_FILE)
-            self.trades.write_csv(staging / TRADES_FILE)
-            self.enterprises.write_csv(staging / ENTERPRISES_FILE)
-            (staging / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n",
-                                                "utf-8")
+            self._write_small(staging)
         except OSError as exc:
             rundir.discard(staging)
             raise OutputError(f"{out}: cannot write results: {exc.strerror or exc}",
@@ -129,41 +221,91 @@ class SimResults:
         except BaseException:
             rundir.discard(staging)
             raise
-        return rundir.publish(staging, out, own)
+        published = rundir.publish(staging, target, own)
+        if staging is self.directory:  # the files now live at `out`
+            self.directory = published
+            self._staged_for = None
+            for table, name in ((self.trades, TRADES_FILE), (self.quotes, QUOTES_FILE),
+                                (self.off_exchange, OFF_EXCHANGE_FILE)):
+                if isinstance(table, FileTable):
+                    table.path = published / name
+        return published
 
     def to_pandas(self) -> dict[str, Any]:
-        """The tables as pandas DataFrames ({'daily', 'trades', 'enterprises'}); needs pandas."""
+        """The tables as pandas DataFrames (exact integers); needs pandas."""
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError("to_pandas() needs pandas, which is not installed") from None
-        return {
-            name: pd.DataFrame(t.rows, columns=list(t.columns))
-            for name, t in (("daily", self.daily), ("trades", self.trades),
-                            ("enterprises", self.enterprises))
-        }
+            raise ImportError("to_pandas() needs pandas: pip install 'rexsim[pandas]'"
+                              ) from None
+        return {name: pd.DataFrame(t.rows, columns=list(t.columns))
+                for name, t in (("daily", self.daily), ("trades", self.trades),
+                                ("quotes", self.quotes), ("enterprises", self.enterprises),
+                                ("off_exchange", self.off_exchange))}
+
+
+class _Bar:
+    """One product's tallies for one trading day."""
+
+    __slots__ = ("open", "high", "low", "close", "volume", "value", "pxq", "trades", "online")
+
+    def __init__(self) -> None:
+        self.open = self.high = self.low = self.close = None
+        self.volume = self.value = self.pxq = self.trades = self.online = 0
 
 
 class Recorder:
-    """Collects trades from the exchange's event stream, day by day."""
+    """Streams a run's events into its files, day by day, and keeps exact tallies."""
 
     def __init__(self, *, scenario: str, seed: int, scale: int, products: Sequence[str],
-                 population: Population, days: Sequence[dt.date]) -> None:
+                 population: Population, days: Sequence[dt.date],
+                 directory: Path | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.scale = scale
         self.products = list(products)
+        self._pidx = {c: i for i, c in enumerate(self.products)}
         self.population = population
         self.days = list(days)
-        self.trades: list[Trade] = []
-        self._buffer: list[Event] = []  # today's events, filtered at end_day
-        self._day_end: list[int] = []  # len(self.trades) at each day's end
-        self._settlement: list[list[int | None]] = []
-        self._members: list[tuple[int, int]] = []
+        self._temp = None
+        if directory is None:  # a run kept nowhere in particular: a directory of its own
+            directory = Path(tempfile.mkdtemp(prefix="rexsim-run-"))
+            self._temp = weakref.finalize(self, shutil.rmtree, directory, True)
+        self.directory = directory
+        self._files = {name: open(directory / name, "w", newline="", encoding="utf-8")
+                       for name in (TRADES_FILE, QUOTES_FILE, OFF_EXCHANGE_FILE)}
+        self._writers = {name: csv.writer(fh, lineterminator="\n")
+                         for name, fh in self._files.items()}
+        self._writers[TRADES_FILE].writerow(TRADE_COLUMNS)
+        self._writers[QUOTES_FILE].writerow(QUOTE_COLUMNS)
+        self._writers[OFF_EXCHANGE_FILE].writerow(OFF_EXCHANGE_COLUMNS)
+        self._buffer: list[Event] = []  # today's events, tallied at end_day
+        self._quotes: list[tuple] = []  # today's touch samples
+        nprod, nmem = len(self.products), len(population)
+        # per product (whole run)
+        self.kg = [0] * nprod
+        self.fen = [0] * nprod
+        self.count = [0] * nprod
+        self.channel = {"online": [0, 0, 0], "offline": [0, 0, 0]}  # kg, fen, trades
+        self.kinds = {k: [0, 0, 0] for k in KINDS}
+        self._two_sided = [0] * nprod
+        self._samples = [0] * nprod
+        self._spreads: list[list[float]] = [[] for _ in range(nprod)]
+        # per member (whole run)
+        self.bought = [0] * nmem
+        self.sold = [0] * nmem
+        self.buy_fen = [0] * nmem
+        self.sell_fen = [0] * nmem
+        self.n_trades = [0] * nmem
+        self.off = {"buy": ([0] * nmem, [0] * nmem), "sell": ([0] * nmem, [0] * nmem)}
+        self.off_kg = [0] * nprod  # off-exchange buy side (members and non-members)
+        self.off_fen = [0] * nprod
+        self._daily: list[tuple] = []
+        self._blocks: set[int] = set()
         self.counts: dict[str, int] = {}
 
     def attach(self, exchange: Any) -> None:
-        """Listen to every event of `exchange` (the day's events are buffered, then filtered).
+        """Listen to every event of `exchange` (the day's events are buffered, then tallied).
 
         The listener is the buffer's own `append`, so delivering an event runs no Python code.
         """
@@ -173,90 +315,213 @@ class Recorder:
         """Take one event by hand (as `attach` does for an exchange)."""
         self._buffer.append(event)
 
-    def end_day(self, settlements: Sequence[int | None]) -> None:
-        """Close the current trading day: its settlement price per product (None if unknown)."""
-        buf = self._buffer
-        self.trades.extend([e for e in buf if e.__class__ is Trade])
-        buf.clear()
-        day = len(self._day_end)
-        self._day_end.append(len(self.trades))
-        self._settlement.append(list(settlements))
+    def sample(self, t: int, exchange: Any) -> None:
+        """Sample each product's touch now (bid, ask and their quantities; None if empty)."""
+        append = self._quotes.append
+        for code in self.products:
+            bids, asks = exchange.book(code).depth(1)
+            bid, bid_qty = bids[0] if bids else (None, None)
+            ask, ask_qty = asks[0] if asks else (None, None)
+            append((t, code, bid, ask, bid_qty, ask_qty))
+
+    def end_day(self, settlements: Sequence[int], national: Sequence[int],
+                bands: Sequence[tuple[int, int]],
+                off_rows: Sequence[tuple[int, int, str, int, int]]) -> None:
+        """Close the current trading day: tally and stream its trades, quotes and deals.
+
+        `settlements`, `national` (yuan/t) and `bands` are per product; `off_rows` are the
+        day's off-exchange deals as (product, member, side, qty_kg, value_fen).
+        """
+        day = len(self._daily) // max(len(self.products), 1)
+        date = self.days[day].isoformat()
+        bars = [_Bar() for _ in self.products]
+        self._trades(date, bars)
+        self._sample_rows(date)
+        off_day_kg = [0] * len(self.products)
+        off_day_fen = [0] * len(self.products)
+        codes = self.products
+        w = self._writers[OFF_EXCHANGE_FILE]
+        for p, member, side, qty, value in off_rows:
+            w.writerow((date, codes[p], member, side, qty, value))
+            if member:
+                kg_l, fen_l = self.off[side]
+                kg_l[member - 1] += qty
+                fen_l[member - 1] += value
+            if side == "buy":
+                off_day_kg[p] += qty
+                off_day_fen[p] += value
         pop = self.population
-        self._members.append((pop.members_on(day), pop.online_on(day)))
+        members, online_members = pop.members_on(day), pop.online_on(day)
+        for j, code in enumerate(codes):
+            b = bars[j]
+            self.off_kg[j] += off_day_kg[j]
+            self.off_fen[j] += off_day_fen[j]
+            vwap = b.pxq // b.volume if b.volume else None
+            self._daily.append((date, code, b.open, b.high, b.low, b.close, vwap,
+                                settlements[j], b.volume, b.value, b.trades, b.online,
+                                b.volume - b.online, members, online_members, national[j],
+                                bands[j][0], bands[j][1], off_day_kg[j], off_day_fen[j]))
+        for fh in self._files.values():
+            fh.flush()
+
+    def _trades(self, date: str, bars: list[_Bar]) -> None:
+        """Tally and write the day's trades, telling each one's kind from the event stream."""
+        buf = self._buffer
+        pidx = self._pidx
+        online = Channel.ONLINE
+        buy = Side.BUY
+        rows = []
+        append = rows.append
+        entered: set[int] = set()  # orders accepted or re-priced today (continuous takers)
+        calling: set[str] = set()  # products in their call auction
+        blocks = self._blocks
+        kg, fen, count = self.kg, self.fen, self.count
+        bought, sold, buy_fen, sell_fen, n_trades = (self.bought, self.sold, self.buy_fen,
+                                                     self.sell_fen, self.n_trades)
+        channels, kinds = self.channel, self.kinds
+        for e in buf:
+            cls = e.__class__
+            if cls is Trade:
+                p = pidx[e.product]
+                price, qty = e.price, e.qty
+                value = price * qty // 10
+                if e.maker_order_id in blocks:
+                    kind = "block_auction"
+                elif e.product in calling:
+                    kind = "call_auction"
+                elif e.taker_order_id in entered:
+                    kind = "continuous"
+                else:
+                    kind = "negotiated"
+                if e.aggressor is buy:
+                    buyer, seller, bo, so, side = (e.taker_owner, e.maker_owner,
+                                                   e.taker_order_id, e.maker_order_id, "buy")
+                else:
+                    buyer, seller, bo, so, side = (e.maker_owner, e.taker_owner,
+                                                   e.maker_order_id, e.taker_order_id, "sell")
+                channel = "online" if e.channel is online else "offline"
+                append((e.time, date, e.product, price, qty, value, channel, buyer, seller,
+                        side, bo, so, kind))
+                b = bars[p]
+                if b.open is None:
+                    b.open = b.high = b.low = price
+                elif price > b.high:
+                    b.high = price
+                elif price < b.low:
+                    b.low = price
+                b.close = price
+                b.volume += qty
+                b.value += value
+                b.pxq += price * qty
+                b.trades += 1
+                if channel == "online":
+                    b.online += qty
+                kg[p] += qty
+                fen[p] += value
+                count[p] += 1
+                c = channels[channel]
+                c[0] += qty
+                c[1] += value
+                c[2] += 1
+                k = kinds[kind]
+                k[0] += qty
+                k[1] += value
+                k[2] += 1
+                bought[buyer - 1] += qty
+                buy_fen[buyer - 1] += value
+                n_trades[buyer - 1] += 1
+                sold[seller - 1] += qty
+                sell_fen[seller - 1] += value
+                n_trades[seller - 1] += 1
+            elif cls is Accepted or cls is Amended:
+                entered.add(e.order_id)
+            elif cls is SessionChanged:
+                if e.state is SessionState.PRE_OPEN:
+                    calling.add(e.product)
+            elif cls is AuctionUncrossed:
+                calling.discard(e.product)
+            elif cls is BlockAuctionOpened:
+                blocks.add(e.auction_id)
+        buf.clear()
+        self._writers[TRADES_FILE].writerows(rows)
+
+    def _sample_rows(self, date: str) -> None:
+        """Write the day's touch samples and add them to the liquidity tallies."""
+        pidx = self._pidx
+        two, samples, spreads = self._two_sided, self._samples, self._spreads
+        rows = []
+        for t, code, bid, ask, bq, aq in self._quotes:
+            p = pidx[code]
+            samples[p] += 1
+            if bid is not None and ask is not None:
+                two[p] += 1
+                spreads[p].append((ask - bid) * 20_000 / (ask + bid))
+            rows.append((t, date, code, "" if bid is None else bid, "" if ask is None else ask,
+                         "" if bq is None else bq, "" if aq is None else aq))
+        self._quotes.clear()
+        self._writers[QUOTES_FILE].writerows(rows)
+
+    def close(self) -> None:
+        """Close the streamed files (idempotent)."""
+        for fh in self._files.values():
+            if not fh.closed:
+                fh.close()
 
     # ------------------------------------------------------------------ results
 
     def results(self, extra: dict[str, Any] | None = None,
-                holdings: tuple[list[int], list[list[int]]] | None = None) -> SimResults:
-        """Compute every tally from the recorded trades (exact integers) and package them.
+                holdings: tuple[list[int], list[list[int]]] | None = None,
+                staged_for: Path | None = None) -> SimResults:
+        """The summary and tables of everything recorded so far (exact integers).
 
         `holdings` (each member's cash in fen and stock per product in kg at the end) fills
         the `cash_fen` and `stock_kg` columns of enterprises.csv.
         """
+        self.close()
         codes = self.products
-        pidx = {c: i for i, c in enumerate(codes)}
         pop = self.population
-        trades = self.trades
-        n = len(trades)
-        ndays = len(self._day_end)
-        day_of = np.zeros(n, dtype=np.int64)
-        start = 0
-        for d, end in enumerate(self._day_end):
-            day_of[start:end] = d
-            start = end
-        trade_table = self._trade_table(day_of)
-        if n:
-            cols = list(zip(*trade_table.rows, strict=True))
-            prod = np.array(list(map(pidx.__getitem__, cols[2])), dtype=np.int64)
-            price, qty, buyer, seller = (np.array(cols[i], dtype=np.int64) for i in (3, 4, 7, 8))
-            value = price * qty // 10  # as in the table: exact in int64 for positive values
-            online = np.array([c == "online" for c in cols[6]], dtype=bool)
-        else:
-            prod = price = qty = value = buyer = seller = np.zeros(0, dtype=np.int64)
-            online = np.zeros(0, dtype=bool)
-        nprod = len(codes)
-        nmem = len(pop)
-
-        def tally(index: np.ndarray, size: int, weights: np.ndarray | None) -> np.ndarray:
-            out = np.zeros(size, dtype=np.int64)
-            np.add.at(out, index, 1 if weights is None else weights)
-            return out
-
-        kg_p = tally(prod, nprod, qty)
-        fen_p = tally(prod, nprod, value)
-        n_p = tally(prod, nprod, None)
-        total_kg = int(kg_p.sum())
-        total_fen = int(fen_p.sum())
+        ndays = len(self._daily) // max(len(codes), 1)
+        total_kg, total_fen = sum(self.kg), sum(self.fen)
+        off_kg, off_fen = sum(self.off_kg), sum(self.off_fen)
         by_product = {}
+        off_by_product = {}
         for i, c in enumerate(codes):
+            kg, fen = self.kg[i], self.fen[i]
+            samples = self._samples[i]
+            spread = _median(self._spreads[i])
             by_product[c] = {
-                "tonnage_kg": int(kg_p[i]), "value_fen": int(fen_p[i]), "trades": int(n_p[i]),
-                "tonnage_t": _t(int(kg_p[i])), "value_yuan": _yuan(int(fen_p[i])),
-                "tonnage_share_pct": round(100 * int(kg_p[i]) / total_kg, 3) if total_kg else 0.0,
-                "value_share_pct": round(100 * int(fen_p[i]) / total_fen, 3) if total_fen else 0.0,
+                "tonnage_kg": kg, "value_fen": fen, "trades": self.count[i],
+                "tonnage_t": _t(kg), "value_yuan": _yuan(fen),
+                "tonnage_share_pct": round(100 * kg / total_kg, 3) if total_kg else 0.0,
+                "value_share_pct": round(100 * fen / total_fen, 3) if total_fen else 0.0,
+                "two_sided_pct": round(100 * self._two_sided[i] / samples, 3) if samples
+                else None,
+                "median_spread_bp": None if spread is None else round(spread, 3),
             }
-        by_channel = {}
-        for name, mask in (("online", online), ("offline", ~online)):
-            kg, fen = int(qty[mask].sum()), int(value[mask].sum())
-            by_channel[name] = {"tonnage_kg": kg, "value_fen": fen, "trades": int(mask.sum()),
-                                "tonnage_t": _t(kg), "value_yuan": _yuan(fen)}
-        bought = tally(buyer - 1, nmem, qty)
-        sold = tally(seller - 1, nmem, qty)
-        buy_fen = tally(buyer - 1, nmem, value)
-        sell_fen = tally(seller - 1, nmem, value)
-        n_m = tally(buyer - 1, nmem, None) + tally(seller - 1, nmem, None)
+            national_kg = kg + self.off_kg[i]
+            off_by_product[c] = {
+                "tonnage_kg": self.off_kg[i], "value_fen": self.off_fen[i],
+                "exchange_share_pct": round(100 * kg / national_kg, 3) if national_kg else None,
+            }
+        by_channel = {name: {"tonnage_kg": kg, "value_fen": fen, "trades": n,
+                             "tonnage_t": _t(kg), "value_yuan": _yuan(fen)}
+                      for name, (kg, fen, n) in self.channel.items()}
+        by_kind = {name: {"tonnage_kg": kg, "value_fen": fen, "trades": n}
+                   for name, (kg, fen, n) in self.kinds.items()}
         nprov = len(pop.provinces)
-        by_province = {}
-        pb_kg = tally(pop.province, nprov, bought)
-        ps_kg = tally(pop.province, nprov, sold)
-        pb_fen = tally(pop.province, nprov, buy_fen)
-        ps_fen = tally(pop.province, nprov, sell_fen)
-        for i, name in enumerate(pop.provinces):
-            by_province[name] = {"bought_kg": int(pb_kg[i]), "sold_kg": int(ps_kg[i]),
-                                 "buy_value_fen": int(pb_fen[i]), "sell_value_fen": int(ps_fen[i])}
+        pb_kg, ps_kg, pb_fen, ps_fen = ([0] * nprov for _ in range(4))
+        for m, prov in enumerate(pop.province.tolist()):
+            pb_kg[prov] += self.bought[m]
+            ps_kg[prov] += self.sold[m]
+            pb_fen[prov] += self.buy_fen[m]
+            ps_fen[prov] += self.sell_fen[m]
+        by_province = {name: {"bought_kg": pb_kg[i], "sold_kg": ps_kg[i],
+                              "buy_value_fen": pb_fen[i], "sell_value_fen": ps_fen[i]}
+                       for i, name in enumerate(pop.provinces)}
         last = max(ndays - 1, 0)
-        members_end, online_end = (self._members[-1] if self._members else (0, 0))
-        members_start, online_start = (self._members[0] if self._members else (0, 0))
+        members = [(pop.members_on(d), pop.online_on(d)) for d in (0, last)] if ndays else (
+            [(0, 0), (0, 0)])
+        national_kg = total_kg + off_kg
         summary: dict[str, Any] = {
             "scenario": self.scenario,
             "seed": self.seed,
@@ -268,103 +533,38 @@ class Recorder:
             "value_yuan": _yuan(total_fen),
             "tonnage_kg": total_kg,
             "value_fen": total_fen,
-            "trades": n,
-            "members": members_end,
-            "members_start": members_start,
+            "trades": sum(self.count),
+            "members": members[1][0],
+            "members_start": members[0][0],
             "provinces": pop.province_count_on(last) if ndays else 0,
-            "online_members_start": online_start,
-            "online_members_end": online_end,
+            "online_members_start": members[0][1],
+            "online_members_end": members[1][1],
             "by_product": by_product,
             "by_channel": by_channel,
+            "by_kind": by_kind,
             "by_province": by_province,
             "concentration": {
-                "sell_value": concentration(sell_fen.tolist()),
-                "buy_value": concentration(buy_fen.tolist()),
+                "sell_value": concentration(self.sell_fen),
+                "buy_value": concentration(self.buy_fen),
+            },
+            "off_exchange": {
+                "tonnage_kg": off_kg, "value_fen": off_fen,
+                "exchange_share_pct": round(100 * total_kg / national_kg, 3) if national_kg
+                else None,
+                "by_product": off_by_product,
             },
         }
         if extra:
             summary.update(extra)
-        return SimResults(summary, self._daily(day_of, prod, price, qty, value, online),
-                          trade_table, self._enterprise_table(
-                              bought, sold, buy_fen, sell_fen, n_m, holdings))
+        daily = Table(DAILY_COLUMNS, self._daily)
+        return SimResults(summary, daily, self._enterprise_table(holdings), self.directory,
+                          staged_for=staged_for)
 
-    def _daily(self, day_of, prod, price, qty, value, online) -> Table:
-        """One row per (day, product): bars and tallies from a few whole-run numpy calls."""
-        nprod = len(self.products)
-        ndays = len(self._day_end)
-        size = ndays * nprod
-        key = day_of * nprod + prod
-        order = np.argsort(key, kind="stable")  # by day and product, in time order within
-        k_sorted = key[order]
-        px_sorted = price[order]
-        count = np.bincount(key, minlength=size)
-        first = np.searchsorted(k_sorted, np.arange(size), side="left")
-        present = count > 0
-        starts = first[present]
-        last = starts + count[present] - 1
-        high = np.zeros(size, dtype=np.int64)
-        low = np.zeros(size, dtype=np.int64)
-        opens = np.zeros(size, dtype=np.int64)
-        closes = np.zeros(size, dtype=np.int64)
-        if len(starts):
-            high[present] = np.maximum.reduceat(px_sorted, starts)
-            low[present] = np.minimum.reduceat(px_sorted, starts)
-            opens[present] = px_sorted[starts]
-            closes[present] = px_sorted[last]
-
-        def total(weights: np.ndarray) -> list[int]:
-            out = np.zeros(size, dtype=np.int64)
-            np.add.at(out, key, weights)
-            return out.tolist()
-
-        vol = total(qty)
-        val = total(value)
-        pxq = total(price * qty)
-        on_kg = total(np.where(online, qty, 0))
-        count_l, high_l, low_l = count.tolist(), high.tolist(), low.tolist()
-        open_l, close_l = opens.tolist(), closes.tolist()
-        rows = []
-        g = 0
-        for d in range(ndays):
-            members, online_members = self._members[d]
-            date = self.days[d].isoformat()
-            settle = self._settlement[d]
-            for j, code in enumerate(self.products):
-                k = count_l[g]
-                if k:
-                    v = vol[g]
-                    rows.append((date, code, open_l[g], high_l[g], low_l[g], close_l[g],
-                                 pxq[g] // v, settle[j], v, val[g], k, on_kg[g], v - on_kg[g],
-                                 members, online_members))
-                else:
-                    rows.append((date, code, None, None, None, None, None, settle[j], 0, 0,
-                                 0, 0, 0, members, online_members))
-                g += 1
-        return Table(DAILY_COLUMNS, rows)
-
-    def _trade_table(self, day_of: np.ndarray) -> Table:
-        days = [d.isoformat() for d in self.days]
-        buy = Side.BUY
-        online = Channel.ONLINE
-        rows = []
-        append = rows.append
-        for t, d in zip(self.trades, day_of.tolist(), strict=True):
-            price = t.price
-            qty = t.qty
-            channel = "online" if t.channel is online else "offline"
-            if t.aggressor is buy:
-                append((t.time, days[d], t.product, price, qty, price * qty // 10, channel,
-                        t.taker_owner, t.maker_owner, "buy", t.taker_order_id,
-                        t.maker_order_id))
-            else:
-                append((t.time, days[d], t.product, price, qty, price * qty // 10, channel,
-                        t.maker_owner, t.taker_owner, "sell", t.maker_order_id,
-                        t.taker_order_id))
-        return Table(TRADE_COLUMNS, rows)
-
-    def _enterprise_table(self, bought, sold, buy_fen, sell_fen, n_m, holdings) -> Table:
+    def _enterprise_table(self, holdings) -> Table:
         pop = self.population
         days = self.days
+        ob_kg, ob_fen = self.off["buy"]
+        os_kg, os_fen = self.off["sell"]
 
         def date_of(i: int) -> str | None:
             return days[i].isoformat() if i < len(days) else None
@@ -376,7 +576,7 @@ class Recorder:
                 continue  # not yet a member within this run
             cash, stock = (holdings[0][m], sum(holdings[1][m])) if holdings else (None, None)
             rows.append((m + 1, pop.provinces[pop.province[m]], pop.roles[pop.role[m]],
-                         date_of(jd), date_of(int(pop.online_day[m])), int(bought[m]),
-                         int(sold[m]), int(buy_fen[m]), int(sell_fen[m]), int(n_m[m]), cash,
-                         stock))
+                         date_of(jd), date_of(int(pop.online_day[m])), self.bought[m],
+                         self.sold[m], self.buy_fen[m], self.sell_fen[m], self.n_trades[m],
+                         cash, stock, ob_kg[m], os_kg[m], ob_fen[m], os_fen[m]))
         return Table(ENTERPRISE_COLUMNS, rows)

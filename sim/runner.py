@@ -1,17 +1,22 @@
 """One entry point that runs a scenario end to end: `run(scenario, seed) -> SimResults`.
 
-The day: the exchange opens its call auctions, some enterprises send orders into them, the
-auctions uncross at the open, then `steps_per_day` decision steps run through the continuous
-sessions (the counter keys in offline orders first; the dominant seller's block auction opens
-and settles on its days), and the close expires DAY orders and sets the settlement prices.
-All randomness comes from one `numpy.random.SeedSequence(seed)`, spawned per component.
+The day: the scenario's events of the day take effect; the national market sets today's
+prices (`sim.national`); the exchange opens its call auctions and some members send orders
+into them; the auctions uncross at the open; then `steps_per_day` decision steps run through
+the continuous sessions (the counter keys in offline orders first; the dominant producer's
+block auction opens and settles on its days; each step's touch is sampled for quotes.csv);
+the close expires DAY orders and sets the settlement prices; what non-members used that day
+is dealt off the exchange; and the recorder streams the day to disk.
+
+All randomness flows from the seed through per-member and per-product streams
+(`sim.streams`): common random numbers across what-ifs.
 """
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import gc
+import os
 import time as _time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from engine import (
+    Channel,
     Exchange,
     ExchangeSettings,
     JournalingExchange,
@@ -27,26 +33,36 @@ from engine import (
     SelfTradePolicy,
     TradePriceRule,
 )
+from sim import rundir
 from sim.agents import Agents
 from sim.calendar import TradingCalendar
-from sim.errors import OutputError, RunError
 from sim.counter import Counter
-from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, build_population
-from sim.prices import price_paths
-from sim import rundir
+from sim.errors import OutputError, RunError
+from sim.national import National
+from sim.population import build_population
 from sim.recorder import Recorder, SimResults
 from sim.scenario import (
-    InterventionSpec,
+    BandEvent,
+    ChannelEvent,
+    DemandEvent,
+    Event,
+    FeeEvent,
+    ReturnEvent,
     Scenario,
+    SupplyEvent,
+    WithdrawEvent,
     load_scenario,
     scenario_dict,
     scenario_sha256,
     with_overrides,
 )
+from sim.streams import Streams
+from sim.timeline import Timeline, member_id
 
 __all__ = ["Simulation", "build_exchange", "run"]
 
 Progress = Callable[[int, int], None]
+STEP_OFFSET_NS = 1_000_000  # a step's requests start 1 ms after its instant
 
 
 def build_exchange(sc: Scenario, journal: str | Path | None = None) -> Exchange:
@@ -73,133 +89,158 @@ def build_exchange(sc: Scenario, journal: str | Path | None = None) -> Exchange:
 
 
 class Simulation:
-    """A prepared run: exchange, population, agents and recorder, advanced day by day."""
+    """A prepared run: exchange, national market, members, agents and recorder, day by day.
+
+    `directory` is where the recorder streams the run's files (a staging directory); by
+    default a temporary directory of the results' own.
+    """
 
     def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
-                 scale: int = 1, journal: str | Path | None = None) -> None:
+                 scale: int = 1, journal: str | Path | None = None,
+                 directory: Path | None = None) -> None:
         if type(scale) is not int or scale < 1:
             raise RunError(f"expected an int >= 1, got {scale!r}", param="scale",
                            option="--scale")
         self.scenario = sc
         self.seed = sc.seed if seed is None else seed
-        if type(self.seed) is not int or self.seed < 0:
-            raise RunError(f"expected an int >= 0, got {self.seed!r}", param="seed",
-                           option="--seed")
+        if type(self.seed) is not int or not 0 <= self.seed < 2**63:
+            raise RunError(f"expected an int from 0 to 2**63-1, got {self.seed!r}",
+                           param="seed", option="--seed")
         self.scale = scale
-        self.calendar = TradingCalendar(sc.calendar)
-        days = self.calendar.days
+        self.calendar = cal = TradingCalendar(sc.calendar)
+        days = cal.days
         if not days:
             raise RunError(f"{sc.name}: no trading days from {sc.calendar.start} to "
-                            f"{sc.calendar.end} (weekends and holidays only)")
-        if until is not None:
-            if until < sc.calendar.start:
-                raise RunError(f"{until} is before the scenario's start {sc.calendar.start}",
-                               param="until", option="--until")
-            self.ndays = sum(1 for d in days if d <= until)
-        else:
-            self.ndays = len(days)
-        pop_ss, price_ss, agent_ss, counter_ss = np.random.SeedSequence(self.seed).spawn(4)
-        self.population = build_population(sc, np.random.default_rng(pop_ss), scale)
-        paths = price_paths(sc.products, len(days), np.random.default_rng(price_ss))
-        self.paths = paths
+                           f"{sc.calendar.end} (weekends and holidays only)")
+        self.ndays = _days_until(sc, days, until)
+        streams = Streams(self.seed)
+        self.population = pop = build_population(sc, streams, scale)
+        self.national = National(sc, days, streams.products(len(sc.products)), float(scale))
         try:
             self.exchange = ex = build_exchange(sc, journal)
         except OSError as exc:
             raise OutputError(f"{journal}: cannot write the journal: {exc.strerror or exc}",
                               option="--journal") from None
-        cal = self.calendar
-        for m, jd in enumerate(self.population.join_day.tolist()):
+        for m, jd in enumerate(pop.join_day.tolist()):
             joined = cal.auction_start(jd) if jd < len(days) else cal.close_time(len(days) - 1)
             ex.add_member(m + 1, joined=0 if jd == 0 else joined)
-        self.counter = Counter(sc.counter, cal, np.random.default_rng(counter_ss))
-        self.agents = Agents(sc, self.population, cal, ex, paths,
-                             np.random.default_rng(agent_ss), self.counter, scale)
+        self.counter = Counter(sc.counter, cal)
+        self.agents = Agents(sc, pop, cal, ex, self.national, self.counter, scale)
         self.recorder = Recorder(scenario=sc.name, seed=self.seed, scale=scale,
-                                 products=[p.code for p in sc.products],
-                                 population=self.population, days=days[: self.ndays])
+                                 products=[p.code for p in sc.products], population=pop,
+                                 days=days[: self.ndays], directory=directory)
         self.recorder.attach(ex)
-        self.interventions = _schedule(sc.interventions, days)
+        self.timeline = Timeline(sc.events, days)
+        self._nonmember_frac = np.zeros(len(sc.products))
         self.day = 0
 
     def run_day(self, check: bool = False) -> None:
-        """Simulate the next trading day."""
+        """Simulate the next trading day (RunError once every day of the run has been run)."""
+        if self.day >= self.ndays:
+            raise RunError(f"the run has ended: all {self.ndays} trading days are simulated "
+                           f"(to {self.calendar.days[self.ndays - 1]}); call results()")
         d = self.day
         cal = self.calendar
         ex = self.exchange
         agents = self.agents
         sc = self.scenario
+        codes = [p.code for p in sc.products]
         steps = cal.steps(d, sc.behaviour.steps_per_day)
         t0 = cal.auction_start(d)
-        for iv in self.interventions.get(d, ()):
-            self._intervene(iv, t0)
+        for ev in self.timeline.on(d):
+            self._apply_event(ev, t0)
+        bars = [ex.current_bar(code) for code in codes] if d else None
+        self.national.start_day(d, [ex.settlement(c) for c in codes],
+                                [bool(b.volume) for b in bars] if bars else [False] * len(codes))
         agents.apply(ex.begin_day(time=t0))
-        agents.start_day(d)
-        agents.auction_orders(t0 + 1_000_000)
+        since = (cal.days[d] - cal.days[d - 1]).days if d else 1
+        agents.start_day(d, since)
+        agents.auction_orders(t0 + STEP_OFFSET_NS)
         agents.apply(ex.open_market(time=cal.open_time(d)))
         block = sc.block_auctions
         open_at = settle_at = -1
         if block is not None and len(steps) > 1 and d % block.every_days == block.every_days // 2:
             open_at = min(1, len(steps) - 2)
             settle_at = min(open_at + block.window_steps, len(steps) - 1)
+        sample = self.recorder.sample
         for k, t in enumerate(steps):
             agents.key_in(t)
             if k == settle_at:
                 agents.deals.settle_block(t)
             if k == open_at:
                 agents.deals.open_block(t, steps[settle_at])
-            agents.step(t + 1_000_000)
+            agents.step(t + STEP_OFFSET_NS, k)
+            sample(t, ex)
         agents.apply(ex.close_market(time=cal.close_time(d)))
-        self.recorder.end_day([ex.settlement(p.code) for p in sc.products])
+        self._nonmembers()
+        national = agents.nat_int.tolist()
+        self.recorder.end_day([ex.settlement(c) for c in codes], national,
+                              [ex.band(c) for c in codes], agents.off.take_day())
         if check:
             agents.audit()
-            for p in sc.products:
-                ex.book(p.code).check_invariants()
+            for c in codes:
+                ex.book(c).check_invariants()
         self.day += 1
 
-    def _intervene(self, iv: InterventionSpec, t: int) -> None:
-        """Withdraw a member (the exchange suspends it and cancels its orders) or bring it back."""
-        member = member_id(iv.member)
-        if iv.action == "withdraw":
-            self.agents.apply(self.exchange.suspend_member(member, time=t))
-            self.agents.set_withdrawn(member - 1, True)
-        else:
-            self.exchange.reinstate_member(member)
-            self.agents.set_withdrawn(member - 1, False)
+    def _nonmembers(self) -> None:
+        """What non-members used today (national use less the members') is dealt off it."""
+        a = self.agents
+        use = self.national.use()
+        members = np.bincount(a.slot_p[a.is_user], weights=a.flow[a.is_user],
+                              minlength=len(use))
+        self._nonmember_frac += np.maximum(use - members, 0.0)
+        whole = np.floor(self._nonmember_frac / 10) * 10  # whole 10 kg: exact values
+        self._nonmember_frac -= whole
+        for p, q in enumerate(whole.astype(np.int64).tolist()):
+            if q:
+                a.off.add(p, 0, "buy", q, int(a.nat_int[p]) * q // 10)
 
-    def results(self) -> SimResults:
-        """The recorder's results so far, with request counts and final holdings."""
-        cash, stock = self.agents.holdings()
-        days = self.calendar.days
+    def _apply_event(self, ev: Event, t: int) -> None:
+        """One dated event takes effect at instant t (before the day's call auction)."""
+        ex, agents = self.exchange, self.agents
+        if isinstance(ev, SupplyEvent | DemandEvent):
+            self.national.apply_shift(ev)
+        elif isinstance(ev, WithdrawEvent):
+            member = member_id(ev.member)
+            agents.apply(ex.suspend_member(member, time=t))
+            agents.set_withdrawn(member - 1, True)
+        elif isinstance(ev, ReturnEvent):
+            member = member_id(ev.member)
+            ex.reinstate_member(member)
+            agents.set_withdrawn(member - 1, False)
+        elif isinstance(ev, BandEvent):
+            for code in ev.products or [p.code for p in self.scenario.products]:
+                ex.set_band(code, band_pct=ev.pct, band_abs=ev.abs)
+        elif isinstance(ev, FeeEvent):
+            agents.fee_bp = ev.bp
+        elif isinstance(ev, ChannelEvent):
+            ex.set_channel_open(Channel(ev.channel), ev.open, time=t)
+            agents.channel_open[ev.channel] = ev.open
+
+    def results(self, staged_for: Path | None = None) -> SimResults:
+        """The recorder's results so far, with request counts, flows and final holdings."""
+        a = self.agents
+        cash, stock = a.holdings()
         extra: dict[str, Any] = {
-            "requests": dict(self.agents.counts),
-            "interventions": [
-                {"date": iv.date.isoformat(), "action": iv.action,
-                 "member": member_id(iv.member),
-                 "applied": days[d].isoformat() if d < self.day else None}
-                for d, iv in sorted(((d, iv) for d, ivs in self.interventions.items()
-                                     for iv in ivs), key=lambda x: x[0])
-            ],
+            "block_auctions": a.deals.summary(),
+            "flows": {**a.totals, "produced_kg": sum(a.produced_kg)},
+            "requests": dict(a.counts),
+            "events": self.timeline.summary(self.day),
         }
-        return self.recorder.results(extra, (cash, stock))
+        return self.recorder.results(extra, (cash, stock), staged_for=staged_for)
 
 
-def member_id(member: str | int) -> int:
-    """The enterprise id an intervention names (`dominant_light`, `dominant_heavy` or an id)."""
-    if member == "dominant_light":
-        return DOMINANT_LIGHT
-    if member == "dominant_heavy":
-        return DOMINANT_HEAVY
-    return int(member)
-
-
-def _schedule(interventions: list[InterventionSpec], days: list[dt.date]
-              ) -> dict[int, list[InterventionSpec]]:
-    """Interventions by the index of the first trading day on or after their date, in order."""
-    out: dict[int, list[InterventionSpec]] = {}
-    for iv in sorted(interventions, key=lambda iv: iv.date):  # stable: file order on a tie
-        d = bisect.bisect_left(days, iv.date)
-        out.setdefault(d, []).append(iv)
-    return out
+def _days_until(sc: Scenario, days: list[dt.date], until: dt.date | None) -> int:
+    """How many trading days a run to `until` covers (RunError when it covers none)."""
+    if until is None:
+        return len(days)
+    if until < days[0]:
+        raise RunError(f"{until} is before the first trading day {days[0]}", param="until",
+                       option="--until")
+    if until > sc.calendar.end:
+        raise RunError(f"{until} is after the scenario's end {sc.calendar.end}",
+                       param="until", option="--until")
+    return sum(1 for d in days if d <= until)
 
 
 def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None,
@@ -209,14 +250,15 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         journal: str | Path | None = None, command: str | None = None) -> SimResults:
     """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
 
-    `until` stops after that date; `out` writes the four output files there; `progress` is
-    True for a tqdm bar over trading days or a callable(day, days); `scale` multiplies the
-    population and order flow; `check` audits the ledger and every book after each day;
-    `overrides` are `KEY=VALUE` settings applied to the scenario first (as `rexsim run
-    --set`, e.g. `"products.PRND_OX.band_pct=10"`); the summary lists them. `journal` is a
-    path to write every exchange command to (see `engine.journal`; `rexsim replay` reads it).
-    `command` is how the run was asked for, recorded in the summary's provenance (the CLI
-    passes its command line; by default, this call written out).
+    `until` stops after that date; `out` writes the run's files there (whole or not at all;
+    checked before the run starts); `progress` is True for a tqdm bar over trading days or a
+    callable(day, days); `scale` multiplies the members, the national market and the flow;
+    `check` audits the ledger and every book after each day; `overrides` are `KEY=VALUE`
+    settings applied to the scenario first (as `rexsim run --set`, e.g.
+    `"products.PRND_OX.band_pct=10"`); the summary lists them. `journal` is a path to write
+    every exchange command to (see `engine.journal`; `rexsim replay` reads it); it is written
+    beside that path and renamed into place when the run completes. `command` is how the run
+    was asked for, recorded in the summary's provenance (by default, this call written out).
     """
     if command is None:
         command = _python_call(scenario, seed, until, scale, overrides, journal)
@@ -231,9 +273,11 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         except ValueError:
             raise RunError(f"expected a date YYYY-MM-DD, got {until!r}", param="until",
                            option="--until") from None
-    if out is not None:
-        own = _own_files(out, journal)
-        rundir.check_target(out, own)  # before the run: a bad --out is found at once
+    own = _own_files(out, journal) if out is not None else []
+    staging = rundir.stage(out, own) if out is not None else None
+    journal_tmp = None
+    if journal is not None:  # written where the new run's files are, or beside its path
+        journal_tmp = staging / own[0] if own else _aside(journal)
     started = _time.perf_counter()
     # The run allocates millions of short-lived objects (events, orders, tuples) and makes
     # almost no reference cycles, so the cyclic collector would only re-scan live state: it
@@ -241,8 +285,9 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     gc_was_enabled = gc.isenabled()
     gc.disable()
     sim = None
+    done = False
     try:
-        sim = Simulation(sc, seed, until, scale, journal)
+        sim = Simulation(sc, seed, until, scale, journal_tmp, directory=staging)
         bar = None
         if progress is True:
             from tqdm import tqdm
@@ -256,17 +301,33 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
                 progress(d + 1, sim.ndays)
         if bar is not None:
             bar.close()
-        res = sim.results()
+        res = sim.results(staged_for=None if out is None else Path(out))
         res.summary = _with_provenance(res.summary, sc, command, overrides, journal)
+        done = True
     finally:
         if sim is not None and isinstance(sim.exchange, JournalingExchange):
             sim.exchange.close()  # flushes the last batch, also when the run failed
+        if sim is not None:
+            sim.recorder.close()
         if gc_was_enabled:
             gc.enable()
+        if not done:
+            if staging is not None:
+                rundir.discard(staging)
+            if journal_tmp is not None and journal_tmp.exists():
+                journal_tmp.unlink()
     res.wall_seconds = _time.perf_counter() - started
+    if journal_tmp is not None and not own:
+        os.replace(journal_tmp, journal)
     if out is not None:
         res.write(out, own)
     return res
+
+
+def _aside(journal: str | Path) -> Path:
+    """Where a run writes its journal until it completes: beside the final path."""
+    path = Path(journal)
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
 def _with_provenance(summary: dict[str, Any], sc: Scenario, command: str,

@@ -1,0 +1,142 @@
+"""Market makers: traders that quote both sides of their products through the session.
+
+Each market maker of a product (sim.population draws them among the traders) holds an
+inventory around its target and quotes a bid and an ask around the national price:
+
+    x     = (inventory - target) / (limit - target), clipped to [-1, 1]
+    mid   = national * (1 - skew_bp * x / 10^4)       (long: quote lower to sell; short: higher)
+    half  = half_spread_bp + vol_spread * volatility_bp + inventory_spread_bp * |x|
+
+so spreads widen with the product's recent volatility and with inventory away from target.
+It stops bidding at its inventory limit and offering when it has nothing to sell. Online
+makers requote at every decision step whose quote differs from what rests (after fills, or
+a new day); offline makers can only lodge one pair of quotes a day at the counter. Quotes
+are DAY orders on the members' ledger, like every other order (`sim.agents`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Makers"]
+
+
+class Makers:
+    """The market makers of one run, quoting on the agents' ledger."""
+
+    def __init__(self, agents: Any) -> None:
+        a = agents
+        self.a = a
+        first = a.makers_from
+        count = (a.N - first) // 2
+        self.bid = np.arange(first, first + count)
+        self.ask = self.bid + count
+        self.m = a.slot_m[self.bid]
+        self.p = a.slot_p[self.bid]
+        self.m_l: list[int] = self.m.tolist()
+        self.p_l: list[int] = self.p.tolist()
+        self.bid_l: list[int] = self.bid.tolist()
+        self.ask_l: list[int] = self.ask.tolist()
+        spec = a.sc.makers
+        self.spec = spec
+        self.target = a.pop.maker_target[self.m, self.p]
+        self.limit = self.target * spec.limit_multiple
+        self.size = a.pop.quote_size[self.p].astype(float)
+        self.tick = a.tick_s[self.bid]
+        self.lot = a.lot_s[self.bid]
+        self.live = np.zeros(count, dtype=bool)  # may quote today
+        self.online = np.zeros(count, dtype=bool)
+        self.quoted_today = np.zeros(count, dtype=bool)  # offline makers: one lodgement a day
+        self.vol = np.zeros(count)
+
+    def __len__(self) -> int:
+        return len(self.bid)
+
+    def start_day(self, d: int) -> None:
+        """Who may quote today, and each product's recent volatility."""
+        a = self.a
+        if not len(self):
+            return
+        self.live = a.usable[self.bid]
+        self.online = a.online[self.bid]
+        self.quoted_today[:] = False
+        self.vol = a.national.vol_bp[self.p]
+
+    def inventory(self) -> np.ndarray:
+        """Each maker's stock of its product: free plus what its open ask reserves (kg)."""
+        a = self.a
+        stock, orders, oid = a.stock, a.orders, a.slot_oid
+        out = []
+        for m, p, s in zip(self.m_l, self.p_l, self.ask_l, strict=True):
+            held = stock[m][p]
+            o = oid[s]
+            if o > 0:
+                held += orders[o][2]
+            out.append(held)
+        return np.array(out, dtype=float)
+
+    def quotes(self, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+        """Bid and ask prices (yuan/t on the tick, within the band) and sizes (kg) per maker."""
+        a, spec = self.a, self.spec
+        span = np.maximum(self.limit - self.target, 1.0)
+        x = np.clip((inventory - self.target) / span, -1.0, 1.0)
+        mid = a.nat_s[self.bid] * (1 - spec.skew_bp * x / 10_000)
+        half = spec.half_spread_bp + spec.vol_spread * self.vol + spec.inventory_spread_bp * np.abs(x)
+        tick = self.tick
+        bid = np.floor(mid * (1 - half / 10_000) / tick) * tick
+        ask = np.ceil(mid * (1 + half / 10_000) / tick) * tick
+        lo, hi = a.lo_s[self.bid], a.hi_s[self.bid]
+        bid = np.clip(bid, lo, hi)
+        ask = np.clip(ask, lo, hi)
+        lot = self.lot
+        room = np.maximum(self.limit - inventory, 0.0)
+        bid_qty = np.floor(np.minimum(self.size, room) / lot) * lot
+        ask_qty = np.floor(np.minimum(self.size, inventory) / lot) * lot
+        crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
+        bid_qty = np.where(crossed & (x >= 0), 0.0, bid_qty)
+        ask_qty = np.where(crossed & (x < 0), 0.0, ask_qty)
+        return bid, ask, bid_qty, ask_qty
+
+    def quote(self, t: int, k: int) -> int:
+        """Requote every maker whose quote changed; returns the next free instant."""
+        a = self.a
+        if not len(self) or not self.live.any():
+            return t
+        if not a.channel_open["online"]:
+            can = self.live & ~self.online & ~self.quoted_today & a.channel_open["offline"]
+        else:
+            can = self.live & (self.online | (~self.quoted_today & a.channel_open["offline"]))
+        if not can.any():
+            return t
+        inv = self.inventory()
+        bid, ask, bid_qty, ask_qty = self.quotes(inv)
+        orders, oid = a.orders, a.slot_oid
+        slots: list[int] = []
+        prices: list[int] = []
+        qtys: list[int] = []
+        cancel: list[int] = []
+        for j in np.flatnonzero(can).tolist():
+            for s, px, q in ((self.bid_l[j], bid[j], bid_qty[j]),
+                             (self.ask_l[j], ask[j], ask_qty[j])):
+                o = oid[s]
+                if q < 1:
+                    if o > 0:
+                        cancel.append(s)
+                    continue
+                if o > 0 and orders[o][1] == px:
+                    continue
+                slots.append(s)
+                prices.append(int(px))
+                qtys.append(int(q))
+            if not self.online[j]:
+                self.quoted_today[j] = True
+        for s in cancel:
+            a.cancel(s, t)
+            t += 1_000
+        if slots:
+            a._send(slots, prices, qtys, t)
+            t += 1_000 * len(slots)
+        return t

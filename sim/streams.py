@@ -1,0 +1,95 @@
+"""Common random numbers: every draw a pure function of the seed, who draws, and which draw.
+
+Each member's stream is spawned from the scenario seed and the member's id
+(`SeedSequence(seed, spawn_key=(MEMBER, id))`), each product's national noise from the seed and
+the product's position, and so on. A draw is then a counter-based hash of that stream's key
+and the draw's coordinates (the day, the decision step, what the draw is for), computed for
+many keys at once with numpy (SplitMix64's finaliser, which passes BigCrush as a generator).
+So a what-if that changes one member, adds members, or makes some members act differently
+leaves every other member's draws exactly as they were: paired comparisons of two scenarios
+under one seed measure the change, not the noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Streams", "counter", "mix", "normal", "uniform"]
+
+# what a spawned stream belongs to (the first element of its spawn key)
+MEMBER, PRODUCT, EXCHANGE = 1, 2, 3
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = 2.0 ** -53
+
+
+def mix(keys: np.ndarray, counter: int) -> np.ndarray:
+    """64 well-mixed bits per key for draw number `counter` (uint64 arrays, wrapping)."""
+    with np.errstate(over="ignore"):
+        z = keys + np.uint64(counter & 0xFFFFFFFFFFFFFFFF) * _GOLDEN
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        return z ^ (z >> _S31)
+
+
+def _unit(keys: np.ndarray, lane: int) -> np.ndarray:
+    return (mix(keys, lane) >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def uniform(keys: np.ndarray, counter: int) -> np.ndarray:
+    """Uniform floats in [0, 1), one per key, for draw number `counter`."""
+    return _unit(keys, counter << 2)
+
+
+def normal(keys: np.ndarray, counter: int) -> np.ndarray:
+    """Standard normal floats, one per key, for draw number `counter` (Box-Muller).
+
+    Its two uniforms come from lanes of their own, so `uniform(k, c)` and `normal(k, c)`
+    are independent draws.
+    """
+    u1 = _unit(keys, (counter << 2) | 1)
+    u2 = _unit(keys, (counter << 2) | 2)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def counter(*coordinates: int) -> int:
+    """One draw number from its coordinates (day, step, purpose, ...), each below 2**16
+    (at most three of them, and the first below 2**14, so that lanes fit in 64 bits)."""
+    out = 0
+    for c in coordinates:
+        out = (out << 16) | (c & 0xFFFF)
+    return out
+
+
+class Streams:
+    """The keys of every stream of one run, spawned from its seed."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def _key(self, kind: int, index: int) -> int:
+        ss = np.random.SeedSequence(self.seed, spawn_key=(kind, index))
+        return int(ss.generate_state(1, dtype=np.uint64)[0])
+
+    def members(self, ids: np.ndarray) -> np.ndarray:
+        """Each member's stream key, spawned from the seed and the member's id (uint64)."""
+        return np.array([self._key(MEMBER, int(i)) for i in ids], dtype=np.uint64)
+
+    def products(self, count: int) -> np.ndarray:
+        """Each product's stream key (national noise), by the product's position."""
+        return np.array([self._key(PRODUCT, j) for j in range(count)], dtype=np.uint64)
+
+    def exchange(self) -> np.ndarray:
+        """The key of draws that belong to no member (one element, uint64)."""
+        return np.array([self._key(EXCHANGE, 0)], dtype=np.uint64)
+
+    @staticmethod
+    def sub(keys: np.ndarray, index: np.ndarray | int) -> np.ndarray:
+        """Keys of sub-streams (a member's slot for one product and side), by index."""
+        with np.errstate(over="ignore"):
+            salt = mix(np.asarray(index, dtype=np.uint64) + np.uint64(1), 1)
+        return mix(mix(keys, 0) ^ salt, 2)
