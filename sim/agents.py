@@ -14,7 +14,8 @@ producer's (it sells what it makes), or a market maker's bid and ask (`sim.maker
   *need* is its desired stock less what it holds; a producer's, its stock beyond its desired
   working stock. Users earn what they use at the national price (their own products pass
   input costs on), so cash follows use, not price.
-- **Each decision** (a slot with a need of a lot or more acts with `act_pct` per step) prices
+- **Each decision** (a slot with a need of a lot or more acts with `act_pct` per step, as
+  often again for every further order's worth of need it has) prices
   an order around the member's belief (the national price, scattered by its own noise),
   conceding more the larger its need, then chooses the venue (`sim.venue.route`): on the
   exchange (online at once, offline through the `Counter`) within its cap or floor, or off it
@@ -56,7 +57,7 @@ PENDING = -1  # slot_oid value while an order waits at the counter
 MAX_CONCESSION_BP = 150.0  # nobody concedes more than this from its belief
 REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
 # purposes of a slot's draws (with the day and the step: sim.streams.counter)
-ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION = range(1, 11)
+ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION, HAGGLE = range(1, 12)
 
 
 class LedgerError(AssertionError):
@@ -181,7 +182,7 @@ class Agents:
         self.sign = np.where(self.is_buy, 1.0, -1.0)
         self.signed_tick = self.sign * self.tick_s
         self.base_bp = np.full(N, float(beh.premium_bp))
-        self.act_p = beh.act_pct / 100
+        self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
         self.lo_s = self.hi_s = np.zeros(N)
@@ -243,9 +244,8 @@ class Agents:
         # today's beliefs: the national price, scattered by each member's own noise
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
         self.belief = self.nat_s * np.exp(noise)
-        cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
-        self.limit = np.where(self.is_buy, buyer_cap(self.nat_s, self.friction, cost),
-                              seller_floor(self.nat_s, self.friction, cost))
+        self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
+        self.limit = self._limits(np.arange(self.N), self.friction)
         self._clear_excess()
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
@@ -256,6 +256,12 @@ class Agents:
         self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
         self.makers.start_day(d)
+
+    def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
+        """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
+        nat, cost = self.nat_s[idx], self.cost[idx]
+        return np.where(self.is_buy[idx], buyer_cap(nat, friction, cost),
+                        seller_floor(nat, friction, cost))
 
     def _use_and_make(self, flow: np.ndarray) -> None:
         """Users use stock (and earn its value), producers add output to stock in whole lots."""
@@ -354,7 +360,8 @@ class Agents:
 
     # ------------------------------------------------------------------ pricing
 
-    def _decide(self, idx: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _decide(self, idx: np.ndarray, key: int, limit: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Limit price (yuan/t, on the tick), size (kg) and whether it can be placed today.
 
         Concession c (bp) = the mean + the slot's noise + urgency for need beyond
@@ -374,8 +381,7 @@ class Agents:
         tick = self.tick_s[idx]
         sign = self.sign[idx]
         px = np.floor(sign * self.belief[idx] / tick * (1 + sign * conc / 10_000)) * sign
-        bound = np.where(sign > 0, np.floor(self.limit[idx] / tick),
-                         -np.floor(-self.limit[idx] / tick))
+        bound = np.where(sign > 0, np.floor(limit / tick), -np.floor(-limit / tick))
         px = np.where(sign > 0, np.minimum(px, bound), np.maximum(px, bound)) * tick
         bound *= tick
         lo, hi = self.lo_s[idx], self.hi_s[idx]
@@ -407,7 +413,7 @@ class Agents:
         if not len(idx):
             return
         idx = idx[np.argsort(uniform(self.keys[idx], counter(d, 0, ORDER)), kind="stable")]
-        px, qty, ok = self._decide(idx, counter(d, 0, CONCEDE))
+        px, qty, ok = self._decide(idx, counter(d, 0, CONCEDE), self.limit[idx])
         idx, px, qty = idx[ok], px[ok], qty[ok]
         self._send(idx, px.astype(np.int64).tolist(), qty.astype(np.int64).tolist(), t,
                    auction=True)
@@ -416,7 +422,10 @@ class Agents:
         """Decision step k of the day at instant t: users and producers with a need act, market
         makers requote, large users negotiate; returns the next free instant."""
         d = self.day
-        act = uniform(self.keys, counter(d, k, ACT)) < self.act_p
+        # decisions come at a rate proportional to need: a slot needing k orders' worth acts
+        # as k slots of one order each would (a large seller works the market all day)
+        orders = np.maximum(self.need / self.size_cap, 1.0)
+        act = uniform(self.keys, counter(d, k, ACT)) < 1.0 - self._idle ** orders
         act &= self.need >= self.lot_need  # a need of a lot, in a joined member's slot
         idx = act.nonzero()[0]
         if len(idx):
@@ -436,14 +445,22 @@ class Agents:
         return t
 
     def _route(self, idx: np.ndarray, t: int, k: int) -> int:
-        """Price the deciding slots, choose each one's venue, and act on it."""
-        px, qty, ok = self._decide(idx, counter(self.day, k, CONCEDE))
+        """Price the deciding slots, choose each one's venue, and act on it.
+
+        Each decision weighs its own off-exchange premium or discount: the member's own,
+        varied by `venue.deal_dispersion` (search and haulage differ from deal to deal).
+        """
+        d = self.day
+        friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion
+                                               * normal(self.keys[idx], counter(d, k, HAGGLE)))
+        limit = self._limits(idx, friction)
+        px, qty, ok = self._decide(idx, counter(d, k, CONCEDE), limit)
         bids, asks = self.touch()
         p = self.slot_p[idx]
         buy = self.is_buy[idx]
         touch = np.where(buy, asks[p], bids[p])
         where = route(buy, self.online[idx], self.usable[idx], self.urgent[idx], touch,
-                      self.settle_s[idx], self.limit[idx])
+                      self.settle_s[idx], limit)
         urgent_cross = (where == EXCHANGE) & self.urgent[idx] & ~np.isnan(touch)
         px = np.where(urgent_cross & buy, np.maximum(px, touch), px)  # cross when urgent
         px = np.where(urgent_cross & ~buy, np.minimum(px, touch), px)
@@ -454,17 +471,18 @@ class Agents:
                        qty[ex_].astype(np.int64).tolist(), t)
             t += int(ex_.sum()) * REQUEST_SPACING_NS
         if off.any():
-            self.deal_off(idx[off])
+            self.deal_off(idx[off], friction=friction[off])
         return t
 
-    def deal_off(self, idx: np.ndarray, amount: np.ndarray | None = None) -> None:
+    def deal_off(self, idx: np.ndarray, amount: np.ndarray | None = None,
+                 friction: np.ndarray | None = None) -> None:
         """Meet each slot's need (or `amount`) off the exchange, at the national price with
-        its own premium (buyers) or discount (sellers), as far as its cash or stock allows."""
+        its premium (buyers) or discount (sellers), as far as its cash or stock allows."""
         need = self.need[idx] if amount is None else amount
+        friction = self.friction[idx] if friction is None else friction
         lot = self.lot_s[idx]
         qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
-        rel = np.where(self.is_buy[idx], 1 + self.friction[idx] / 10_000,
-                       1 - self.friction[idx] / 10_000)
+        rel = np.where(self.is_buy[idx], 1 + friction / 10_000, 1 - friction / 10_000)
         prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
         slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l

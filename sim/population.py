@@ -1,8 +1,9 @@
 """The members: enterprises with province, role, size, join date, channel, use, output, holdings.
 
-Members are some of the national market's enterprises (`national.enterprises`, all drawn from
-one size distribution): each member uses (or makes) as much as an enterprise of its size and
-role does nationally, so more members bring more of the national market to the exchange.
+Members are some of the national market's enterprises (`national.enterprises`): together they
+use and make `members / enterprises` of the national market's use and output of each product
+(the rest is non-members', dealt off the exchange), shared among the members by size. So more
+members bring more of the national market to the exchange.
 
 Every attribute of member i is drawn from member i's own random stream (`sim.streams`), keyed
 by what is drawn: adding members, or changing one, leaves every other member exactly as it
@@ -115,6 +116,19 @@ def _participation(volume: float, lot: int, every: float, candidates: float) -> 
     return min(1.0, volume * every / lot / candidates)
 
 
+def _shares(size: np.ndarray, chosen: np.ndarray, total: float) -> np.ndarray:
+    """Daily rates of the chosen members, by size, that add up to `total`.
+
+    The members are the national market's enterprises in the share `members / enterprises`;
+    their use (or output) of a product is that share of the national figure, divided among
+    the members who use (make) it by size. A member's rate is relative to its peers' sizes:
+    its own draws never change, whoever else is a member.
+    """
+    if not chosen.any():
+        return np.zeros(0)
+    return size[chosen] * (total / size[chosen].sum())
+
+
 def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Population:
     """Draw the members of a scenario (members and the national market multiplied by `scale`)."""
     pop = sc.population
@@ -148,7 +162,6 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     # join days: start members on day 0, the others on a day of their own
     join_day = np.where(ids <= n_start, 0,
                         1 + np.floor(draw(JOIN) * max(ndays - 1, 1)).astype(np.int64))
-    online_day = _online_days(sc, days, n, n_start, ndom, join_day, draw)
 
     # use and output: each member's share of the national market, by role and size
     anchors0 = np.array([np.exp(anchor_path(p.anchors, p.reference_price, days[:1]))[0]
@@ -161,7 +174,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     quote_size = np.zeros(nprod, dtype=np.int64)
     is_trader = role == role_names.index("trader") if "trader" in role_names else (
         np.zeros(n, dtype=bool))
-    trader_w = next((r.weight_pct for r in sc.roles if r.name == "trader"), 0.0) / 100
+    share_of_market = pop.members / sc.national.enterprises  # members' share at full membership
+    weight = np.zeros(n)  # each member's expected flow (kg/day), from its own draws alone
     for j, p in enumerate(sc.products):
         daily = (p.monthly_tonnes * 1000.0 * months / ndays * scale
                  * sc.behaviour.volume_factor)  # national use per trading day, kg
@@ -170,9 +184,9 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         w_buy = role_w[buying].sum() / 100 if buying else 0.0
         q_buy = _participation(daily, p.lot, every, enterprises * w_buy)
         users = np.isin(role, buying) & (uniform(keys, BUYS + j) < q_buy)
+        use_rate[users, j] = _shares(size, users, daily * share_of_market)
         if q_buy:
-            per_size = daily / (enterprises * w_buy * q_buy * MEAN_SIZE)
-            use_rate[users, j] = size[users] * per_size
+            weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * MEAN_SIZE)
         share = p.dominant_share_pct / 100
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")
         if dom is not None and dom < n and share:
@@ -184,21 +198,13 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         others = daily * (1 - share)
         q_sell = _participation(others, p.lot, every, enterprises * w_sell)
         makers_ = np.isin(role, selling) & (ids > ndom) & (uniform(keys, SELLS + j) < q_sell)
+        make_rate[makers_, j] = _shares(size, makers_, others * share_of_market)
         if q_sell:
-            per_size = others / (enterprises * w_sell * q_sell * MEAN_SIZE)
-            make_rate[makers_, j] = size[makers_] * per_size
-        # market makers among the traders, sized on the members' daily use of the product
-        quoted = any(p.code in r.quotes for r in sc.roles if r.name == "trader")
-        member_daily = daily * pop.members / sc.national.enterprises  # at full membership
-        expected = pop.members * scale * trader_w
-        if quoted and expected and sc.makers.per_product:
-            q_make = min(1.0, sc.makers.per_product * scale / expected)
-            chosen = is_trader & (uniform(keys, MAKES + j) < q_make)
-            maker[chosen, j] = True
-            maker_target[chosen, j] = (sc.makers.inventory_days * member_daily
-                                       / (sc.makers.per_product * scale))
-        quote_size[j] = max(p.lot, int(member_daily * sc.makers.quote_pct / 100 // p.lot)
-                            * p.lot)
+            weight[makers_] += size[makers_] * others / (enterprises * w_sell * q_sell
+                                                         * MEAN_SIZE)
+    online_day = _online_days(sc, days, n, n_start, ndom, join_day, weight, draw)
+    _choose_makers(sc, keys, is_trader & (online_day == 0) & (join_day == 0), months, ndays,
+                   scale, maker, maker_target, quote_size)
 
     # opening holdings (exact integers: stock in whole lots, cash in fen)
     lots = np.array([p.lot for p in sc.products], dtype=np.int64)
@@ -217,28 +223,74 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         cash=cash, stock=stock, days_total=len(days), enterprises=enterprises)
 
 
+def _stratified(pool: np.ndarray, count: int, size: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """`count` members of `pool`, one from each of `count` strata of equal numbers by `size`:
+    in each stratum, the member with the lowest own draw `u`. Returned by increasing draw.
+
+    So the chosen members' share of `size` is about their share of members, whatever the
+    seed, while who is chosen still comes from each member's own stream.
+    """
+    if count <= 0 or not len(pool):
+        return np.zeros(0, dtype=np.int64)
+    order = pool[np.argsort(-size[pool], kind="stable")]
+    edges = np.floor(np.arange(count + 1) * len(order) / count).astype(np.int64)
+    picked = [order[a:b][np.argmin(u[order[a:b]])] for a, b in zip(edges[:-1], edges[1:],
+                                                                    strict=True) if b > a]
+    picked = np.array(picked, dtype=np.int64)
+    return picked[np.argsort(u[picked], kind="stable")]
+
+
+def _choose_makers(sc: Scenario, keys: np.ndarray, eligible: np.ndarray, months: float,
+                   ndays: int, scale: int, maker: np.ndarray, target: np.ndarray,
+                   quote_size: np.ndarray) -> None:
+    """Each quoted product's market makers: `per_product` traders trading online from the start
+    (those with the lowest own draws for the product), sharing the makers' capacity.
+
+    Together a product's makers hold `inventory_days` of members' daily use and quote
+    `quote_pct` of it, in equal parts; a quote is at least a lot.
+    """
+    spec = sc.makers
+    quoted = {code for r in sc.roles if r.name == "trader" for code in r.quotes}
+    pool = np.flatnonzero(eligible)
+    want = int(round(spec.per_product * scale))
+    for j, p in enumerate(sc.products):
+        quote_size[j] = p.lot
+        if p.code not in quoted or not want or not len(pool):
+            continue
+        chosen = pool[np.argsort(uniform(keys[pool], MAKES + j), kind="stable")[:want]]
+        member_daily = (p.monthly_tonnes * 1000.0 * months / ndays * scale
+                        * sc.behaviour.volume_factor) * sc.population.members / (
+                            sc.national.enterprises)
+        maker[chosen, j] = True
+        target[chosen, j] = spec.inventory_days * member_daily / len(chosen)
+        quote = member_daily * spec.quote_pct / 100 / len(chosen)
+        quote_size[j] = max(p.lot, int(quote // p.lot) * p.lot)
+
+
 def _online_days(sc: Scenario, days: list[dt.date], n: int, n_start: int, ndom: int,
-                 join_day: np.ndarray, draw) -> np.ndarray:
+                 join_day: np.ndarray, weight: np.ndarray, draw) -> np.ndarray:
     """The Online Enterprise Doubling Plan: who trades online from which day.
 
     The dominant producers and a share of the other start members trade online from the
-    start (those with the lowest draws: an exact count); later members start online with a
-    probability; offline start members switch online, in the order of their draws, on the
-    schedule's dates, until online members have grown by `online_growth_pct`.
+    start; later members start online with a probability; offline start members switch
+    online on the schedule's dates, until online members have grown by
+    `online_growth_pct`, the first switchers first. Start members and switchers are chosen
+    stratified by expected flow (`_stratified`): exact counts whose share of the members'
+    use and output is about their share of members, whatever the seed.
     """
     pop = sc.population
     online_day = np.full(n, NEVER, dtype=np.int64)
     online_day[:ndom] = 0
     start_pool = np.arange(ndom, n_start)
     online_start = min(n_start, max(ndom, round(pop.online_at_start_pct / 100 * n_start)))
-    order = start_pool[np.argsort(draw(ONLINE)[start_pool], kind="stable")]
-    online_day[order[: online_start - ndom]] = 0
+    first = _stratified(start_pool, online_start - ndom, weight, draw(ONLINE))
+    online_day[first] = 0
     new = np.arange(n_start, n)
     new_online = new[draw(NEW_ONLINE)[new] < pop.new_members_online_pct / 100]
     online_day[new_online] = join_day[new_online]
-    offline = order[online_start - ndom:]
+    offline = np.setdiff1d(start_pool, first)
     target_end = round(online_start * (1 + pop.online_growth_pct / 100))
     switchers = int(np.clip(target_end - online_start - len(new_online), 0, len(offline)))
-    who = offline[np.argsort(draw(SWITCH)[offline], kind="stable")][:switchers]
+    who = _stratified(offline, switchers, weight, draw(SWITCH))
     online_day[who] = _schedule_days(sc, days, switchers)
     return online_day

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import shutil
 import tempfile
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -185,6 +184,7 @@ class SimResults:
         self.off_exchange: Table = FileTable(directory / OFF_EXCHANGE_FILE,
                                              OFF_EXCHANGE_COLUMNS)
         self._staged_for = staged_for
+        self._temp: Any = None  # a temporary directory the files live in, if any
         self.wall_seconds: float | None = None  # set by the runner; never written to files
 
     def _write_small(self, directory: Path) -> None:
@@ -267,12 +267,12 @@ class Recorder:
         self._pidx = {c: i for i, c in enumerate(self.products)}
         self.population = population
         self.days = list(days)
-        self._temp = None
-        if directory is None:  # a run kept nowhere in particular: a directory of its own
-            directory = Path(tempfile.mkdtemp(prefix="rexsim-run-"))
-            self._temp = weakref.finalize(self, shutil.rmtree, directory, True)
-        self.directory = directory
-        self._files = {name: open(directory / name, "w", newline="", encoding="utf-8")
+        # a run kept nowhere in particular gets a directory of its own, removed when the last
+        # of the recorder and its results goes
+        self._temp = tempfile.TemporaryDirectory(prefix="rexsim-run-") if directory is None \
+            else None
+        self.directory = Path(self._temp.name) if self._temp is not None else directory
+        self._files = {name: open(self.directory / name, "w", newline="", encoding="utf-8")
                        for name in (TRADES_FILE, QUOTES_FILE, OFF_EXCHANGE_FILE)}
         self._writers = {name: csv.writer(fh, lineterminator="\n")
                          for name, fh in self._files.items()}
@@ -557,8 +557,10 @@ class Recorder:
         if extra:
             summary.update(extra)
         daily = Table(DAILY_COLUMNS, self._daily)
-        return SimResults(summary, daily, self._enterprise_table(holdings), self.directory,
-                          staged_for=staged_for)
+        res = SimResults(summary, daily, self._enterprise_table(holdings), self.directory,
+                         staged_for=staged_for)
+        res._temp = self._temp
+        return res
 
     def _enterprise_table(self, holdings) -> Table:
         pop = self.population

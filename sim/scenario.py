@@ -194,7 +194,8 @@ class VenueSpec(_Spec, frozen=True):
 
     buyer_premium_bp: Bp = 80  # median premium a buyer pays off the exchange
     seller_discount_bp: Bp = 80  # median discount a seller takes off the exchange
-    dispersion: _range(float, 0, 3) = 0.8  # log-sd of each member's premium or discount
+    dispersion: _range(float, 0, 3) = 0.4  # log-sd of a member's own premium or discount
+    deal_dispersion: _range(float, 0, 3) = 0.6  # log-sd of each deal's around the member's
     dominant_discount_bp: Bp = 30  # the dominant producers' discount (long-term contracts)
     delay_cost_bp_per_hour: Bp = 100  # what an hour's wait at the counter costs
 
@@ -202,9 +203,9 @@ class VenueSpec(_Spec, frozen=True):
 class MakersSpec(_Spec, frozen=True):
     """Traders that make markets: quotes on both sides through the session."""
 
-    per_product: _range(float, 0, 1_000) = 6.0  # market makers per product, expected
-    quote_pct: _range(float, 0, 100, open_low=True) = 4.0  # quote size, % of daily use
-    inventory_days: _range(float, 0, 365) = 2.0  # target inventory, days of daily use, all
+    per_product: _range(int, 0, 1_000) = 12  # market makers per product (times --scale)
+    quote_pct: _range(float, 0, 1_000, open_low=True) = 25.0  # all makers' quotes, % of use
+    inventory_days: _range(float, 0, 365) = 2.0  # all makers' target inventory, days of use
     limit_multiple: _range(float, 1, 100) = 3.0  # inventory limit, multiples of the target
     half_spread_bp: _range(int, 0, 2_000) = 15  # half-spread at target inventory, calm days
     vol_spread: _range(float, 0, 20) = 0.5  # extra half-spread per unit of daily volatility
