@@ -171,11 +171,11 @@ class Simulation:
                 agents.deals.open_block(t, steps[settle_at])
             agents.step(t + STEP_OFFSET_NS, k)
             sample(t, ex)
+        bands = [ex.band(c) for c in codes]  # today's: once closed it would be tomorrow's
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self._nonmembers()
-        national = agents.nat_int.tolist()
-        self.recorder.end_day([ex.settlement(c) for c in codes], national,
-                              [ex.band(c) for c in codes], agents.off.take_day())
+        self.recorder.end_day([ex.settlement(c) for c in codes], agents.nat_int.tolist(), bands,
+                              agents.off.take_day())
         if check:
             agents.audit()
             for c in codes:

@@ -210,7 +210,7 @@ class MakersSpec(_Spec, frozen=True):
     half_spread_bp: _range(int, 0, 2_000) = 15  # half-spread at target inventory, calm days
     vol_spread: _range(float, 0, 20) = 0.5  # extra half-spread per unit of daily volatility
     inventory_spread_bp: _range(int, 0, 2_000) = 20  # extra half-spread at the limit
-    skew_bp: _range(int, 0, 2_000) = 30  # mid shift at the limit (sells long, buys short)
+    skew_bp: _range(int, 0, 2_000) = 100  # mid shift at the limit (sells long, buys short)
     cash_days: _range(float, 0, 365) = 4.0  # opening cash, days of the target inventory value
 
 
