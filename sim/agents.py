@@ -33,6 +33,7 @@ purpose: one member acting differently never changes another member's draws.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from sim.counter import Counter
 from sim.national import National
 from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, Population
 from sim.scenario import Scenario
-from sim.streams import Streams, counter, normal, uniform
+from sim.streams import Streams, counter, normal, normal2, uniform
 from sim.venue import EXCHANGE, OFF, OffExchange, buyer_cap, delay_cost_bp, route, seller_floor
 
 __all__ = ["Agents", "LedgerError"]
@@ -90,7 +91,10 @@ class Agents:
         n = len(pop)
         # ledger: free (unreserved) holdings, Python ints for exact, fast scalar updates
         self.cash: list[int] = pop.cash.tolist()
-        self.stock: list[list[int]] = pop.stock.tolist()
+        # stock is one flat list, member m's stock of product p at m * P + p (one index on
+        # the hot path, and a C-level gather of every slot's stock)
+        self.P = nprod
+        self.stock: list[int] = pop.stock.reshape(-1).tolist()
 
         # ---- slots: [users | producers | makers' bids | makers' asks]
         um, up = np.nonzero(pop.use_rate > 0)
@@ -137,6 +141,13 @@ class Agents:
         # per-slot Python mirrors for the loops
         self.slot_m_l: list[int] = self.slot_m.tolist()
         self.slot_p_l: list[int] = self.slot_p.tolist()
+        self.flat = self.slot_m * nprod + self.slot_p  # each slot's cell of the stock list
+        self.flat_l: list[int] = self.flat.tolist()
+        self._gather = operator.itemgetter(*self.flat_l) if N > 1 else (
+            lambda xs: tuple(xs[i] for i in self.flat_l))
+        # the price of each slot's resting order (0: none, -1: waiting at the counter), so
+        # that decisions which would change nothing are dropped before the send loop
+        self.order_px = np.zeros(N)
         self.is_buy_l: list[bool] = self.is_buy.tolist()
         self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
         self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
@@ -154,6 +165,9 @@ class Agents:
         self.deal_slots = (np.flatnonzero(self.deal_size > 0) if nspec.probability_pct
                            else np.zeros(0, dtype=np.int64))
         self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
+        self.deal_today = self.deal_slots
+        self.deal_step = np.full(len(self.deal_slots), -1, dtype=np.int64)
+        self._deal_p = nspec.probability_pct / 100
         self.sellers_of = [np.flatnonzero(self.is_producer & (self.slot_p == j))
                            for j in range(nprod)]
         self.users_of = [np.flatnonzero(self.is_user & (self.slot_p == j))
@@ -238,15 +252,16 @@ class Agents:
                           np.where(self.is_producer, nat.supply_factor()[self.slot_p], 0.0))
         flow = np.where(self.active, self.rate * self.mult * factor, 0.0)
         self.flow = flow
-        self._use_and_make(flow)
-        self._carrying_cost(days_since)
-        self._needs(flow, nat.above_normal)
+        held = self.held()
+        held = self._use_and_make(flow, held)
+        self._carrying_cost(days_since, held)
+        self._needs(flow, nat.above_normal, held)
         # today's beliefs: the national price, scattered by each member's own noise
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
         self.belief = self.nat_s * np.exp(noise)
         self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
         self.limit = self._limits(np.arange(self.N), self.friction)
-        self._clear_excess()
+        self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
         self.settle_s = settle[self.slot_p]
@@ -255,6 +270,15 @@ class Agents:
         self.lo_s = np.array(self.band_lo, dtype=float)[self.slot_p]
         self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
+        # large users that negotiate a deal today, and at which step: each step's chance
+        # `probability_pct`, drawn once a day (the first step whose draw falls under it)
+        today = self.deal_slots[self.usable[self.deal_slots]]
+        steps = self.beh.steps_per_day
+        u = uniform(self.keys[today], counter(d, 0, DEAL))
+        first = np.floor(np.log1p(-u) / math.log1p(-self._deal_p)) if self._deal_p < 1 else (
+            np.zeros(len(today)))
+        self.deal_today = today
+        self.deal_step = np.where(first < steps, first, -1).astype(np.int64)
         self.makers.start_day(d)
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
@@ -263,39 +287,41 @@ class Agents:
         return np.where(self.is_buy[idx], buyer_cap(nat, friction, cost),
                         seller_floor(nat, friction, cost))
 
-    def _use_and_make(self, flow: np.ndarray) -> None:
-        """Users use stock (and earn its value), producers add output to stock in whole lots."""
-        self.used += flow
-        whole = np.where(self.is_user, np.floor(self.used), np.floor(self.used / self.lot_s)
-                         * self.lot_s)
-        self.used -= whole
-        stock, cash = self.stock, self.cash
-        slot_m, slot_p = self.slot_m_l, self.slot_p_l
-        is_user = self.is_buy_l
-        made = self.produced_kg
-        px = self.nat_int.tolist()
-        used = short = income = 0
-        for i, q in zip(whole.nonzero()[0].tolist(),
-                        whole[whole > 0].astype(np.int64).tolist(), strict=True):
-            m, p = slot_m[i], slot_p[i]
-            row = stock[m]
-            if is_user[i]:
-                take = min(q, row[p])
-                row[p] -= take
-                used += take
-                short += q - take
-                pay = take * px[p] // 10  # what its own products earn: use at national
-                cash[m] += pay
-                income += pay
-            else:
-                row[p] += q
-                made[p] += q
-        t = self.totals
-        t["used_kg"] += used
-        t["shortfall_kg"] += short
-        t["income_fen"] += income
+    def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Users use stock (and earn its value), producers add output to stock in whole lots.
 
-    def _carrying_cost(self, days: int) -> None:
+        `held` is each slot's stock before; returns it after. A user short of stock uses what
+        it has (the rest is a shortfall). Exact integers throughout.
+        """
+        self.used += flow
+        whole = np.where(self.is_user, np.floor(self.used),
+                         np.floor(self.used / self.lot_s) * self.lot_s)
+        self.used -= whole
+        whole = whole.astype(np.int64)
+        take = np.where(self.is_user, np.minimum(whole, held), 0)
+        made = np.where(self.is_producer, whole, 0)
+        after = held - take + made
+        changed = np.flatnonzero(after != held)
+        stock, flat = self.stock, self.flat_l
+        for i, v in zip(changed.tolist(), after[changed].tolist(), strict=True):
+            stock[flat[i]] = v
+        pay = take * self.nat_int[self.slot_p] // 10  # what its own products earn: use at national
+        income = np.zeros(len(self.cash), dtype=np.int64)
+        np.add.at(income, self.slot_m, pay)
+        cash = self.cash
+        for m, v in zip(np.flatnonzero(income).tolist(), income[income > 0].tolist(),
+                        strict=True):
+            cash[m] += v
+        made_p = np.bincount(self.slot_p, weights=made, minlength=len(self.codes))
+        for p, q in enumerate(made_p.astype(np.int64).tolist()):
+            self.produced_kg[p] += q
+        t = self.totals
+        t["used_kg"] += int(take.sum())
+        t["shortfall_kg"] += int((whole - take)[self.is_user].sum())
+        t["income_fen"] += int(income.sum())
+        return after
+
+    def _carrying_cost(self, days: int, held: np.ndarray) -> None:
         """Every member pays for holding its stock (never more than its free cash).
 
         The charge is exact integer arithmetic: stock value at the national price (fen) times
@@ -304,45 +330,38 @@ class Agents:
         rate = round(self.sc.inventory.carrying_cost_pct_year / 100 * days / 365 * 10**9)
         if not rate:
             return
-        px = self.nat_int.tolist()
-        due: dict[int, int] = {}
-        stock = self.stock
-        for m, p in zip(self.slot_m_l, self.slot_p_l, strict=True):
-            q = stock[m][p]
-            if q:
-                due[m] = due.get(m, 0) + q * px[p] // 10
-        charged = 0
+        due = np.zeros(len(self.cash), dtype=np.int64)
+        np.add.at(due, self.slot_m, held * self.nat_int[self.slot_p] // 10)
+        charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
         cash = self.cash
-        for m, value in due.items():
-            c = min(value * rate // 10**9, cash[m])
+        charged = 0
+        for m, c in zip(np.flatnonzero(charge).tolist(), charge[charge > 0].tolist(),
+                        strict=True):
+            c = min(c, cash[m])
             cash[m] -= c
             charged += c
         self.totals["carrying_cost_fen"] += charged
 
-    def _needs(self, flow: np.ndarray, above: np.ndarray) -> None:
+    def _needs(self, flow: np.ndarray, above: np.ndarray, held: np.ndarray) -> None:
         """Each slot's need today and whether it is urgent (see the module docstring)."""
         inv = self.sc.inventory
         z = above[self.slot_p]
         squeeze = np.exp(-inv.cover_elasticity * z)
         cover = np.clip(inv.target_cover_days * squeeze, inv.min_cover_days, inv.max_cover_days)
         keep = np.clip(inv.seller_cover_days * squeeze, 0.0, inv.seller_max_days)
-        held = np.array([self.stock[m][p] for m, p in zip(self.slot_m_l, self.slot_p_l,
-                                                           strict=True)], dtype=float)
         need = np.where(self.is_user, cover * flow - held - self.pending_qty,
                         np.where(self.is_producer, held - keep * flow, 0.0))
         self.need[:] = np.where(self.active, need, 0.0)
         self.urgent = np.where(self.is_user, held + self.pending_qty < inv.min_cover_days * flow,
                                self.is_producer & (held > inv.seller_max_days * flow))
 
-    def _clear_excess(self) -> None:
+    def _clear_excess(self, held: np.ndarray) -> None:
         """Producers whose stock is beyond their maximum sell the excess off the exchange.
 
         They keep their maximum stock, so that what the exchange can take they still offer
         there; what their warehouses cannot hold goes to the national market at once.
         """
         inv = self.sc.inventory
-        held = np.array([self.stock[m][p] for m, p in zip(self.slot_m_l, self.slot_p_l,
-                                                           strict=True)], dtype=float)
         excess = np.where(self.is_producer & self.active,
                           held - inv.seller_max_days * self.flow, 0.0)
         idx = np.flatnonzero(excess >= self.lot_s)
@@ -360,12 +379,13 @@ class Agents:
 
     # ------------------------------------------------------------------ pricing
 
-    def _decide(self, idx: np.ndarray, key: int, limit: np.ndarray
+    def _decide(self, idx: np.ndarray, noise: np.ndarray, limit: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Limit price (yuan/t, on the tick), size (kg) and whether it can be placed today.
 
         Concession c (bp) = the mean + the slot's noise + urgency for need beyond
-        `order_days`; a buyer bids belief*(1+c) rounded down to the tick, at most its cap, a
+        `order_days` (`noise`: a standard normal draw per slot); a buyer bids belief*(1+c)
+        rounded down to the tick, at most its cap, a
         seller asks belief*(1-c) rounded up, at least its floor; both within today's band (a
         buyer whose cap is below the band, or a seller whose floor is above it, cannot deal
         on the exchange today; one who would go beyond the band's edge goes to the edge, as
@@ -374,7 +394,7 @@ class Agents:
         """
         need = self.need[idx]
         beh = self.beh
-        conc = (self.base_bp[idx] + beh.premium_sd_bp * normal(self.keys[idx], key)
+        conc = (self.base_bp[idx] + beh.premium_sd_bp * noise
                 + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
                                                       - self._order_days, self._zero))
         np.minimum(conc, MAX_CONCESSION_BP, out=conc)
@@ -413,7 +433,8 @@ class Agents:
         if not len(idx):
             return
         idx = idx[np.argsort(uniform(self.keys[idx], counter(d, 0, ORDER)), kind="stable")]
-        px, qty, ok = self._decide(idx, counter(d, 0, CONCEDE), self.limit[idx])
+        px, qty, ok = self._decide(idx, normal(self.keys[idx], counter(d, 0, CONCEDE)),
+                                   self.limit[idx])
         idx, px, qty = idx[ok], px[ok], qty[ok]
         self._send(idx, px.astype(np.int64).tolist(), qty.astype(np.int64).tolist(), t,
                    auction=True)
@@ -422,24 +443,24 @@ class Agents:
         """Decision step k of the day at instant t: users and producers with a need act, market
         makers requote, large users negotiate; returns the next free instant."""
         d = self.day
-        # decisions come at a rate proportional to need: a slot needing k orders' worth acts
-        # as k slots of one order each would (a large seller works the market all day)
-        orders = np.maximum(self.need / self.size_cap, 1.0)
-        act = uniform(self.keys, counter(d, k, ACT)) < 1.0 - self._idle ** orders
-        act &= self.need >= self.lot_need  # a need of a lot, in a joined member's slot
-        idx = act.nonzero()[0]
+        # a need of a lot, in a joined member's slot; decisions come at a rate proportional
+        # to need: a slot needing k orders' worth acts as k slots of one order each would
+        idx = (self.need >= self.lot_need).nonzero()[0]
         if len(idx):
-            idx = idx[np.argsort(uniform(self.keys[idx], counter(d, k, ORDER)), kind="stable")]
+            chance = 1.0 - self._idle ** np.maximum(self.need[idx] / self.size_cap[idx], 1.0)
+            u = uniform(self.keys[idx], counter(d, k, ACT))
+            acting = u < chance
+            idx = idx[acting]
+            # in a random order: given that it acts, a slot's u / chance is uniform
+            idx = idx[np.argsort(u[acting] / chance[acting], kind="stable")]
+        if len(idx):
             t = self._route(idx, t, k)
         t = self.makers.quote(t, k)
-        slots = self.deal_slots
-        if len(slots):
-            draw = uniform(self.keys[slots], counter(d, k, DEAL)) < (
-                self.sc.negotiation.probability_pct / 100)
-            draw &= self.usable[slots]
+        todo = self.deal_step == k
+        if todo.any():
             negotiate = self.deals.negotiate
             size = self.deal_size_l
-            for i in slots[draw].tolist():
+            for i in self.deal_today[todo].tolist():
                 negotiate(i, size[i], t, counter(d, k, PICK))
                 t += REQUEST_SPACING_NS
         return t
@@ -451,10 +472,10 @@ class Agents:
         varied by `venue.deal_dispersion` (search and haulage differ from deal to deal).
         """
         d = self.day
-        friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion
-                                               * normal(self.keys[idx], counter(d, k, HAGGLE)))
+        haggle, concede = normal2(self.keys[idx], counter(d, k, HAGGLE))
+        friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion * haggle)
         limit = self._limits(idx, friction)
-        px, qty, ok = self._decide(idx, counter(d, k, CONCEDE), limit)
+        px, qty, ok = self._decide(idx, concede, limit)
         bids, asks = self.touch()
         p = self.slot_p[idx]
         buy = self.is_buy[idx]
@@ -464,7 +485,11 @@ class Agents:
         urgent_cross = (where == EXCHANGE) & self.urgent[idx] & ~np.isnan(touch)
         px = np.where(urgent_cross & buy, np.maximum(px, touch), px)  # cross when urgent
         px = np.where(urgent_cross & ~buy, np.minimum(px, touch), px)
-        ex_ = (where == EXCHANGE) & ok
+        # what `_send` would skip anyway: an order waiting at the counter, an offline slot's
+        # open order, a re-price that is not toward the other side
+        held = self.order_px[idx]
+        toward = np.where(buy, px > held, px < held)
+        ex_ = (where == EXCHANGE) & ok & ((held == 0) | ((held > 0) & self.online[idx] & toward))
         off = where == OFF
         if ex_.any():
             self._send(idx[ex_], px[ex_].astype(np.int64).tolist(),
@@ -485,7 +510,7 @@ class Agents:
         rel = np.where(self.is_buy[idx], 1 + friction / 10_000, 1 - friction / 10_000)
         prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
-        slot_m, slot_p, is_buy = self.slot_m_l, self.slot_p_l, self.is_buy_l
+        slot_m, slot_p, is_buy, flat = self.slot_m_l, self.slot_p_l, self.is_buy_l, self.flat_l
         add = self.off.add
         n = 0
         for i, q, price in zip(idx.tolist(), qty, prices, strict=True):
@@ -499,14 +524,14 @@ class Agents:
                     continue
                 value = price * q // 10
                 cash[m] -= value
-                stock[m][p] += q
+                stock[flat[i]] += q
                 add(p, m + 1, "buy", q, value)
             else:
-                q = min(q, stock[m][p] // lot_ * lot_)
+                q = min(q, stock[flat[i]] // lot_ * lot_)
                 if q <= 0:
                     continue
                 value = price * q // 10
-                stock[m][p] -= q
+                stock[flat[i]] -= q
                 cash[m] += value
                 add(p, m + 1, "sell", q, value)
             need_mv[i] -= q
@@ -514,13 +539,16 @@ class Agents:
         self.counts["off_exchange_deals"] += n
 
     def _send(self, idx: np.ndarray | list[int], prices: list[int], qtys: list[int], t0: int,
-              auction: bool = False) -> None:
+              auction: bool = False, reprice_any: bool = False) -> None:
         """Turn decisions into requests: new orders, re-prices (amend) or counter lodgements.
 
         A slot with an order waiting at the counter does nothing; an offline slot with an open
         order, or any offline slot in the call auction, does nothing (the cheap tests come
-        first: most decisions are skipped). Buyers reserve price * qty plus the fee, sellers
-        the quantity; a re-price swaps the reservation, and a refusal undoes it.
+        first: most decisions are skipped). A resting order is only re-priced toward the other
+        side (a need that waits concedes more; it does not take back what it offered), unless
+        `reprice_any` (market makers follow their inventory both ways). Buyers reserve
+        price * qty plus the fee, sellers the quantity; a re-price swaps the reservation, and
+        a refusal undoes it.
         """
         ex = self.ex
         submit = ex.submit_limit
@@ -536,6 +564,8 @@ class Agents:
         orders = self.orders
         cash = self.cash
         stock = self.stock
+        flat = self.flat_l
+        order_px = self.order_px
         lots = self.lot
         counts = self.counts
         apply = self.apply
@@ -546,6 +576,7 @@ class Agents:
         n_new = n_amend = n_off = n_rej = 0
         t = t0 - spacing
         idx_l = idx.tolist() if isinstance(idx, np.ndarray) else idx
+        delays = self._delays(idx_l, t0)
         for i, price, qty in zip(idx_l, prices, qtys, strict=True):
             t += spacing
             oid = slot_oid[i]
@@ -554,10 +585,11 @@ class Agents:
                     continue
                 rec = orders[oid]
                 old_px, old_qty = rec[1], rec[2]
-                if old_px == price:
+                buy = is_buy[i]
+                if old_px == price or (not reprice_any and (price < old_px if buy
+                                                            else price > old_px)):
                     continue
                 m = slot_m[i]
-                buy = is_buy[i]
                 if buy:  # release the old reservation, reserve the new one, amend
                     held = rec[3]
                     cash[m] += held
@@ -574,20 +606,20 @@ class Agents:
                     cash[m] -= cost
                 else:
                     p = slot_p[i]
-                    row = stock[m]
-                    row[p] += old_qty
-                    if qty > row[p]:
-                        qty = row[p] // lots[p] * lots[p]
+                    f = flat[i]
+                    have = stock[f] + old_qty
+                    if qty > have:
+                        qty = have // lots[p] * lots[p]
                         if qty <= 0:
-                            row[p] -= old_qty
                             continue
-                    row[p] -= qty
+                    stock[f] = have - qty
                 evs = amend(owner[i], oid, price=price, qty=qty if qty != old_qty else None,
                             time=t)
                 n_amend += 1
                 if evs[0].__class__ is Amended:
                     rec[1] = price
                     rec[2] = qty
+                    order_px[i] = price
                     if buy:
                         rec[3] = cost
                         rec[4] = bp
@@ -598,7 +630,7 @@ class Agents:
                     if buy:
                         cash[m] += cost - held
                     else:
-                        stock[m][p] += qty - old_qty
+                        stock[f] += qty - old_qty
                 continue
             off = not online[i] or not online_open
             if off and (auction or not offline_open):
@@ -620,15 +652,19 @@ class Agents:
                 cash[m] -= cost
             else:
                 p = slot_p[i]
-                row = stock[m]
-                have = row[p]
+                f = flat[i]
+                have = stock[f]
                 if qty > have:
                     qty = have // lots[p] * lots[p]
                     if qty <= 0:
                         continue
-                row[p] = have - qty
+                stock[f] = have - qty
             if off:
-                self.lodge(t, i, price, qty, cost, bp)
+                self.counter.lodge(t, delays[i], i, price, qty, cost, bp)
+                slot_oid[i] = PENDING
+                order_px[i] = -1.0
+                if buy:
+                    self.pending_qty[i] = qty
                 n_off += 1
                 continue
             evs = submit(owner[i], code[i], side[i], price, qty, tif=DAY, time=t)
@@ -637,6 +673,7 @@ class Agents:
             if ev0.__class__ is Accepted:
                 orders[ev0.order_id] = [i, price, qty, cost, bp]
                 slot_oid[i] = ev0.order_id
+                order_px[i] = price
                 if len(evs) > 1:
                     apply(evs)
             else:
@@ -644,20 +681,26 @@ class Agents:
                 if buy:
                     cash[m] += cost
                 else:
-                    stock[m][p] += qty
+                    stock[f] += qty
         counts["orders"] += n_new + n_off
         counts["offline_orders"] += n_off
         counts["amends"] += n_amend
         counts["rejected"] += n_rej
 
-    def lodge(self, t: int, i: int, price: int, qty: int, reserved: int, bp: int) -> None:
-        """Lodge slot i's order (already reserved) at the counter, with its own delay draw."""
-        k = (t // REQUEST_SPACING_NS) & 0xFFFF
-        u = float(uniform(self.keys[i:i + 1], counter(self.day, k, DELAY))[0])
-        self.counter.lodge(t, self.counter.delay_ns(u), i, price, qty, reserved, bp)
-        self.slot_oid[i] = PENDING
-        if self.is_buy_l[i]:
-            self.pending_qty[i] = qty
+    def _delays(self, idx: list[int], t0: int) -> dict[int, int]:
+        """The counter's keying delay (ns) for each offline slot among `idx` should it lodge
+        now, drawn from the slot's own stream (one vectorised draw per batch)."""
+        online = self.online_l
+        if self.channel_open["online"]:
+            off = [i for i in idx if not online[i]]
+        else:
+            off = list(idx)
+        if not off:
+            return {}
+        second = (t0 // 1_000_000_000) & 0xFFFF
+        u = uniform(self.keys[off], counter(self.day, second, DELAY)).tolist()
+        delay = self.counter.delay_ns
+        return {i: delay(x) for i, x in zip(off, u, strict=True)}
 
     def key_in(self, t: int) -> int:
         """The counter keys in the lodged orders ready at t (already reserved), OFFLINE."""
@@ -667,6 +710,7 @@ class Agents:
         submit = self.ex.submit_limit
         owner, code, side = self.owner_l, self.code_l, self.side_l
         orders, slot_oid, apply = self.orders, self.slot_oid, self.apply
+        order_px = self.order_px
         for _ready, _seq, slot, price, qty, reserved, bp in batch:
             self.pending_qty[slot] = 0
             evs = submit(owner[slot], code[slot], side[slot], price, qty, tif=DAY,
@@ -675,16 +719,17 @@ class Agents:
             if ev0.__class__ is Accepted:
                 orders[ev0.order_id] = [slot, price, qty, reserved, bp]
                 slot_oid[slot] = ev0.order_id
+                order_px[slot] = price
                 if len(evs) > 1:
                     apply(evs)
             else:
                 self.counts["rejected"] += 1
                 slot_oid[slot] = 0
-                m = self.slot_m_l[slot]
+                order_px[slot] = 0.0
                 if self.is_buy_l[slot]:
-                    self.cash[m] += reserved
+                    self.cash[self.slot_m_l[slot]] += reserved
                 else:
-                    self.stock[m][self.slot_p_l[slot]] += qty
+                    self.stock[self.flat_l[slot]] += qty
         return len(batch)
 
     def cancel(self, i: int, t: int) -> None:
@@ -709,10 +754,14 @@ class Agents:
         cash = self.cash
         stock = self.stock
         slot_m = self.slot_m_l
-        slot_p = self.slot_p_l
+        flat = self.flat_l
         slot_oid = self.slot_oid
+        order_px = self.order_px
         need = self._need_mv
         bp = self.fee_bp
+        mf = self.makers_from
+        mk = self.makers
+        dirty, first, count = mk.dirty, mk.first, mk.count
         fees = 0
         for ev in events:
             cls = ev.__class__
@@ -734,13 +783,16 @@ class Agents:
                     cash[m] += held - value - fee
                     rec[3] -= held
                     fees += fee
-                    stock[m][slot_p[s]] += q
+                    stock[flat[s]] += q
                     rec[2] -= q
                     if not rec[2]:
                         cash[m] += rec[3]
                         del orders[bo]
                         slot_oid[s] = 0
+                        order_px[s] = 0.0
                     need[s] -= q
+                    if s >= mf:
+                        dirty[(s - first) % count] = True
                 rec = orders.get(so)
                 if rec is not None:
                     s = rec[0]
@@ -751,7 +803,10 @@ class Agents:
                     if not rec[2]:
                         del orders[so]
                         slot_oid[s] = 0
+                        order_px[s] = 0.0
                     need[s] -= q
+                    if s >= mf:
+                        dirty[(s - first) % count] = True
             elif cls is Cancelled or cls is Expired:
                 rec = orders.get(ev.order_id)
                 if rec is None:
@@ -760,9 +815,12 @@ class Agents:
                 if self.is_buy_l[s]:
                     cash[slot_m[s]] += rec[3]
                 else:
-                    stock[slot_m[s]][slot_p[s]] += ev.qty
+                    stock[flat[s]] += ev.qty
                 del orders[ev.order_id]
                 slot_oid[s] = 0
+                order_px[s] = 0.0
+                if s >= mf:
+                    dirty[(s - first) % count] = True
         if fees:
             self.totals["fees_fen"] += fees
 
@@ -773,10 +831,10 @@ class Agents:
         for m, c in enumerate(self.cash):
             if c < 0:
                 raise LedgerError(f"member {m + 1} has negative free cash {c}")
-        for m, row in enumerate(self.stock):
-            for p, q in enumerate(row):
-                if q < 0:
-                    raise LedgerError(f"member {m + 1} has negative free stock {q} of {p}")
+        for cell, q in enumerate(self.stock):
+            if q < 0:
+                m, p = divmod(cell, self.P)
+                raise LedgerError(f"member {m + 1} has negative free stock {q} of {p}")
         for oid, (s, px, q, held, _bp) in self.orders.items():
             if q <= 0 or px <= 0 or held < 0:
                 raise LedgerError(f"order {oid} has open qty {q} at {px}, reserving {held}")
@@ -788,7 +846,8 @@ class Agents:
     def holdings(self) -> tuple[list[int], list[list[int]]]:
         """Each member's total cash (fen) and stock (kg): free plus reserved in open orders."""
         cash = list(self.cash)
-        stock = [list(r) for r in self.stock]
+        P = self.P
+        stock = [self.stock[m * P:(m + 1) * P] for m in range(len(cash))]
         for s, _px, q, held, _bp in self.orders.values():
             m, p = self.slot_m_l[s], self.slot_p_l[s]
             if self.is_buy_l[s]:
@@ -802,6 +861,10 @@ class Agents:
             else:
                 stock[m][p] += q
         return cash, stock
+
+    def held(self) -> np.ndarray:
+        """Every slot's free stock now (kg), int64."""
+        return np.array(self._gather(self.stock), dtype=np.int64)
 
     def cash_total(self) -> int:
         """Every member's cash, free and reserved (fen)."""

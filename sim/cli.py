@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "sim.commands.compare",
     "sim.commands.replay",
     "sim.commands.lobster",
+    "sim.commands.validate",
 )
 
 

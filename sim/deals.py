@@ -39,6 +39,9 @@ class Deals:
         self.block = sc.block_auctions
         self.block_pidx = agents.codes.index(self.block.product) if self.block else -1
         self._auction: dict[str, Any] | None = None
+        # ids the recorder tells trade kinds by: block auctions, negotiated buy orders
+        self.block_ids: set[int] = set()
+        self.negotiated_ids: set[int] = set()
         self.offered_kg = 0
         self.sold_kg = 0
         self.auctions = 0
@@ -74,19 +77,20 @@ class Deals:
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
         bp = a.fee_bp
         affordable = a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
-        qty = min(want, a.stock[sm][p] // lot * lot, affordable)
+        qty = min(want, a.stock[sm * a.P + p] // lot * lot, affordable)
         if qty < a.min_block[p]:
             return
         evs = a.ex.register_negotiated(m + 1, sm + 1, a.codes[p], price, qty, time=t)
         for ev in evs:
             if ev.__class__ is Trade:
+                self.negotiated_ids.add(ev.buy_order_id)
                 val = ev.price * ev.qty // 10
                 fee = val * bp // 10_000
                 a.cash[m] -= val + fee
-                a.stock[m][p] += ev.qty
+                a.stock[m * a.P + p] += ev.qty
                 a.need[i] -= ev.qty
                 a.cash[sm] += val - fee
-                a.stock[sm][p] -= ev.qty
+                a.stock[sm * a.P + p] -= ev.qty
                 a.need[s] -= ev.qty
                 a.totals["fees_fen"] += 2 * fee
                 a.counts["negotiated"] += 1
@@ -112,7 +116,7 @@ class Deals:
         lot = a.lot[p]
         tick = a.tick[p]
         keep = inv.seller_cover_days * float(a.flow[slot])
-        spare = a.stock[seller][p] - keep
+        spare = a.stock[seller * a.P + p] - keep
         qty = min(int(spec.tonnes * 1000 * a.scale) // lot * lot, int(spare) // lot * lot)
         if qty < lot:
             return
@@ -128,9 +132,10 @@ class Deals:
             a.counts["rejected"] += 1
             return
         a.counts["block_auctions"] += 1
+        self.block_ids.add(opened.auction_id)
         self.auctions += 1
         self.offered_kg += qty
-        a.stock[seller][p] -= qty
+        a.stock[seller * a.P + p] -= qty
         auction = {"id": opened.auction_id, "qty": qty, "p": p, "slot": slot, "bids": {}}
         self._auction = auction
         self._bid(auction, reserve, t)
@@ -155,7 +160,7 @@ class Deals:
         if not len(pick):
             return
         inv = a.sc.inventory
-        held = np.array([a.stock[a.slot_m_l[s]][p] for s in pick.tolist()], dtype=float)
+        held = a.held()[pick].astype(float)
         want = np.floor((inv.max_cover_days * a.flow[pick] - held) / lot) * lot
         conc = a.beh.premium_bp + a.beh.premium_sd_bp * normal(a.keys[pick],
                                                                counter(day, 0, BID_PRICE))
@@ -206,7 +211,7 @@ class Deals:
             part += part * bp // 10_000
             a.cash[m] += part - value - fee
             auction["bids"][member] = (s, bid, q_bid - q, held - part, bp)
-            a.stock[m][p] += q
+            a.stock[m * a.P + p] += q
             a.need[s] -= q
             seller_fee = value * a.fee_bp // 10_000
             a.cash[seller] += value - seller_fee
@@ -214,7 +219,7 @@ class Deals:
             sold += q
         for _member, (_s, _bid, _left, held, _bp) in auction["bids"].items():
             a.cash[_member - 1] += held  # what did not win, and what rounding kept back
-        a.stock[seller][p] += auction["qty"] - sold
+        a.stock[seller * a.P + p] += auction["qty"] - sold
         a.need[auction["slot"]] -= sold
         self.sold_kg += sold
         return evs

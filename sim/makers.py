@@ -9,9 +9,11 @@ inventory around its target and quotes a bid and an ask around the national pric
 
 so spreads widen with the product's recent volatility and with inventory away from target.
 It stops bidding at its inventory limit and offering when it has nothing to sell. Online
-makers requote at every decision step whose quote differs from what rests (after fills, or
-a new day); offline makers can only lodge one pair of quotes a day at the counter. Quotes
-are DAY orders on the members' ledger, like every other order (`sim.agents`).
+makers requote at every decision step whose quote moved by a quarter of its half-spread or
+more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at the counter. Quotes
+are DAY orders on the members' ledger, like every other order (`sim.agents`). A maker's
+quotes change only when its inventory does (a fill) or the day does, so only those makers
+are requoted (`dirty`, which the agents' `apply` sets on a maker's fill).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class Makers:
         self.online = np.zeros(count, dtype=bool)
         self.quoted_today = np.zeros(count, dtype=bool)  # offline makers: one lodgement a day
         self.vol = np.zeros(count)
+        self.dirty = np.ones(count, dtype=bool)  # quotes to recompute (new day, or a fill)
+        self.can = np.zeros(count, dtype=bool)  # may quote today
+        self.first = first
+        self.count = count
 
     def __len__(self) -> int:
         return len(self.bid)
@@ -62,39 +68,52 @@ class Makers:
         self.live = a.usable[self.bid]
         self.online = a.online[self.bid]
         self.quoted_today[:] = False
+        self.dirty[:] = True
         self.vol = a.national.vol_bp[self.p]
+        if not a.channel_open["online"]:
+            self.can = self.live & ~self.online & a.channel_open["offline"]
+        else:
+            self.can = self.live & (self.online | a.channel_open["offline"])
 
-    def inventory(self) -> np.ndarray:
-        """Each maker's stock of its product: free plus what its open ask reserves (kg)."""
+
+    def inventory(self, which: np.ndarray) -> np.ndarray:
+        """Makers' stock of their product: free plus what their open asks reserve (kg)."""
         a = self.a
         stock, orders, oid = a.stock, a.orders, a.slot_oid
+        flat, ask_l = a.flat_l, self.ask_l
         out = []
-        for m, p, s in zip(self.m_l, self.p_l, self.ask_l, strict=True):
-            held = stock[m][p]
+        for j in which.tolist():
+            s = ask_l[j]
+            held = stock[flat[s]]
             o = oid[s]
             if o > 0:
                 held += orders[o][2]
             out.append(held)
         return np.array(out, dtype=float)
 
-    def quotes(self, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                      np.ndarray]:
-        """Bid and ask prices (yuan/t on the tick, within the band) and sizes (kg) per maker."""
+    def quotes(self, which: np.ndarray, inventory: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Bid and ask prices (yuan/t on the tick, within the band) and sizes (kg) of the
+        makers `which` holding `inventory`."""
         a, spec = self.a, self.spec
-        span = np.maximum(self.limit - self.target, 1.0)
-        x = np.clip((inventory - self.target) / span, -1.0, 1.0)
-        mid = a.nat_s[self.bid] * (1 - spec.skew_bp * x / 10_000)
-        half = spec.half_spread_bp + spec.vol_spread * self.vol + spec.inventory_spread_bp * np.abs(x)
-        tick = self.tick
+        target, limit = self.target[which], self.limit[which]
+        span = np.maximum(limit - target, 1.0)
+        x = np.clip((inventory - target) / span, -1.0, 1.0)
+        slots = self.bid[which]
+        mid = a.nat_s[slots] * (1 - spec.skew_bp * x / 10_000)
+        half = (spec.half_spread_bp + spec.vol_spread * self.vol[which]
+                + spec.inventory_spread_bp * np.abs(x))
+        tick = self.tick[which]
         bid = np.floor(mid * (1 - half / 10_000) / tick) * tick
         ask = np.ceil(mid * (1 + half / 10_000) / tick) * tick
-        lo, hi = a.lo_s[self.bid], a.hi_s[self.bid]
+        lo, hi = a.lo_s[slots], a.hi_s[slots]
         bid = np.clip(bid, lo, hi)
         ask = np.clip(ask, lo, hi)
-        lot = self.lot
-        room = np.maximum(self.limit - inventory, 0.0)
-        bid_qty = np.floor(np.minimum(self.size, room) / lot) * lot
-        ask_qty = np.floor(np.minimum(self.size, inventory) / lot) * lot
+        lot = self.lot[which]
+        size = self.size[which]
+        room = np.maximum(limit - inventory, 0.0)
+        bid_qty = np.floor(np.minimum(size, room) / lot) * lot
+        ask_qty = np.floor(np.minimum(size, inventory) / lot) * lot
         crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
         bid_qty = np.where(crossed & (x >= 0), 0.0, bid_qty)
         ask_qty = np.where(crossed & (x < 0), 0.0, ask_qty)
@@ -103,31 +122,33 @@ class Makers:
     def quote(self, t: int, k: int) -> int:
         """Requote every maker whose quote changed; returns the next free instant."""
         a = self.a
-        if not len(self) or not self.live.any():
+        if not len(self):
             return t
-        if not a.channel_open["online"]:
-            can = self.live & ~self.online & ~self.quoted_today & a.channel_open["offline"]
-        else:
-            can = self.live & (self.online | (~self.quoted_today & a.channel_open["offline"]))
-        if not can.any():
+        # offline makers lodge once a day (quoted_today is only ever set for them)
+        which = (self.can & self.dirty & ~self.quoted_today).nonzero()[0]
+        if not len(which):
             return t
-        inv = self.inventory()
-        bid, ask, bid_qty, ask_qty = self.quotes(inv)
+        self.dirty[which] = False
+        inv = self.inventory(which)
+        quotes = self.quotes(which, inv)
+        bid, ask, bid_qty, ask_qty = (v.tolist() for v in quotes)
+        # a quote moves only when its price would change by a quarter of the half-spread
+        moved = np.maximum((quotes[1] - quotes[0]) / 8, self.tick[which]).tolist()
         orders, oid = a.orders, a.slot_oid
         slots: list[int] = []
         prices: list[int] = []
         qtys: list[int] = []
         cancel: list[int] = []
-        for j in np.flatnonzero(can).tolist():
-            for s, px, q in ((self.bid_l[j], bid[j], bid_qty[j]),
-                             (self.ask_l[j], ask[j], ask_qty[j])):
+        for k, j in enumerate(which.tolist()):
+            for s, px, q in ((self.bid_l[j], bid[k], bid_qty[k]),
+                             (self.ask_l[j], ask[k], ask_qty[k])):
                 o = oid[s]
                 if q < 1:
                     if o > 0:
                         cancel.append(s)
                     continue
-                if o > 0 and orders[o][1] == px:
-                    continue
+                if o > 0 and abs(orders[o][1] - px) < moved[k]:
+                    continue  # close enough: keep its place in the queue
                 slots.append(s)
                 prices.append(int(px))
                 qtys.append(int(q))
@@ -137,6 +158,6 @@ class Makers:
             a.cancel(s, t)
             t += 1_000
         if slots:
-            a._send(slots, prices, qtys, t)
+            a._send(slots, prices, qtys, t, reprice_any=True)
             t += 1_000 * len(slots)
         return t

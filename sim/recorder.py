@@ -22,18 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine import (
-    Accepted,
-    Amended,
-    AuctionUncrossed,
-    BlockAuctionOpened,
-    Channel,
-    Event,
-    SessionChanged,
-    SessionState,
-    Side,
-    Trade,
-)
+import numpy as np
+
+from engine import Channel, Event, Side, Trade
 from sim import rundir
 from sim.errors import OutputError
 from sim.population import Population
@@ -301,7 +292,10 @@ class Recorder:
         self.off_kg = [0] * nprod  # off-exchange buy side (members and non-members)
         self.off_fen = [0] * nprod
         self._daily: list[tuple] = []
-        self._blocks: set[int] = set()
+        # ids that tell a trade's kind (see `_trades`): block auctions and negotiated deals'
+        # buy orders, filled by whoever runs them
+        self.blocks: set[int] = set()
+        self.negotiated: set[int] = set()
         self.counts: dict[str, int] = {}
 
     def attach(self, exchange: Any) -> None:
@@ -326,16 +320,18 @@ class Recorder:
 
     def end_day(self, settlements: Sequence[int], national: Sequence[int],
                 bands: Sequence[tuple[int, int]],
-                off_rows: Sequence[tuple[int, int, str, int, int]]) -> None:
+                off_rows: Sequence[tuple[int, int, str, int, int]],
+                open_time: int | None = None) -> None:
         """Close the current trading day: tally and stream its trades, quotes and deals.
 
         `settlements`, `national` (yuan/t) and `bands` are per product; `off_rows` are the
-        day's off-exchange deals as (product, member, side, qty_kg, value_fen).
+        day's off-exchange deals as (product, member, side, qty_kg, value_fen); `open_time`
+        is the instant the day's call auction uncrossed.
         """
         day = len(self._daily) // max(len(self.products), 1)
         date = self.days[day].isoformat()
         bars = [_Bar() for _ in self.products]
-        self._trades(date, bars)
+        self._trades(date, bars, open_time)
         self._sample_rows(date)
         off_day_kg = [0] * len(self.products)
         off_day_fen = [0] * len(self.products)
@@ -364,102 +360,103 @@ class Recorder:
         for fh in self._files.values():
             fh.flush()
 
-    def _trades(self, date: str, bars: list[_Bar]) -> None:
-        """Tally and write the day's trades, telling each one's kind from the event stream."""
-        buf = self._buffer
+    def _trades(self, date: str, bars: list[_Bar], open_time: int | None) -> None:
+        """Tally and write the day's trades with their kinds.
+
+        A trade is a block auction's when its maker is an auction in `blocks`, negotiated
+        when its buy order is in `negotiated` (both filled by whoever runs those deals: the
+        runner wires `sim.deals`), the call auction's when it is stamped with the day's open
+        (`open_time`), and continuous otherwise.
+        """
+        trades = [e for e in self._buffer if e.__class__ is Trade]
+        self._buffer.clear()
         pidx = self._pidx
         online = Channel.ONLINE
         buy = Side.BUY
         rows = []
         append = rows.append
-        entered: set[int] = set()  # orders accepted or re-priced today (continuous takers)
-        calling: set[str] = set()  # products in their call auction
-        blocks = self._blocks
+        blocks, negotiated = self.blocks, self.negotiated
         kg, fen, count = self.kg, self.fen, self.count
         bought, sold, buy_fen, sell_fen, n_trades = (self.bought, self.sold, self.buy_fen,
                                                      self.sell_fen, self.n_trades)
         channels, kinds = self.channel, self.kinds
-        for e in buf:
-            cls = e.__class__
-            if cls is Trade:
-                p = pidx[e.product]
-                price, qty = e.price, e.qty
-                value = price * qty // 10
-                if e.maker_order_id in blocks:
-                    kind = "block_auction"
-                elif e.product in calling:
-                    kind = "call_auction"
-                elif e.taker_order_id in entered:
-                    kind = "continuous"
-                else:
-                    kind = "negotiated"
-                if e.aggressor is buy:
-                    buyer, seller, bo, so, side = (e.taker_owner, e.maker_owner,
-                                                   e.taker_order_id, e.maker_order_id, "buy")
-                else:
-                    buyer, seller, bo, so, side = (e.maker_owner, e.taker_owner,
-                                                   e.maker_order_id, e.taker_order_id, "sell")
-                channel = "online" if e.channel is online else "offline"
-                append((e.time, date, e.product, price, qty, value, channel, buyer, seller,
-                        side, bo, so, kind))
-                b = bars[p]
-                if b.open is None:
-                    b.open = b.high = b.low = price
-                elif price > b.high:
-                    b.high = price
-                elif price < b.low:
-                    b.low = price
-                b.close = price
-                b.volume += qty
-                b.value += value
-                b.pxq += price * qty
-                b.trades += 1
-                if channel == "online":
-                    b.online += qty
-                kg[p] += qty
-                fen[p] += value
-                count[p] += 1
-                c = channels[channel]
-                c[0] += qty
-                c[1] += value
-                c[2] += 1
-                k = kinds[kind]
-                k[0] += qty
-                k[1] += value
-                k[2] += 1
-                bought[buyer - 1] += qty
-                buy_fen[buyer - 1] += value
-                n_trades[buyer - 1] += 1
-                sold[seller - 1] += qty
-                sell_fen[seller - 1] += value
-                n_trades[seller - 1] += 1
-            elif cls is Accepted or cls is Amended:
-                entered.add(e.order_id)
-            elif cls is SessionChanged:
-                if e.state is SessionState.PRE_OPEN:
-                    calling.add(e.product)
-            elif cls is AuctionUncrossed:
-                calling.discard(e.product)
-            elif cls is BlockAuctionOpened:
-                blocks.add(e.auction_id)
-        buf.clear()
+        for e in trades:
+            p = pidx[e.product]
+            price, qty = e.price, e.qty
+            value = price * qty // 10
+            if e.aggressor is buy:
+                buyer, seller, bo, so, side = (e.taker_owner, e.maker_owner, e.taker_order_id,
+                                               e.maker_order_id, "buy")
+            else:
+                buyer, seller, bo, so, side = (e.maker_owner, e.taker_owner, e.maker_order_id,
+                                               e.taker_order_id, "sell")
+            if e.maker_order_id in blocks:
+                kind = "block_auction"
+            elif bo in negotiated:
+                kind = "negotiated"
+                negotiated.discard(bo)
+            elif e.time == open_time:
+                kind = "call_auction"
+            else:
+                kind = "continuous"
+            channel = "online" if e.channel is online else "offline"
+            append((e.time, date, e.product, price, qty, value, channel, buyer, seller, side,
+                    bo, so, kind))
+            b = bars[p]
+            if b.open is None:
+                b.open = b.high = b.low = price
+            elif price > b.high:
+                b.high = price
+            elif price < b.low:
+                b.low = price
+            b.close = price
+            b.volume += qty
+            b.value += value
+            b.pxq += price * qty
+            b.trades += 1
+            c = channels[channel]
+            if channel == "online":
+                b.online += qty
+            kg[p] += qty
+            fen[p] += value
+            count[p] += 1
+            c[0] += qty
+            c[1] += value
+            c[2] += 1
+            k = kinds[kind]
+            k[0] += qty
+            k[1] += value
+            k[2] += 1
+            bought[buyer - 1] += qty
+            buy_fen[buyer - 1] += value
+            n_trades[buyer - 1] += 1
+            sold[seller - 1] += qty
+            sell_fen[seller - 1] += value
+            n_trades[seller - 1] += 1
         self._writers[TRADES_FILE].writerows(rows)
 
     def _sample_rows(self, date: str) -> None:
         """Write the day's touch samples and add them to the liquidity tallies."""
+        samples = self._quotes
+        if not samples:
+            return
+        self._writers[QUOTES_FILE].writerows([(t, date, code, bid, ask, bq, aq)
+                                              for t, code, bid, ask, bq, aq in samples])
         pidx = self._pidx
-        two, samples, spreads = self._two_sided, self._samples, self._spreads
-        rows = []
-        for t, code, bid, ask, bq, aq in self._quotes:
-            p = pidx[code]
-            samples[p] += 1
-            if bid is not None and ask is not None:
-                two[p] += 1
-                spreads[p].append((ask - bid) * 20_000 / (ask + bid))
-            rows.append((t, date, code, "" if bid is None else bid, "" if ask is None else ask,
-                         "" if bq is None else bq, "" if aq is None else aq))
-        self._quotes.clear()
-        self._writers[QUOTES_FILE].writerows(rows)
+        prod = np.fromiter((pidx[r[1]] for r in samples), dtype=np.int64, count=len(samples))
+        bid = np.array([np.nan if r[2] is None else r[2] for r in samples], dtype=float)
+        ask = np.array([np.nan if r[3] is None else r[3] for r in samples], dtype=float)
+        both = ~np.isnan(bid) & ~np.isnan(ask)
+        n = len(self.products)
+        for j, (c, t) in enumerate(zip(np.bincount(prod, minlength=n).tolist(),
+                                       np.bincount(prod[both], minlength=n).tolist(),
+                                       strict=True)):
+            self._samples[j] += c
+            self._two_sided[j] += t
+        spread = (ask[both] - bid[both]) * 20_000 / (ask[both] + bid[both])
+        for j, x in zip(prod[both].tolist(), spread.tolist(), strict=True):
+            self._spreads[j].append(x)
+        samples.clear()
 
     def close(self) -> None:
         """Close the streamed files (idempotent)."""

@@ -130,6 +130,8 @@ class Simulation:
                                  products=[p.code for p in sc.products], population=pop,
                                  days=days[: self.ndays], directory=directory)
         self.recorder.attach(ex)
+        self.recorder.blocks = self.agents.deals.block_ids
+        self.recorder.negotiated = self.agents.deals.negotiated_ids
         self.timeline = Timeline(sc.events, days)
         self._nonmember_frac = np.zeros(len(sc.products))
         self.day = 0
@@ -175,7 +177,7 @@ class Simulation:
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self._nonmembers()
         self.recorder.end_day([ex.settlement(c) for c in codes], agents.nat_int.tolist(), bands,
-                              agents.off.take_day())
+                              agents.off.take_day(), open_time=cal.open_time(d))
         if check:
             agents.audit()
             for c in codes:

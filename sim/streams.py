@@ -14,24 +14,38 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Streams", "counter", "mix", "normal", "uniform"]
+__all__ = ["Streams", "counter", "mix", "normal", "normal2", "uniform"]
 
 # what a spawned stream belongs to (the first element of its spawn key)
 MEMBER, PRODUCT, EXCHANGE = 1, 2, 3
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 2.0 ** -53
+_TO_UNIT32 = 2.0 ** -32
+_S32 = np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+_MASK = (1 << 64) - 1
+_GOLDEN_INT = 0x9E3779B97F4A7C15
 
 
 def mix(keys: np.ndarray, counter: int) -> np.ndarray:
-    """64 well-mixed bits per key for draw number `counter` (uint64 arrays, wrapping)."""
-    with np.errstate(over="ignore"):
-        z = keys + np.uint64(counter & 0xFFFFFFFFFFFFFFFF) * _GOLDEN
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        return z ^ (z >> _S31)
+    """64 well-mixed bits per key for draw number `counter` (uint64 arrays, wrapping).
+
+    Array arithmetic on uint64 wraps silently; the scalar offset is computed in Python.
+    """
+    z = keys + np.uint64((counter * _GOLDEN_INT) & _MASK)
+    t = z >> _S30
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+    return z
 
 
 def _unit(keys: np.ndarray, lane: int) -> np.ndarray:
@@ -46,12 +60,24 @@ def uniform(keys: np.ndarray, counter: int) -> np.ndarray:
 def normal(keys: np.ndarray, counter: int) -> np.ndarray:
     """Standard normal floats, one per key, for draw number `counter` (Box-Muller).
 
-    Its two uniforms come from lanes of their own, so `uniform(k, c)` and `normal(k, c)`
-    are independent draws.
+    Its two uniforms are the halves of one draw in a lane of its own, so `uniform(k, c)`
+    and `normal(k, c)` are independent draws.
     """
-    u1 = _unit(keys, (counter << 2) | 1)
-    u2 = _unit(keys, (counter << 2) | 2)
-    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    z = mix(keys, (counter << 2) | 1)  # two 32-bit uniforms from one draw
+    u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32  # in (0, 1)
+    u2 = (z & _LOW32).astype(np.float64) * _TO_UNIT32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent standard normal floats per key from one draw (both Box-Muller outputs);
+    the first is `normal(keys, counter)`."""
+    z = mix(keys, (counter << 2) | 1)
+    u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32
+    u2 = (z & _LOW32).astype(np.float64) * _TO_UNIT32
+    r = np.sqrt(-2.0 * np.log(u1))
+    angle = 2.0 * np.pi * u2
+    return r * np.cos(angle), r * np.sin(angle)
 
 
 def counter(*coordinates: int) -> int:
@@ -90,6 +116,5 @@ class Streams:
     @staticmethod
     def sub(keys: np.ndarray, index: np.ndarray | int) -> np.ndarray:
         """Keys of sub-streams (a member's slot for one product and side), by index."""
-        with np.errstate(over="ignore"):
-            salt = mix(np.asarray(index, dtype=np.uint64) + np.uint64(1), 1)
+        salt = mix(np.asarray(index, dtype=np.uint64) + np.uint64(1), 1)
         return mix(mix(keys, 0) ^ salt, 2)
