@@ -23,8 +23,8 @@ from sim.runs import load_summary
 from sim.units import fixed
 
 __all__ = [
-    "Change", "Row", "compare", "comparison_json", "format_comparison", "label", "load_summary", "metric_format",
-    "metrics", "notes", "scenario_changes", "show",
+    "Change", "Row", "compare", "comparison_json", "format_comparison", "label",
+    "load_summary", "metric_format", "metrics", "notes", "scenario_changes", "show",
 ]
 
 _ABSENT = object()  # a field one scenario does not have
@@ -85,8 +85,10 @@ def _change_unit(unit: str) -> str:
 
 
 def label(key: str) -> str:
-    """A metric's name without its unit suffix, for a table whose unit column says the unit
-    it is printed in (`PRND_OX.tonnage_kg` -> `PRND_OX.tonnage`, printed in t)."""
+    """A metric's name without its unit suffix: `PRND_OX.tonnage_kg` -> `PRND_OX.tonnage`.
+
+    For a table whose unit column says the unit the value is printed in (there: t).
+    """
     for suffix in _SUFFIXES:
         if key.endswith(suffix):
             return key[: -len(suffix)]

@@ -301,10 +301,10 @@ class Run:
                         bad = next(i for i, cells in enumerate(chunk) if len(cells) != width)
                         raise RunFileError(f"{path}: line {line + 1 + bad} has "
                                            f"{len(chunk[bad])} cells, the header {width}")
-                    columns = list(zip(*chunk))
+                    columns = list(zip(*chunk, strict=True))
                     converted = [_column(path, line, pick[j], conv, columns[i])
-                                 for j, (conv, i) in enumerate(zip(convs, idx))]
-                    yield from zip(*converted)
+                                 for j, (conv, i) in enumerate(zip(convs, idx, strict=True))]
+                    yield from zip(*converted, strict=True)
                     line += len(chunk)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise RunFileError(f"{path}: line {line}: cannot read: {exc}") from None
@@ -443,8 +443,11 @@ def _pandas() -> Any:
 
 
 def local_zone(offset_hours: int) -> dt.tzinfo:
-    """The exchange's time zone: Asia/Shanghai for UTC+8 (when the system knows it), else a
-    fixed offset; both give the same local times, China having no daylight saving."""
+    """The exchange's time zone: Asia/Shanghai for UTC+8, else a fixed offset.
+
+    A system without the zone database gets the fixed +08:00, which gives the same local
+    times: China has had no daylight saving since 1991.
+    """
     if offset_hours == 8:
         try:
             from zoneinfo import ZoneInfo
@@ -486,8 +489,10 @@ def _run_frame(pd: Any, run: Run, name: str) -> Any:
 
 
 def _with_units(pd: Any, df: Any) -> Any:
-    """`df` with a float column in display units beside each exact one: kg -> t, fen -> yuan,
-    an integer price (yuan/t, unnamed unit) -> NAME_yuan_t."""
+    """`df` with a float column in display units beside each exact one.
+
+    kg -> t, fen -> yuan, an integer price (yuan/t, its unit not in its name) -> NAME_yuan_t.
+    """
     out = {}
     for c in df.columns:
         out[c] = df[c]

@@ -18,8 +18,10 @@ SHOCK = 'interventions=[{date=2024-01-08, action="withdraw", member="dominant_li
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A small baseline, the same with the dominant seller withdrawn, and an edited copy of
-    the scenario file (volume_factor 0.888 -> 0.5)."""
+    """A small baseline, it with the dominant seller withdrawn, and an edited scenario copy.
+
+    The copy is the scenario's TOML with volume_factor 0.888 -> 0.5.
+    """
     base = tmp_path_factory.mktemp("base")
     shock = tmp_path_factory.mktemp("shock")
     edited = tmp_path_factory.mktemp("edited")

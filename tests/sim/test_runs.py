@@ -97,7 +97,7 @@ def test_an_older_run_has_no_quotes_and_says_so_when_asked(tiny):
     r = load_run(tiny)
     assert not r.has("quotes")
     with pytest.raises(RunFileError, match="no quotes.csv"):
-        r.quotes
+        _ = r.quotes
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -118,7 +118,7 @@ def test_a_bad_cell_names_its_line_and_column(tiny):
     (tiny / "trades.csv").write_text(text)
     with pytest.raises(RunFileError, match=r"line 3, column price: expected an integer, "
                                            r"got '4o2000'"):
-        load_run(tiny).trades
+        _ = load_run(tiny).trades
     (tiny / "trades.csv").write_text(text.splitlines()[0] + "\n1,2\n")
     with pytest.raises(RunFileError, match="line 2 has 2 cells, the header 13"):
         list(load_run(tiny).rows("trades"))
