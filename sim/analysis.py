@@ -1,0 +1,596 @@
+"""Measures of a run, each a function of a `Run` (`sim.load_run`): the answers, not the files.
+
+Every measure returns `Rows`, a list of dicts whose keys name their unit. Money and tonnage
+are exact integers (fen, kg), shares are exact `Fraction`s (percent, HHI on 0-10,000), and
+price deviations and spreads in basis points are floats computed from exact integers (one
+rounding per day or per quote). `Rows.to_json()` rounds only when written; `Rows.to_pandas()`
+gives a DataFrame. `analyse(run)` gathers every measure into one JSON-ready dict, which the
+runner stores as summary["analysis"].
+
+Cost: trades.csv is read once per `Run`, streaming, into per-member, per-day and per-kind
+tallies (memory grows with members and days, not with trades); quotes.csv once likewise; the
+small tables (daily, enterprises) whole. Measures the run's files cannot answer (an older run
+without quotes.csv) raise RunFileError; `analyse` lists them under "skipped".
+
+Definitions:
+- concentration: each member's share of a product's traded value (or kg) on one side; HHI is
+  the sum of squared percentage shares (0-10,000); topK_pct the K largest members' share.
+- dominant share: the product's dominant seller's (scenario `dominant`: member 1 for light,
+  2 for heavy) share of the product's sold tonnage and value.
+- transparency: each trade's price against the same product's online VWAP that day
+  (sum(price*qty)/sum(qty) of its online trades), in basis points; per product and group
+  (`online`, `offline`, `negotiated`, `block_auction`; online is the yardstick's own
+  scatter): mean absolute deviation, mean (signed) deviation and its standard deviation,
+  each trade counting once. Trades on a day without online trades are not compared.
+- spreads: at each sampled touch with both sides, ask - bid in yuan/t and in basis points of
+  the midpoint; medians are the lower median (an observed value); depth is the quantity at
+  the best bid and ask.
+- exchange share: the exchange's tonnage over its tonnage plus the off-exchange buy-side
+  flow of the same products (daily.csv `off_exchange_kg`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from typing import Any
+
+from sim.errors import RunFileError
+from sim.metrics import unit_of
+from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT
+from sim.runs import CATEGORIES, Run
+
+__all__ = [
+    "GROUPS", "Rows", "analyse", "by_kind", "by_province", "by_role", "channels_by_day",
+    "concentration", "cumulative", "dominant_share", "exchange_share", "members_by_day",
+    "spreads", "transparency",
+]
+
+GROUPS = ("online", "offline", "negotiated", "block_auction")  # transparency's trade groups
+TOP = (1, 4, 10)  # concentration's top-K shares
+_PLACES = {"pct": 3, "bp": 1, "hhi": 2}  # decimals each unit is written with
+
+
+# ----------------------------------------------------------------------------- rows
+
+def _written(key: str, value: Any) -> Any:
+    """A value as JSON holds it: exact ints as they are, fractions and floats rounded."""
+    if isinstance(value, (Fraction, float)):
+        return round(float(value), _PLACES.get(unit_of(key), 6))
+    return value
+
+
+class Rows(list):
+    """A measure's answer: one dict per row, exact values, keys that name their units."""
+
+    def column(self, key: str) -> list[Any]:
+        """Every row's value of `key`."""
+        return [r[key] for r in self]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The rows as JSON-ready dicts: shares and basis points rounded, the rest exact."""
+        return [{k: _written(k, v) for k, v in r.items()} for r in self]
+
+    def to_pandas(self) -> Any:
+        """The rows as a DataFrame (needs pandas).
+
+        Fractions become floats, dates and months datetime64, products, sides and the like
+        categories, and beside each kg or fen column is its converted one (t, yuan).
+        """
+        from sim.runs import _pandas, _with_units
+
+        pd = _pandas()
+        df = pd.DataFrame([{k: float(v) if isinstance(v, Fraction) else v
+                            for k, v in r.items()} for r in self])
+        for c in df.columns:
+            if c in ("date", "month"):
+                df[c] = pd.to_datetime(df[c], format="%Y-%m-%d" if c == "date" else "%Y-%m")
+            elif c in CATEGORIES:
+                df[c] = df[c].astype("category")
+        return _with_units(pd, df)
+
+
+def _share(part: int, whole: int) -> Fraction | None:
+    """`part` as an exact percentage of `whole` (None when `whole` is 0)."""
+    return Fraction(100 * part, whole) if whole else None
+
+
+# ----------------------------------------------------------------------------- tallies
+
+class _TradeTally:
+    """Everything the trade-based measures need, from one streaming pass over trades.csv.
+
+    - `members[(month, product, side, member)] = [kg, fen]`
+    - `days[date] = [online_kg, offline_kg, online_fen, offline_fen, trades]`
+    - `kinds[(kind, channel)] = [trades, kg, fen]`
+    - `dev[(product, group)] = [trades, compared, compared_kg, sum_dev, sum_abs, sum_sq]`
+      (float sums of per-day exact deviations, in basis points)
+    """
+
+    def __init__(self, run: Run) -> None:
+        header = run.columns("trades")
+        has_kind = "kind" in header
+        cols = ["date", "product", "price", "qty_kg", "value_fen", "channel", "buyer",
+                "seller"] + (["kind"] if has_kind else [])
+        members: dict[tuple, list[int]] = {}
+        days: dict[str, list[int]] = {}
+        kinds: dict[tuple, list[int]] = {}
+        dev: dict[tuple, list] = {}
+        rows = run.rows("trades", cols)
+        for date, day_rows in itertools.groupby(rows, key=lambda r: r[0]):
+            day_rows = list(day_rows)
+            month = date[:7]
+            tally = days.setdefault(date, [0, 0, 0, 0, 0])
+            online_pq: dict[str, list[int]] = {}
+            for r in day_rows:
+                _d, product, price, qty, fen, channel, buyer, seller = r[:8]
+                kind = r[8] if has_kind else None
+                for key in ((month, product, "buy", buyer), (month, product, "sell", seller)):
+                    m = members.get(key)
+                    if m is None:
+                        members[key] = [qty, fen]
+                    else:
+                        m[0] += qty
+                        m[1] += fen
+                online = channel == "online"
+                if online:
+                    tally[0] += qty
+                    tally[2] += fen
+                    o = online_pq.setdefault(product, [0, 0])
+                    o[0] += price * qty
+                    o[1] += qty
+                else:
+                    tally[1] += qty
+                    tally[3] += fen
+                tally[4] += 1
+                k = kinds.setdefault((kind or "all", channel), [0, 0, 0])
+                k[0] += 1
+                k[1] += qty
+                k[2] += fen
+            self._deviations(day_rows, online_pq, has_kind, dev)
+        self.members = members
+        self.days = days
+        self.kinds = kinds
+        self.dev = dev
+        self.has_kind = has_kind
+
+    @staticmethod
+    def _deviations(day_rows: list[tuple], online_pq: dict[str, list[int]], has_kind: bool,
+                    dev: dict[tuple, list]) -> None:
+        """Add one day's trades to the price-deviation sums (exact within the day)."""
+        sums: dict[tuple, list[int]] = {}
+        for r in day_rows:
+            product, price, qty, channel = r[1], r[2], r[3], r[5]
+            kind = r[8] if has_kind else None
+            group = kind if kind in ("negotiated", "block_auction") else channel
+            s = sums.get((product, group))
+            if s is None:
+                s = sums[(product, group)] = [0, 0, 0, 0, 0, 0]
+            s[0] += 1
+            pq = online_pq.get(product)
+            if pq is None:
+                continue
+            x = price * pq[1] - pq[0]  # (price - vwap) * online qty, exact
+            s[1] += 1
+            s[2] += qty
+            s[3] += x
+            s[4] += abs(x)
+            s[5] += x * x
+        for key, (n, k, kg, a, b, c) in sums.items():
+            d = dev.get(key)
+            if d is None:
+                d = dev[key] = [0, 0, 0, [], [], []]
+            d[0] += n
+            d[1] += k
+            d[2] += kg
+            if k:
+                pq_sum = online_pq[key[0]][0]  # deviation in bp = 10,000 * x / sum(pq)
+                d[3].append(10_000 * a / pq_sum)
+                d[4].append(10_000 * b / pq_sum)
+                d[5].append(100_000_000 * c / (pq_sum * pq_sum))
+
+
+def _trades(run: Run) -> _TradeTally:
+    tally = run.cache.get("trades")
+    if tally is None:
+        tally = run.cache["trades"] = _TradeTally(run)
+    return tally
+
+
+class _QuoteTally:
+    """Each (product, date)'s touch samples from one pass over quotes.csv."""
+
+    def __init__(self, run: Run) -> None:
+        self.samples: dict[tuple[str, str], list[list]] = {}
+        cols = ["date", "product", "bid", "ask", "bid_qty_kg", "ask_qty_kg"]
+        for date, product, bid, ask, bid_qty, ask_qty in run.rows("quotes", cols):
+            s = self.samples.get((product, date))
+            if s is None:
+                s = self.samples[(product, date)] = [0, [], [], [], []]
+            s[0] += 1
+            if bid is not None and ask is not None:
+                s[1].append(ask - bid)
+                s[2].append(20_000 * (ask - bid) / (ask + bid))
+            if bid is not None:
+                s[3].append(bid_qty)
+            if ask is not None:
+                s[4].append(ask_qty)
+
+
+def _quotes(run: Run) -> _QuoteTally:
+    tally = run.cache.get("quotes")
+    if tally is None:
+        tally = run.cache["quotes"] = _QuoteTally(run)
+    return tally
+
+
+def _need_columns(run: Run, name: str, columns: Iterable[str], measure: str) -> None:
+    header = run.columns(name)
+    for c in columns:
+        if c not in header:
+            raise RunFileError(f"{run.path}: {measure} needs column {c!r} of {name}.csv, "
+                               f"which this run does not have (written by a newer rexsim)")
+
+
+# ----------------------------------------------------------------------------- measures
+
+def _concentration_row(amounts: dict[int, int]) -> dict[str, Any]:
+    """Members, HHI and top-K shares of one side's amounts per member (positive ones)."""
+    values = sorted((v for v in amounts.values() if v > 0), reverse=True)
+    total = sum(values)
+    row: dict[str, Any] = {"members": len(values)}
+    if not total:
+        return {**row, "hhi": None, **{f"top{k}_pct": None for k in TOP}, "top1_member": None}
+    row["hhi"] = Fraction(10_000 * sum(v * v for v in values), total * total)
+    for k in TOP:
+        row[f"top{k}_pct"] = Fraction(100 * sum(values[:k]), total)
+    top = max(amounts.items(), key=lambda kv: (kv[1], -kv[0]))
+    row["top1_member"] = top[0]
+    return row
+
+
+def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
+                  basis: str = "value_fen") -> Rows:
+    """How concentrated each side of each product's trade is: HHI and top-1/4/10 shares.
+
+    One row per product (or, `by_product=False`, all products pooled), side (`sell`, `buy`)
+    and, `by_month=True`, month: `members` who traded, the side's total (`value_fen`, or
+    `qty_kg` with `basis="qty_kg"`), `hhi` (0-10,000), `top1_pct`, `top4_pct`, `top10_pct`
+    and `top1_member`.
+    """
+    if basis not in ("value_fen", "qty_kg"):
+        raise ValueError(f"basis: expected 'value_fen' or 'qty_kg', got {basis!r}")
+    pos = 1 if basis == "value_fen" else 0
+    groups: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (month, product, side, member), amount in _trades(run).members.items():
+        key = (month if by_month else None, product if by_product else None, side)
+        groups[key][member] += amount[pos]
+    rows = Rows()
+    products = _ordered(run.products, {k[1] for k in groups}) if by_product else [None]
+    months = sorted({k[0] for k in groups}) if by_month else [None]
+    for product in products:
+        for side in ("sell", "buy"):
+            for month in months:
+                amounts = groups.get((month, product, side))
+                if amounts is None:
+                    continue
+                head: dict[str, Any] = {}
+                if by_product:
+                    head["product"] = product
+                head["side"] = side
+                if by_month:
+                    head["month"] = month
+                head[basis] = sum(amounts.values())
+                rows.append({**head, **_concentration_row(amounts)})
+    return rows
+
+
+def _dominant_members(run: Run) -> dict[str, int]:
+    """Each product's dominant seller (member id) as the scenario names it."""
+    resolved = run.summary.get("resolved_scenario") or {}
+    ids = {"light": DOMINANT_LIGHT, "heavy": DOMINANT_HEAVY}
+    return {p["code"]: ids[p["dominant"]] for p in resolved.get("products", [])
+            if p.get("dominant") in ids}
+
+
+def dominant_share(run: Run, *, by_month: bool = True) -> Rows:
+    """The dominant seller's share of each product's sales, by month (or over the run).
+
+    One row per product that has a dominant seller in the scenario (and month): `member`,
+    what it sold (`member_kg`, `member_fen`), what the product sold (`sold_kg`, `sold_fen`),
+    and the shares `tonnage_share_pct`, `value_share_pct`.
+    """
+    dominant = _dominant_members(run)
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (month, product, side, member), (kg, fen) in _trades(run).members.items():
+        if side != "sell" or product not in dominant:
+            continue
+        t = totals[(product, month if by_month else None)]
+        t[0] += kg
+        t[1] += fen
+        if member == dominant[product]:
+            t[2] += kg
+            t[3] += fen
+    rows = Rows()
+    for (product, month), (kg, fen, mkg, mfen) in sorted(
+            totals.items(), key=lambda kv: (run.products.index(kv[0][0])
+                                            if kv[0][0] in run.products else 1 << 30,
+                                            kv[0])):
+        row: dict[str, Any] = {"product": product}
+        if by_month:
+            row["month"] = month
+        row.update(member=dominant[product], member_kg=mkg, member_fen=mfen, sold_kg=kg,
+                   sold_fen=fen, tonnage_share_pct=_share(mkg, kg),
+                   value_share_pct=_share(mfen, fen))
+        rows.append(row)
+    return rows
+
+
+def transparency(run: Run) -> Rows:
+    """How far each group's prices sit from the same day's online VWAP, per product.
+
+    One row per product and group (`online`, `offline`, `negotiated`, `block_auction`; an
+    older run without trade kinds has only the channels): `trades`, `compared_trades` (on
+    days with online trades), `compared_kg`, `mean_abs_dev_bp`, `mean_dev_bp` (negative: a
+    discount) and `sd_dev_bp` (population standard deviation of the signed deviations).
+    """
+    dev = _trades(run).dev
+    rows = Rows()
+    for product in _ordered(run.products, {k[0] for k in dev}):
+        for group in GROUPS:
+            d = dev.get((product, group))
+            if d is None:
+                continue
+            n, k, kg, sums, abs_sums, sq_sums = d
+            row = {"product": product, "group": group, "trades": n, "compared_trades": k,
+                   "compared_kg": kg, "mean_abs_dev_bp": None, "mean_dev_bp": None,
+                   "sd_dev_bp": None}
+            if k:
+                mean = math.fsum(sums) / k
+                var = max(math.fsum(sq_sums) / k - mean * mean, 0.0)
+                row.update(mean_abs_dev_bp=math.fsum(abs_sums) / k, mean_dev_bp=mean,
+                           sd_dev_bp=math.sqrt(var))
+            rows.append(row)
+    return rows
+
+
+def _spread_row(n: int, spreads: list[int], bps: list[float], bids: list[int],
+                asks: list[int]) -> dict[str, Any]:
+    low = statistics.median_low
+    return {"samples": n, "two_sided": len(spreads), "two_sided_pct": _share(len(spreads), n),
+            "median_spread_yuan_t": low(spreads) if spreads else None,
+            "median_spread_bp": low(bps) if bps else None,
+            "median_bid_qty_kg": low(bids) if bids else None,
+            "median_ask_qty_kg": low(asks) if asks else None}
+
+
+def spreads(run: Run, *, by_day: bool = False) -> Rows:
+    """The touch from quotes.csv: how often both sides are quoted, the spread and the depth.
+
+    One row per product (and, `by_day=True`, trading day): `samples`, `two_sided`,
+    `two_sided_pct`, `median_spread_yuan_t`, `median_spread_bp` (of the midpoint),
+    `median_bid_qty_kg`, `median_ask_qty_kg` (lower medians: observed values).
+    """
+    samples = _quotes(run).samples
+    rows = Rows()
+    for product in _ordered(run.products, {k[0] for k in samples}):
+        days = sorted(d for p, d in samples if p == product)
+        if by_day:
+            for date in days:
+                rows.append({"product": product, "date": date,
+                             **_spread_row(*samples[(product, date)])})
+        else:
+            parts = [samples[(product, d)] for d in days]
+            rows.append({"product": product, **_spread_row(
+                sum(p[0] for p in parts), *([x for p in parts for x in p[i]]
+                                            for i in range(1, 5)))})
+    return rows
+
+
+def channels_by_day(run: Run) -> Rows:
+    """Each trading day's online and offline tonnage and value, and the online shares.
+
+    One row per day of daily.csv: `online_kg`, `offline_kg`, `online_fen`, `offline_fen`,
+    `trades`, `online_tonnage_share_pct`, `online_value_share_pct`.
+    """
+    days = _trades(run).days
+    rows = Rows()
+    for date in _dates(run):
+        on_kg, off_kg, on_fen, off_fen, n = days.get(date, (0, 0, 0, 0, 0))
+        rows.append({"date": date, "online_kg": on_kg, "offline_kg": off_kg,
+                     "online_fen": on_fen, "offline_fen": off_fen, "trades": n,
+                     "online_tonnage_share_pct": _share(on_kg, on_kg + off_kg),
+                     "online_value_share_pct": _share(on_fen, on_fen + off_fen)})
+    return rows
+
+
+def by_kind(run: Run) -> Rows:
+    """Trade by kind (continuous, call auction, negotiated, block auction) and channel.
+
+    One row per kind and channel that traded: `trades`, `tonnage_kg`, `value_fen`,
+    `tonnage_share_pct`, `value_share_pct` (of the run's totals). An older run without trade
+    kinds has kind `all`.
+    """
+    kinds = _trades(run).kinds
+    kg = sum(v[1] for v in kinds.values())
+    fen = sum(v[2] for v in kinds.values())
+    order = {k: i for i, k in enumerate(CATEGORIES["kind"] + ("all",))}
+    rows = Rows()
+    for (kind, channel), (n, k_kg, k_fen) in sorted(
+            kinds.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0])):
+        rows.append({"kind": kind, "channel": channel, "trades": n, "tonnage_kg": k_kg,
+                     "value_fen": k_fen, "tonnage_share_pct": _share(k_kg, kg),
+                     "value_share_pct": _share(k_fen, fen)})
+    return rows
+
+
+def _dates(run: Run) -> list[str]:
+    """The run's trading days, from daily.csv."""
+    dates = run.cache.get("dates")
+    if dates is None:
+        dates = run.cache["dates"] = list(dict.fromkeys(run.daily.column("date")))
+    return dates
+
+
+def members_by_day(run: Run) -> Rows:
+    """Members and online members on each trading day.
+
+    One row per day: `members`, `online_members`, `online_members_pct`.
+    """
+    rows = Rows()
+    seen = set()
+    for date, members, online in run.rows("daily", ["date", "members", "online_members"]):
+        if date in seen:
+            continue
+        seen.add(date)
+        rows.append({"date": date, "members": members, "online_members": online,
+                     "online_members_pct": _share(online, members)})
+    return rows
+
+
+def _by_group(run: Run, column: str, order: list[str]) -> Rows:
+    table = run.enterprises
+    header = table.columns
+    extra = [c for c in ("off_bought_kg", "off_sold_kg", "off_buy_value_fen",
+                         "off_sell_value_fen") if c in header]
+    cols = ["bought_kg", "sold_kg", "buy_value_fen", "sell_value_fen", *extra]
+    idx = [header.index(c) for c in cols]
+    g, online = header.index(column), header.index("online_from")
+    sums: dict[str, list[int]] = {}
+    for r in table.rows:
+        s = sums.get(r[g])
+        if s is None:
+            s = sums[r[g]] = [0, 0] + [0] * len(cols)
+        s[0] += 1
+        s[1] += r[online] is not None
+        for j, i in enumerate(idx):
+            s[2 + j] += r[i] or 0
+    buy_total = sum(s[4] for s in sums.values())
+    sell_total = sum(s[5] for s in sums.values())
+    rows = Rows()
+    for name in _ordered(order, set(sums)):
+        s = sums[name]
+        row = {column: name, "members": s[0], "online_members": s[1],
+               **dict(zip(cols, s[2:], strict=True))}
+        row["buy_value_share_pct"] = _share(row["buy_value_fen"], buy_total)
+        row["sell_value_share_pct"] = _share(row["sell_value_fen"], sell_total)
+        rows.append(row)
+    return rows
+
+
+def by_province(run: Run) -> Rows:
+    """Members, online members, tonnage and value bought and sold by province.
+
+    One row per province (scenario order): `members`, `online_members` (online by the run's
+    end), `bought_kg`, `sold_kg`, `buy_value_fen`, `sell_value_fen` (and off-exchange
+    `off_*` columns when the run has them), `buy_value_share_pct`, `sell_value_share_pct`.
+    """
+    return _by_group(run, "province", run.provinces)
+
+
+def by_role(run: Run) -> Rows:
+    """As `by_province`, by supply-chain role (separator, metal maker, ...)."""
+    return _by_group(run, "role", list(CATEGORIES["role"]))
+
+
+def exchange_share(run: Run, *, by_month: bool = False, by_product: bool = True) -> Rows:
+    """The exchange's share of national tonnage and value (exchange + off-exchange flow).
+
+    One row per product (or all pooled, `by_product=False`) and, `by_month=True`, month:
+    `exchange_kg`, `off_exchange_kg`, `exchange_fen`, `off_exchange_fen`,
+    `exchange_share_pct` (of tonnage), `exchange_value_share_pct`.
+    """
+    _need_columns(run, "daily", ("off_exchange_kg", "off_exchange_fen"), "exchange_share")
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    cols = ["date", "product", "volume_kg", "off_exchange_kg", "value_fen", "off_exchange_fen"]
+    for date, product, kg, off_kg, fen, off_fen in run.rows("daily", cols):
+        s = sums[(product if by_product else None, date[:7] if by_month else None)]
+        s[0] += kg
+        s[1] += off_kg or 0
+        s[2] += fen
+        s[3] += off_fen or 0
+    rows = Rows()
+    products = _ordered(run.products, {k[0] for k in sums}) if by_product else [None]
+    months = sorted({k[1] for k in sums}) if by_month else [None]
+    for product in products:
+        for month in months:
+            if (product, month) not in sums:
+                continue
+            kg, off_kg, fen, off_fen = sums[(product, month)]
+            row: dict[str, Any] = {}
+            if by_product:
+                row["product"] = product
+            if by_month:
+                row["month"] = month
+            row.update(exchange_kg=kg, off_exchange_kg=off_kg, exchange_fen=fen,
+                       off_exchange_fen=off_fen, exchange_share_pct=_share(kg, kg + off_kg),
+                       exchange_value_share_pct=_share(fen, fen + off_fen))
+            rows.append(row)
+    return rows
+
+
+def cumulative(run: Run) -> Rows:
+    """Tonnage and value day by day and accumulated since the run's start.
+
+    One row per trading day: `tonnage_kg`, `value_fen`, `cum_tonnage_kg`, `cum_value_fen`.
+    """
+    per_day: dict[str, list[int]] = {}
+    for date, kg, fen in run.rows("daily", ["date", "volume_kg", "value_fen"]):
+        d = per_day.setdefault(date, [0, 0])
+        d[0] += kg
+        d[1] += fen
+    rows = Rows()
+    cum_kg = cum_fen = 0
+    for date, (kg, fen) in per_day.items():
+        cum_kg += kg
+        cum_fen += fen
+        rows.append({"date": date, "tonnage_kg": kg, "value_fen": fen,
+                     "cum_tonnage_kg": cum_kg, "cum_value_fen": cum_fen})
+    return rows
+
+
+def _ordered(order: list[str], present: set) -> list:
+    """The names in `present`, in `order` first, then any others sorted."""
+    return [x for x in order if x in present] + sorted(x for x in present if x not in order)
+
+
+# ----------------------------------------------------------------------------- analyse
+
+MEASURES: dict[str, Callable[[Run], Rows]] = {
+    "concentration": concentration,
+    "concentration_by_month": lambda r: concentration(r, by_month=True),
+    "market_concentration_by_month": lambda r: concentration(r, by_month=True,
+                                                             by_product=False),
+    "dominant_share": lambda r: dominant_share(r, by_month=False),
+    "dominant_share_by_month": dominant_share,
+    "transparency": transparency,
+    "spreads": spreads,
+    "by_kind": by_kind,
+    "channels_by_day": channels_by_day,
+    "members_by_day": members_by_day,
+    "by_province": by_province,
+    "by_role": by_role,
+    "exchange_share": exchange_share,
+    "exchange_share_by_month": lambda r: exchange_share(r, by_month=True, by_product=False),
+}
+
+
+def analyse(run: Run) -> dict[str, Any]:
+    """Every measure of `run` as JSON-ready rows, keyed by measure name (see `MEASURES`).
+
+    A measure the run's files cannot answer is left out and listed under "skipped" with the
+    reason, so an older run is analysed as far as it goes.
+    """
+    out: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name, measure in MEASURES.items():
+        try:
+            out[name] = measure(run).to_json()
+        except RunFileError as exc:
+            skipped[name] = exc.detail
+    out["skipped"] = skipped
+    return out
