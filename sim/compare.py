@@ -23,8 +23,8 @@ from sim.runs import load_summary
 from sim.units import fixed
 
 __all__ = [
-    "Change", "Row", "compare", "comparison_json", "format_comparison", "label",
-    "load_summary", "metric_format", "metrics", "notes", "scenario_changes", "show",
+    "Change", "Row", "compare", "comparison_json", "format_change", "format_comparison",
+    "label", "load_summary", "metric_format", "metrics", "notes", "scenario_changes", "show",
 ]
 
 _ABSENT = object()  # a field one scenario does not have
@@ -168,6 +168,18 @@ def notes(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return out
 
 
+def format_change(row: Row) -> tuple[str, str]:
+    """A row's two changes as text: absolute in its printed unit, relative in percent.
+
+    A share's absolute change ends in "pp" (percentage points); "-" where there is none.
+    """
+    change = format_value(row.change, row.unit, signed=True)
+    if row.change is not None and row.unit == "pct":
+        change += " pp"
+    rel = row.rel_change_pct
+    return change, ("-" if rel is None else "0.0%" if rel == 0 else f"{rel:+.1f}%")
+
+
 def format_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
     """The comparison as a plain-text table, after a line per difference in how they ran."""
     lines = [f"differs in {n}" for n in notes(base, other)]
@@ -177,11 +189,7 @@ def format_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
             f"{'rel. change':>11}")
     lines += [head, "-" * len(head)]
     for r in compare(base, other):
-        change = format_value(r.change, r.unit, signed=True)
-        if r.change is not None and r.unit == "pct":
-            change += " pp"
-        rel = ("-" if r.rel_change_pct is None else "0.0%" if r.rel_change_pct == 0
-               else f"{r.rel_change_pct:+.1f}%")
+        change, rel = format_change(r)
         lines.append(f"{label(r.metric):<32} {UNITS[r.unit][0]:<7} "
                      f"{format_value(r.base, r.unit):>17} {format_value(r.other, r.unit):>17} "
                      f"{change:>17} {rel:>11}")
