@@ -3,7 +3,8 @@
 Two products, five members, three trading days across a month end, eight trades and a few
 quotes: small enough that every measure can be worked out by hand in the test that uses it.
 
-- P: tick 100, lot 1 t, dominant seller member 1 (light). Q: tick 10, lot 5 t, none.
+- PRND_OX (P below): tick 100, lot 1 t, dominant seller member 1 (light).
+  LA_OX (Q below): tick 10, lot 5 t, no dominant seller in this scenario.
 - Members: 1 Inner Mongolia separator (online), 2 Jiangxi separator (offline),
   3 Inner Mongolia magnet maker (online), 4 Jiangxi trader (offline),
   5 Jiangxi magnet maker (online from 2024-02-01).
@@ -44,14 +45,14 @@ def _trade(n, date, hhmm, product, price, qty, channel, buyer, seller, kind):
 
 
 TRADES = [
-    _trade(1, DAYS[0], "09:00", "P", 400_000, 1_000, "online", 3, 1, "call_auction"),
-    _trade(2, DAYS[0], "09:30", "P", 402_000, 1_000, "online", 3, 2, "continuous"),
-    _trade(3, DAYS[0], "10:00", "P", 396_000, 2_000, "offline", 4, 1, "continuous"),
-    _trade(4, DAYS[0], "10:30", "P", 410_000, 5_000, "offline", 5, 1, "negotiated"),
-    _trade(5, DAYS[0], "11:00", "Q", 4_000, 5_000, "offline", 4, 2, "continuous"),
-    _trade(6, DAYS[1], "09:30", "P", 404_000, 3_000, "online", 5, 1, "continuous"),
-    _trade(7, DAYS[1], "10:00", "P", 398_000, 2_000, "offline", 3, 1, "block_auction"),
-    _trade(8, DAYS[1], "10:30", "Q", 4_010, 10_000, "online", 3, 1, "continuous"),
+    _trade(1, DAYS[0], "09:00", "PRND_OX", 400_000, 1_000, "online", 3, 1, "call_auction"),
+    _trade(2, DAYS[0], "09:30", "PRND_OX", 402_000, 1_000, "online", 3, 2, "continuous"),
+    _trade(3, DAYS[0], "10:00", "PRND_OX", 396_000, 2_000, "offline", 4, 1, "continuous"),
+    _trade(4, DAYS[0], "10:30", "PRND_OX", 410_000, 5_000, "offline", 5, 1, "negotiated"),
+    _trade(5, DAYS[0], "11:00", "LA_OX", 4_000, 5_000, "offline", 4, 2, "continuous"),
+    _trade(6, DAYS[1], "09:30", "PRND_OX", 404_000, 3_000, "online", 5, 1, "continuous"),
+    _trade(7, DAYS[1], "10:00", "PRND_OX", 398_000, 2_000, "offline", 3, 1, "block_auction"),
+    _trade(8, DAYS[1], "10:30", "LA_OX", 4_010, 10_000, "online", 3, 1, "continuous"),
 ]
 
 N = None
@@ -59,27 +60,27 @@ N = None
 # online_kg, offline_kg, members, online_members, national_price, band_low, band_high,
 # off_exchange_kg, off_exchange_fen
 DAILY = [
-    (DAYS[0], "P", 400_000, 410_000, 396_000, 410_000, 404_888, 404_888, 9_000, 364_400_000,
+    (DAYS[0], "PRND_OX", 400_000, 410_000, 396_000, 410_000, 404_888, 404_888, 9_000, 364_400_000,
      4, 2_000, 7_000, 5, 2, 405_000, 380_000, 420_000, 20_000, 810_000_000),
-    (DAYS[0], "Q", 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 5_000, 2_000_000,
+    (DAYS[0], "LA_OX", 4_000, 4_000, 4_000, 4_000, 4_000, 4_000, 5_000, 2_000_000,
      1, 0, 5_000, 5, 2, 4_100, 3_800, 4_200, 45_000, 18_450_000),
-    (DAYS[1], "P", 404_000, 404_000, 398_000, 398_000, 401_600, 401_600, 5_000, 200_800_000,
+    (DAYS[1], "PRND_OX", 404_000, 404_000, 398_000, 398_000, 401_600, 401_600, 5_000, 200_800_000,
      2, 3_000, 2_000, 5, 3, 402_000, 384_700, 425_100, 15_000, 603_000_000),
-    (DAYS[1], "Q", 4_010, 4_010, 4_010, 4_010, 4_010, 4_010, 10_000, 4_010_000,
+    (DAYS[1], "LA_OX", 4_010, 4_010, 4_010, 4_010, 4_010, 4_010, 10_000, 4_010_000,
      1, 10_000, 0, 5, 3, 4_050, 3_800, 4_200, 40_000, 16_200_000),
-    (DAYS[2], "P", N, N, N, N, N, 401_600, 0, 0, 0, 0, 0, 5, 3, 401_000, 381_600, 421_600,
+    (DAYS[2], "PRND_OX", N, N, N, N, N, 401_600, 0, 0, 0, 0, 0, 5, 3, 401_000, 381_600, 421_600,
      10_000, 401_000_000),
-    (DAYS[2], "Q", N, N, N, N, N, 4_010, 0, 0, 0, 0, 0, 5, 3, 4_050, 3_810, 4_210, 0, 0),
+    (DAYS[2], "LA_OX", N, N, N, N, N, 4_010, 0, 0, 0, 0, 0, 5, 3, 4_050, 3_810, 4_210, 0, 0),
 ]
 
 # time, date, product, bid, ask, bid_qty_kg, ask_qty_kg
 QUOTES = [
-    (ns(DAYS[0], "09:30"), DAYS[0], "P", 399_000, 401_000, 2_000, 1_000),
-    (ns(DAYS[0], "09:30"), DAYS[0], "Q", 3_990, 4_010, 5_000, 10_000),
-    (ns(DAYS[0], "10:00"), DAYS[0], "P", 400_000, 401_000, 3_000, 5_000),
-    (ns(DAYS[0], "10:30"), DAYS[0], "P", 398_000, N, 1_000, N),
-    (ns(DAYS[1], "09:30"), DAYS[1], "P", N, N, N, N),
-    (ns(DAYS[1], "10:00"), DAYS[1], "P", 403_000, 405_000, 1_000, 2_000),
+    (ns(DAYS[0], "09:30"), DAYS[0], "PRND_OX", 399_000, 401_000, 2_000, 1_000),
+    (ns(DAYS[0], "09:30"), DAYS[0], "LA_OX", 3_990, 4_010, 5_000, 10_000),
+    (ns(DAYS[0], "10:00"), DAYS[0], "PRND_OX", 400_000, 401_000, 3_000, 5_000),
+    (ns(DAYS[0], "10:30"), DAYS[0], "PRND_OX", 398_000, N, 1_000, N),
+    (ns(DAYS[1], "09:30"), DAYS[1], "PRND_OX", N, N, N, N),
+    (ns(DAYS[1], "10:00"), DAYS[1], "PRND_OX", 403_000, 405_000, 1_000, 2_000),
 ]
 
 # member, province, role, joined, online_from, bought_kg, sold_kg, buy_value_fen,
@@ -100,13 +101,13 @@ ENTERPRISES = [
 
 # date, product, member, side, qty_kg, value_fen (member 0: every non-member)
 OFF_EXCHANGE = [
-    (DAYS[0], "P", 0, "buy", 15_000, 607_500_000),
-    (DAYS[0], "P", 3, "buy", 5_000, 202_500_000),
-    (DAYS[0], "P", 1, "sell", 20_000, 810_000_000),
-    (DAYS[0], "Q", 0, "buy", 45_000, 18_450_000),
-    (DAYS[1], "P", 0, "buy", 15_000, 603_000_000),
-    (DAYS[1], "Q", 0, "buy", 40_000, 16_200_000),
-    (DAYS[2], "P", 0, "buy", 10_000, 401_000_000),
+    (DAYS[0], "PRND_OX", 0, "buy", 15_000, 607_500_000),
+    (DAYS[0], "PRND_OX", 3, "buy", 5_000, 202_500_000),
+    (DAYS[0], "PRND_OX", 1, "sell", 20_000, 810_000_000),
+    (DAYS[0], "LA_OX", 0, "buy", 45_000, 18_450_000),
+    (DAYS[1], "PRND_OX", 0, "buy", 15_000, 603_000_000),
+    (DAYS[1], "LA_OX", 0, "buy", 40_000, 16_200_000),
+    (DAYS[2], "PRND_OX", 0, "buy", 10_000, 401_000_000),
 ]
 
 SUMMARY = {
@@ -116,8 +117,8 @@ SUMMARY = {
     "value_fen": 571_210_000, "trades": 8, "members": 5, "provinces": 2,
     "online_members_start": 2, "online_members_end": 3,
     "by_product": {
-        "P": {"tonnage_kg": 14_000, "value_fen": 565_200_000, "trades": 6},
-        "Q": {"tonnage_kg": 15_000, "value_fen": 6_010_000, "trades": 2},
+        "PRND_OX": {"tonnage_kg": 14_000, "value_fen": 565_200_000, "trades": 6},
+        "LA_OX": {"tonnage_kg": 15_000, "value_fen": 6_010_000, "trades": 2},
     },
     "by_channel": {"online": {"tonnage_kg": 15_000, "value_fen": 205_410_000, "trades": 4},
                    "offline": {"tonnage_kg": 14_000, "value_fen": 365_800_000, "trades": 4}},
@@ -127,8 +128,8 @@ SUMMARY = {
         "name": "tiny",
         "calendar": {"start": DAYS[0], "end": DAYS[2], "utc_offset_hours": 8},
         "products": [
-            {"code": "P", "tick": 100, "lot": 1_000, "band_pct": 5, "dominant": "light"},
-            {"code": "Q", "tick": 10, "lot": 5_000, "band_pct": 5, "dominant": None},
+            {"code": "PRND_OX", "tick": 100, "lot": 1_000, "band_pct": 5, "dominant": "light"},
+            {"code": "LA_OX", "tick": 10, "lot": 5_000, "band_pct": 5, "dominant": None},
         ],
         "population": {"members": 5, "provinces": [["Inner Mongolia", 1.0],
                                                    ["Jiangxi", 1.0]]},

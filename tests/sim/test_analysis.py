@@ -34,30 +34,30 @@ def _row(rows, **match):
 
 def test_concentration_per_product_and_side_over_the_run(tiny):
     rows = analysis.concentration(tiny)
-    assert [(r["product"], r["side"]) for r in rows] == [("P", "sell"), ("P", "buy"),
-                                                         ("Q", "sell"), ("Q", "buy")]
-    sell = _row(rows, product="P", side="sell")  # member 1: t1 t3 t4 t6 t7; member 2: t2
+    assert [(r["product"], r["side"]) for r in rows] == [("PRND_OX", "sell"), ("PRND_OX", "buy"),
+                                                         ("LA_OX", "sell"), ("LA_OX", "buy")]
+    sell = _row(rows, product="PRND_OX", side="sell")  # member 1: t1 t3 t4 t6 t7; member 2: t2
     m1, m2 = 40 * M + 79.2 * M + 205 * M + 121.2 * M + 79.6 * M, 40.2 * M
     assert sell["value_fen"] == 565_200_000 == int(m1 + m2)
     assert sell["hhi"] == _hhi(525_000_000, 40_200_000)
     assert sell["top1_pct"] == F(100 * 525_000_000, 565_200_000)
     assert sell["top4_pct"] == sell["top10_pct"] == 100
     assert (sell["members"], sell["top1_member"]) == (2, 1)
-    buy = _row(rows, product="P", side="buy")  # 3: t1 t2 t7; 4: t3; 5: t4 t6
+    buy = _row(rows, product="PRND_OX", side="buy")  # 3: t1 t2 t7; 4: t3; 5: t4 t6
     assert buy["hhi"] == _hhi(159_800_000, 79_200_000, 326_200_000)
     assert buy["top1_member"] == 5
 
 
 def test_concentration_by_month_splits_at_the_month_end(tiny):
     rows = analysis.concentration(tiny, by_month=True)
-    jan = _row(rows, product="P", side="sell", month="2024-01")  # 1: t1 t3 t4; 2: t2
+    jan = _row(rows, product="PRND_OX", side="sell", month="2024-01")  # 1: t1 t3 t4; 2: t2
     assert jan["hhi"] == _hhi(324_200_000, 40_200_000)
-    feb = _row(rows, product="P", side="sell", month="2024-02")  # member 1 alone
+    feb = _row(rows, product="PRND_OX", side="sell", month="2024-02")  # member 1 alone
     assert (feb["hhi"], feb["top1_pct"], feb["members"]) == (10_000, 100, 1)
 
 
 def test_concentration_by_tonnage_and_pooled_over_products(tiny):
-    kg = _row(analysis.concentration(tiny, basis="qty_kg"), product="P", side="sell")
+    kg = _row(analysis.concentration(tiny, basis="qty_kg"), product="PRND_OX", side="sell")
     assert kg["qty_kg"] == 14_000 and kg["hhi"] == _hhi(13_000, 1_000)
     pooled = analysis.concentration(tiny, by_month=True, by_product=False)
     jan = _row(pooled, side="sell", month="2024-01")  # Q's t5 adds 2 M to member 2
@@ -68,13 +68,14 @@ def test_concentration_by_tonnage_and_pooled_over_products(tiny):
 
 def test_the_dominant_sellers_share_of_its_products_by_month(tiny):
     rows = analysis.dominant_share(tiny)
-    assert [(r["product"], r["month"]) for r in rows] == [("P", "2024-01"), ("P", "2024-02")]
-    jan, feb = rows  # Q has no dominant seller in the scenario
+    assert [(r["product"], r["month"]) for r in rows] == [("PRND_OX", "2024-01"),
+                                                         ("PRND_OX", "2024-02")]
+    jan, feb = rows  # LA_OX has no dominant seller in the scenario
     assert (jan["member"], jan["member_kg"], jan["sold_kg"]) == (1, 8_000, 9_000)
     assert jan["tonnage_share_pct"] == F(800, 9)
     assert jan["value_share_pct"] == F(100 * 324_200_000, 364_400_000)
     assert feb["tonnage_share_pct"] == feb["value_share_pct"] == 100
-    whole = _row(analysis.dominant_share(tiny, by_month=False), product="P")
+    whole = _row(analysis.dominant_share(tiny, by_month=False), product="PRND_OX")
     assert whole["tonnage_share_pct"] == F(100 * 13_000, 14_000)
 
 
@@ -82,36 +83,36 @@ def test_transparency_measures_each_group_from_the_same_days_online_vwap(tiny):
     rows = analysis.transparency(tiny)
     bp = lambda price, vwap: 10_000 * (price - vwap) / vwap  # noqa: E731
     # 31 Jan, P: online t1 400,000 and t2 402,000, 1 t each: VWAP 401,000. 1 Feb: t6 alone.
-    online = _row(rows, product="P", group="online")
+    online = _row(rows, product="PRND_OX", group="online")
     devs = [bp(400_000, 401_000), bp(402_000, 401_000), 0.0]
     assert (online["trades"], online["compared_trades"], online["compared_kg"]) == (3, 3, 5_000)
     assert online["mean_abs_dev_bp"] == pytest.approx(sum(map(abs, devs)) / 3, abs=1e-9)
     assert online["mean_dev_bp"] == pytest.approx(0, abs=1e-9)
     assert online["sd_dev_bp"] == pytest.approx(math.sqrt(sum(d * d for d in devs) / 3))
-    offline = _row(rows, product="P", group="offline")
+    offline = _row(rows, product="PRND_OX", group="offline")
     assert offline["mean_dev_bp"] == pytest.approx(bp(396_000, 401_000))
     assert offline["mean_abs_dev_bp"] == pytest.approx(-bp(396_000, 401_000))
     assert offline["sd_dev_bp"] == pytest.approx(0, abs=1e-9)
-    neg = _row(rows, product="P", group="negotiated")
+    neg = _row(rows, product="PRND_OX", group="negotiated")
     assert neg["mean_dev_bp"] == pytest.approx(bp(410_000, 401_000))  # about +224.4
-    block = _row(rows, product="P", group="block_auction")
+    block = _row(rows, product="PRND_OX", group="block_auction")
     assert block["mean_dev_bp"] == pytest.approx(bp(398_000, 404_000))
-    q_off = _row(rows, product="Q", group="offline")  # no online Q trade on 31 Jan
+    q_off = _row(rows, product="LA_OX", group="offline")  # no online Q trade on 31 Jan
     assert (q_off["trades"], q_off["compared_trades"], q_off["mean_abs_dev_bp"]) == (1, 0, None)
 
 
 def test_spreads_and_depth_at_the_touch(tiny):
-    p = _row(analysis.spreads(tiny), product="P")
+    p = _row(analysis.spreads(tiny), product="PRND_OX")
     # P samples: 399,000/401,000; 400,000/401,000; bid 398,000 only; empty; 403,000/405,000
     assert (p["samples"], p["two_sided"], p["two_sided_pct"]) == (5, 3, 60)
     assert p["median_spread_yuan_t"] == 2_000  # lower median of 2,000 1,000 2,000
     assert p["median_spread_bp"] == pytest.approx(20_000 * 2_000 / 808_000)  # 49.5 bp
     assert p["median_bid_qty_kg"] == 1_000  # lower median of 2,000 3,000 1,000 1,000
     assert p["median_ask_qty_kg"] == 2_000  # of 1,000 5,000 2,000
-    day = _row(analysis.spreads(tiny, by_day=True), product="P", date="2024-01-31")
+    day = _row(analysis.spreads(tiny, by_day=True), product="PRND_OX", date="2024-01-31")
     assert (day["samples"], day["median_spread_yuan_t"]) == (3, 1_000)
     assert day["median_spread_bp"] == pytest.approx(20_000 * 1_000 / 801_000)
-    q = _row(analysis.spreads(tiny), product="Q")
+    q = _row(analysis.spreads(tiny), product="LA_OX")
     assert q["median_spread_bp"] == 50.0 and q["two_sided_pct"] == 100
 
 
@@ -162,7 +163,7 @@ def test_tonnage_and_value_by_province_and_by_role(tiny):
 
 
 def test_the_exchanges_share_of_national_tonnage(tiny):
-    p = _row(analysis.exchange_share(tiny), product="P")
+    p = _row(analysis.exchange_share(tiny), product="PRND_OX")
     assert (p["exchange_kg"], p["off_exchange_kg"]) == (14_000, 45_000)
     assert p["exchange_share_pct"] == F(100 * 14_000, 59_000)
     assert p["exchange_value_share_pct"] == F(100 * 565_200_000,
@@ -184,7 +185,7 @@ def test_analyse_is_json_ready_and_rounds_only_when_written(tiny):
     assert doc["skipped"] == {}
     assert set(doc) == set(analysis.MEASURES) | {"skipped"}
     json.dumps(doc, allow_nan=False)
-    sell = _row(doc["concentration"], product="P", side="sell")
+    sell = _row(doc["concentration"], product="PRND_OX", side="sell")
     assert sell["hhi"] == round(float(_hhi(525_000_000, 40_200_000)), 2)
     assert sell["value_fen"] == 565_200_000 and type(sell["value_fen"]) is int
     assert _row(doc["dominant_share_by_month"], month="2024-01")["tonnage_share_pct"] == 88.889

@@ -67,7 +67,7 @@ def test_to_pandas_gives_dates_local_times_categories_and_converted_units(tiny):
     assert str(first.tz) in ("Asia/Shanghai", "UTC+08:00")
     assert (first.hour, first.minute) == (9, 0) and first.value == runfixture.TRADES[0][0]
     assert t["date"].dtype.kind == "M" and t["date"].iloc[0] == pd.Timestamp("2024-01-31")
-    assert list(t["product"].cat.categories) == ["P", "Q"]
+    assert list(t["product"].cat.categories) == ["PRND_OX", "LA_OX"]
     assert list(t["kind"].cat.categories)[:2] == ["continuous", "call_auction"]
     assert t["qty_kg"].dtype == "int64" and list(t.columns).index("qty_t") == \
         list(t.columns).index("qty_kg") + 1
