@@ -362,11 +362,19 @@ def _td(text: str, cls: str = "") -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1,
-           cls: str = "") -> str:
+           cls: str = "", marked: Sequence[bool] = ()) -> str:
+    """An HTML table of text cells, escaped.
+
+    Columns from `numeric_from` on are right-aligned numbers; rows whose `marked` flag is
+    set are emphasised (the metrics that changed).
+    """
     th = "".join(f'<th class="{"num" if i >= numeric_from else ""}">{html.escape(h)}</th>'
                  for i, h in enumerate(head))
-    body = "".join("<tr>" + "".join(_td(v, "num" if i >= numeric_from else "")
-                                    for i, v in enumerate(r)) + "</tr>" for r in rows)
+    flags = list(marked) + [False] * (len(rows) - len(marked))
+    body = "".join(("<tr class=\"changed\">" if flag else "<tr>")
+                   + "".join(_td(v, "num" if i >= numeric_from else "")
+                             for i, v in enumerate(r)) + "</tr>"
+                   for r, flag in zip(rows, flags, strict=True))
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -413,7 +421,11 @@ def _headline_table(summary: dict[str, Any]) -> str:
 
 
 def _pct(value: Any, places: int = 1) -> str:
-    return "-" if value is None else f"{float(value):.{places}f}"
+    """A share or basis-point figure with `places` decimals ("-" for none, never "-0.0")."""
+    if value is None:
+        return "-"
+    text = f"{float(value):.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def _products_table(run: Run) -> str:
@@ -458,7 +470,7 @@ def _transparency_table(run: Run) -> str:
         rows.append((r["product"], r["group"].replace("_", " "), f"{r['trades']:,}",
                      f"{r['compared_trades']:,}", _pct(r["mean_abs_dev_bp"]),
                      _pct(r["mean_dev_bp"]), _pct(r["sd_dev_bp"])))
-    head = ("product", "trades", "count", "compared", "mean |deviation| (bp)",
+    head = ("product", "group", "trades", "compared", "mean |deviation| (bp)",
             "mean deviation (bp)", "sd of deviation (bp)")
     return _table(head, rows, numeric_from=2)
 
@@ -469,16 +481,18 @@ def _comparison(base: Run, run: Run) -> str:
                                             for n in lines) + "</ul>") if lines else \
         "<p>Both runs were made with the same settings.</p>"
     rows = []
+    changed = []
     for r in compare(base.summary, run.summary):
+        changed.append(r.change not in (0, None) or (r.base is None) != (r.other is None))
         change, rel = format_change(r)
         rows.append((describe(r.metric), _unit_label(r.unit), format_value(r.base, r.unit),
                      format_value(r.other, r.unit), change, rel))
     table = _table(("metric", "unit", "base", "this run", "abs. change", "rel. change"),
-                   rows, numeric_from=2, cls="compare")
+                   rows, numeric_from=2, cls="compare", marked=changed)
     return (f"<p>Base: <code>{html.escape(str(base.path))}</code>. What differs in how the "
-            f"runs were made:</p>{diff}{table}<p class=\"note\">abs. change: this run - base, "
-            f"in the row's unit (shares in percentage points, pp); rel. change: as a "
-            f"percentage of base.</p>")
+            f"runs were made:</p>{diff}<p class=\"note\">abs. change: this run - base, in the "
+            f"row's unit (shares in percentage points, pp); rel. change: as a percentage of "
+            f"base. Rows in bold changed.</p>{table}")
 
 
 # ----------------------------------------------------------------------------- page
@@ -496,8 +510,8 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #e4e7eb;text-align:left}
 th{background:#f0f3f6;font-weight:600}td.num,th.num{text-align:right;
 font-variant-numeric:tabular-nums}tbody tr:nth-child(even){background:#fafbfc}
-.note{color:#52606d;font-size:12px}ul.diff{margin:6px 0}.cols{display:flex;gap:32px;
-flex-wrap:wrap;align-items:flex-start}
+.note{color:#52606d;font-size:12px}ul.diff{margin:6px 0}
+tr.changed td{font-weight:600;background:#fff7e6}
 """
 
 
