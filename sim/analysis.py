@@ -89,8 +89,11 @@ class Rows(list):
         for c in df.columns:
             if c in ("date", "month"):
                 df[c] = pd.to_datetime(df[c], format="%Y-%m-%d" if c == "date" else "%Y-%m")
-            elif c in CATEGORIES:
-                df[c] = df[c].astype("category")
+            elif c in CATEGORIES:  # the fixed vocabulary, or the rows' (scenario) order
+                seen = list(pd.unique(df[c].dropna()))
+                order = [v for v in CATEGORIES[c] if v in seen] or seen
+                df[c] = df[c].astype(pd.CategoricalDtype(order + [v for v in seen
+                                                                  if v not in order]))
         return _with_units(pd, df)
 
 

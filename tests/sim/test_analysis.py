@@ -215,7 +215,8 @@ def test_rows_to_pandas_has_floats_months_and_converted_units(tiny):
     pd = pytest.importorskip("pandas")
     df = analysis.concentration(tiny, by_month=True).to_pandas()
     assert df["hhi"].dtype == "float64" and df["month"].iloc[0] == pd.Timestamp("2024-01-01")
-    assert df["product"].dtype == "category" and df["value_yuan"].iloc[0] == 3_644_000.0
+    assert df["value_yuan"].iloc[0] == 3_644_000.0
+    assert list(df["product"].cat.categories) == ["PRND_OX", "LA_OX"]  # scenario order
 
 
 def test_on_a_real_run_the_measures_agree_with_the_recorders_own_tallies(tmp_path):
