@@ -459,7 +459,9 @@ def _products_table(run: Run) -> str:
     head = ("product", "", "tonnage (t)", "share of t (%)", "value (yuan)", "avg price (yuan/t)",
             "sell HHI", "top seller (%)", "dominant seller (%)", "two-sided (%)",
             "median spread (bp)", "exchange share (%)")
-    return _table(head, rows, numeric_from=2)
+    keep = [i for i in range(len(head)) if any(r[i] != "-" for r in rows)]  # data this run has
+    return _table([head[i] for i in keep], [[r[i] for i in keep] for r in rows],
+                  numeric_from=2)
 
 
 def _transparency_table(run: Run) -> str:
