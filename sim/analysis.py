@@ -3,14 +3,16 @@
 Every measure returns `Rows`, a list of dicts whose keys name their unit. Money and tonnage
 are exact integers (fen, kg), shares are exact `Fraction`s (percent, HHI on 0-10,000), and
 price deviations and spreads in basis points are floats computed from exact integers (one
-rounding per day or per quote). `Rows.to_json()` rounds only when written; `Rows.to_pandas()`
+rounding per trade or per quote). `Rows.to_json()` rounds only when written; `Rows.to_pandas()`
 gives a DataFrame. `analyse(run)` gathers every measure into one JSON-ready dict, which the
 runner stores as summary["analysis"].
 
-Cost: trades.csv is read once per `Run`, streaming, into per-member, per-day and per-kind
-tallies (memory grows with members and days, not with trades); quotes.csv once likewise; the
-small tables (daily, enterprises) whole. Measures the run's files cannot answer (an older run
-without quotes.csv) raise RunFileError; `analyse` lists them under "skipped".
+Cost: trades.csv is read once per `Run`, streaming a few thousand rows (whole days) at a
+time, into numpy tallies per member, day and kind (memory grows with members and days, not
+with trades); quotes.csv once, into arrays of its samples; the small tables (daily,
+enterprises) whole. Reading the CSV is most of the cost. Measures the run's files cannot
+answer (an older run without quotes.csv) raise RunFileError; `analyse` lists them under
+"skipped".
 
 Definitions:
 - concentration: each member's share of a product's traded value (or kg) on one side; HHI is
@@ -31,13 +33,13 @@ Definitions:
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from sim.errors import RunFileError
 from sim.metrics import unit_of
@@ -104,97 +106,181 @@ def _share(part: int, whole: int) -> Fraction | None:
 
 # ----------------------------------------------------------------------------- tallies
 
+class _Codes(dict):
+    """Small integer codes for the values of a text column, assigned as values appear."""
+
+    def __missing__(self, key: Any) -> int:
+        code = self[key] = len(self)
+        return code
+
+    def of(self, values: Sequence[Any]) -> np.ndarray:
+        """The codes of `values`, as an int64 array."""
+        return np.fromiter(map(self.__getitem__, values), np.int64, len(values))
+
+    def names(self) -> list[Any]:
+        """The values, indexed by their code."""
+        return list(self)
+
+
+def _sums(keys: np.ndarray, *weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The distinct `keys` (sorted) and, for each weight array, its exact sum per key."""
+    if not len(keys):
+        return (keys, *(w[:0] for w in weights))
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return (k[starts], *(np.add.reduceat(w[order], starts) for w in weights))
+
+
+def _whole_days(chunks: Iterator[list[Sequence[Any]]]) -> Iterator[list[Sequence[Any]]]:
+    """Re-cut column chunks (date first) so each ends at a day's end: a day is never split."""
+    carry: list[list[Any]] | None = None
+    for chunk in chunks:
+        cols = [list(c) for c in chunk] if carry is None else [
+            a + list(b) for a, b in zip(carry, chunk, strict=True)]
+        dates = cols[0]
+        last = dates[-1]
+        cut = len(dates)
+        while cut and dates[cut - 1] == last:
+            cut -= 1
+        if cut:
+            yield [c[:cut] for c in cols]
+        carry = [c[cut:] for c in cols]
+    if carry and carry[0]:
+        yield carry
+
+
+_MEMBER_BITS, _SIDE_BIT, _PRODUCT_SHIFT, _MONTH_SHIFT = 31, 31, 32, 42
+_GROUP_CODE = {"negotiated": 2, "block_auction": 3}  # else 0 online, 1 offline
+
+
 class _TradeTally:
     """Everything the trade-based measures need, from one streaming pass over trades.csv.
 
+    Works a chunk of whole days at a time with numpy (exact int64 sums); keeps:
     - `members[(month, product, side, member)] = [kg, fen]`
     - `days[date] = [online_kg, offline_kg, online_fen, offline_fen, trades]`
     - `kinds[(kind, channel)] = [trades, kg, fen]`
-    - `dev[(product, group)] = [trades, compared, compared_kg, sum_dev, sum_abs, sum_sq]`
-      (float sums of per-day exact deviations, in basis points)
+    - `dev[(product, group)] = [trades, compared, compared_kg, sum, abs_sum, sq_sum]` of the
+      deviations in basis points (floats)
     """
 
     def __init__(self, run: Run) -> None:
-        header = run.columns("trades")
-        has_kind = "kind" in header
+        has_kind = "kind" in run.columns("trades")
         cols = ["date", "product", "price", "qty_kg", "value_fen", "channel", "buyer",
                 "seller"] + (["kind"] if has_kind else [])
-        members: dict[tuple, list[int]] = {}
-        days: dict[str, list[int]] = {}
-        kinds: dict[tuple, list[int]] = {}
-        dev: dict[tuple, list] = {}
-        rows = run.rows("trades", cols)
-        for date, day_rows in itertools.groupby(rows, key=lambda r: r[0]):
-            day_rows = list(day_rows)
-            month = date[:7]
-            tally = days.setdefault(date, [0, 0, 0, 0, 0])
-            online_pq: dict[str, list[int]] = {}
-            for r in day_rows:
-                _d, product, price, qty, fen, channel, buyer, seller = r[:8]
-                kind = r[8] if has_kind else None
-                for key in ((month, product, "buy", buyer), (month, product, "sell", seller)):
-                    m = members.get(key)
-                    if m is None:
-                        members[key] = [qty, fen]
-                    else:
-                        m[0] += qty
-                        m[1] += fen
-                online = channel == "online"
-                if online:
-                    tally[0] += qty
-                    tally[2] += fen
-                    o = online_pq.setdefault(product, [0, 0])
-                    o[0] += price * qty
-                    o[1] += qty
-                else:
-                    tally[1] += qty
-                    tally[3] += fen
-                tally[4] += 1
-                k = kinds.setdefault((kind or "all", channel), [0, 0, 0])
-                k[0] += 1
-                k[1] += qty
-                k[2] += fen
-            self._deviations(day_rows, online_pq, has_kind, dev)
-        self.members = members
-        self.days = days
-        self.kinds = kinds
-        self.dev = dev
+        self.dates, self.months, self.products = _Codes(), _Codes(), _Codes()
+        for p in run.products:
+            _ = self.products[p]
+        self.kind_codes, self.channels = _Codes(), _Codes()
+        self._month_of_day: list[int] = []
+        self._members, self._days, self._kinds, self._dev = (_Running() for _ in range(4))
+        for chunk in _whole_days(run.chunks("trades", cols)):
+            self._add(chunk, has_kind)
+        self._decode(has_kind)
+
+    def _add(self, chunk: list[Sequence[Any]], has_kind: bool) -> None:
+        date, product, price, qty, fen, channel, buyer, seller = chunk[:8]
+        n = len(date)
+        day = self.dates.of(date)
+        for d in self.dates.names()[len(self._month_of_day):]:  # days new in this chunk
+            self._month_of_day.append(self.months[d[:7]])
+        month = np.asarray(self._month_of_day, dtype=np.int64)[day]
+        prod = self.products.of(product)
+        if len(self.products) > 1024:  # codes share an int64 key with days and members
+            raise RunFileError("trades.csv: more than 1,024 products")
+        price, qty, fen = (np.asarray(c, dtype=np.int64) for c in (price, qty, fen))
+        buyer, seller = (np.asarray(c, dtype=np.int64) for c in (buyer, seller))
+        if n and (min(buyer.min(), seller.min()) < 0 or
+                  max(buyer.max(), seller.max()) >= 1 << _MEMBER_BITS):
+            raise RunFileError("trades.csv: a member id is out of range (0 .. 2**31 - 1)")
+        online = self.channels.of(channel) == self.channels["online"]
+        kind = self.kind_codes.of(chunk[8] if has_kind else ["all"] * n)
+        one = np.ones(n, dtype=np.int64)
+
+        # members: (month, product, side, member) -> kg, fen
+        base = (month << _MONTH_SHIFT) | (prod << _PRODUCT_SHIFT)
+        keys = np.concatenate([base | buyer, base | (1 << _SIDE_BIT) | seller])
+        self._members.add(*_sums(keys, np.concatenate([qty, qty]), np.concatenate([fen, fen])))
+        # days: (day, online) -> kg, fen, trades
+        self._days.add(*_sums(day * 2 + online, qty, fen, one))
+        # kinds: (kind, online) -> trades, kg, fen
+        self._kinds.add(*_sums(kind * 2 + online, one, qty, fen))
+        # deviations from the same day's online VWAP, per (product, group)
+        compared, dev = _deviations((day << 10) | prod, price, qty, online)
+        group = np.where(online, 0, 1)
+        for name, g in _GROUP_CODE.items():
+            if name in self.kind_codes:
+                group = np.where(kind == self.kind_codes[name], g, group)
+        self._dev.add(*_sums(prod * 4 + group, one, compared.astype(np.int64),
+                             np.where(compared, qty, 0), dev, np.abs(dev), dev * dev))
+
+    def _decode(self, has_kind: bool) -> None:
+        """The tallies keyed by names instead of codes, for the measures."""
+        months, products, dates = self.months.names(), self.products.names(), \
+            self.dates.names()
+        kinds = self.kind_codes.names()
+        mask = (1 << _MEMBER_BITS) - 1
+        self.members = {
+            (months[k >> _MONTH_SHIFT], products[(k >> _PRODUCT_SHIFT) & 1023],
+             "sell" if (k >> _SIDE_BIT) & 1 else "buy", k & mask): v
+            for k, v in self._members.items()}
+        self.days: dict[str, list[int]] = {}
+        for k, (kg, fen, count) in sorted(self._days.items()):
+            d = self.days.setdefault(dates[k >> 1], [0, 0, 0, 0, 0])
+            on = k & 1
+            d[0 if on else 1] += kg
+            d[2 if on else 3] += fen
+            d[4] += count
+        self.kinds = {(kinds[k >> 1], "online" if k & 1 else "offline"): v
+                      for k, v in self._kinds.items()}
+        groups = ("online", "offline", "negotiated", "block_auction")
+        self.dev = {(products[k >> 2], groups[k & 3]): v for k, v in self._dev.items()}
+        del self._members, self._days, self._kinds, self._dev
         self.has_kind = has_kind
 
-    @staticmethod
-    def _deviations(day_rows: list[tuple], online_pq: dict[str, list[int]], has_kind: bool,
-                    dev: dict[tuple, list]) -> None:
-        """Add one day's trades to the price-deviation sums (exact within the day)."""
-        sums: dict[tuple, list[int]] = {}
-        for r in day_rows:
-            product, price, qty, channel = r[1], r[2], r[3], r[5]
-            kind = r[8] if has_kind else None
-            group = kind if kind in ("negotiated", "block_auction") else channel
-            s = sums.get((product, group))
-            if s is None:
-                s = sums[(product, group)] = [0, 0, 0, 0, 0, 0]
-            s[0] += 1
-            pq = online_pq.get(product)
-            if pq is None:
-                continue
-            x = price * pq[1] - pq[0]  # (price - vwap) * online qty, exact
-            s[1] += 1
-            s[2] += qty
-            s[3] += x
-            s[4] += abs(x)
-            s[5] += x * x
-        for key, (n, k, kg, a, b, c) in sums.items():
-            d = dev.get(key)
-            if d is None:
-                d = dev[key] = [0, 0, 0, [], [], []]
-            d[0] += n
-            d[1] += k
-            d[2] += kg
-            if k:
-                pq_sum = online_pq[key[0]][0]  # deviation in bp = 10,000 * x / sum(pq)
-                d[3].append(10_000 * a / pq_sum)
-                d[4].append(10_000 * b / pq_sum)
-                d[5].append(100_000_000 * c / (pq_sum * pq_sum))
+
+def _deviations(day_product: np.ndarray, price: np.ndarray, qty: np.ndarray,
+                online: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each trade's deviation from its (day, product)'s online VWAP, in basis points.
+
+    VWAP = S / Q with S = sum(price * qty) and Q = sum(qty) over that day's online trades of
+    the product; the deviation 10,000 * (price * Q - S) / S is computed from exact int64
+    values (price * Q stays far below 2**63 for any realistic day) with one rounding. Returns
+    whether each trade could be compared (its day had online trades) and the deviation (0
+    where not).
+    """
+    keys, s, q = _sums(day_product[online], (price * qty)[online], qty[online])
+    if not len(keys):
+        return np.zeros(len(price), bool), np.zeros(len(price))
+    at = np.minimum(np.searchsorted(keys, day_product), len(keys) - 1)
+    compared = keys[at] == day_product
+    s_at = np.where(compared, s[at], 1)
+    q_at = np.where(compared, q[at], 0)
+    return compared, np.where(compared, 10_000 * (price * q_at - s_at) / s_at, 0.0)
+
+
+class _Running:
+    """Sums per key accumulated over chunks, held in numpy: O(distinct keys) memory."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, np.int64)
+        self.sums: list[np.ndarray] = []
+
+    def add(self, keys: np.ndarray, *sums: np.ndarray) -> None:
+        """Add one chunk's per-key sums (as `_sums` returns them)."""
+        if not self.sums:
+            self.keys, self.sums = keys, list(sums)
+            return
+        self.keys, *self.sums = _sums(np.concatenate([self.keys, keys]),
+                                      *(np.concatenate([a, b])
+                                        for a, b in zip(self.sums, sums, strict=True)))
+
+    def items(self) -> Iterator[tuple[int, list]]:
+        """(key, [sum, ...]) per key, as Python ints and floats."""
+        columns = [s.tolist() for s in self.sums]
+        for i, k in enumerate(self.keys.tolist()):
+            yield k, [c[i] for c in columns]
 
 
 def _trades(run: Run) -> _TradeTally:
@@ -205,23 +291,26 @@ def _trades(run: Run) -> _TradeTally:
 
 
 class _QuoteTally:
-    """Each (product, date)'s touch samples from one pass over quotes.csv."""
+    """Every touch sample of quotes.csv as arrays (one pass; O(samples), not O(trades))."""
 
     def __init__(self, run: Run) -> None:
-        self.samples: dict[tuple[str, str], list[list]] = {}
+        self.dates, self.products = _Codes(), _Codes()
+        for p in run.products:
+            _ = self.products[p]
+        parts: list[list[np.ndarray]] = []
         cols = ["date", "product", "bid", "ask", "bid_qty_kg", "ask_qty_kg"]
-        for date, product, bid, ask, bid_qty, ask_qty in run.rows("quotes", cols):
-            s = self.samples.get((product, date))
-            if s is None:
-                s = self.samples[(product, date)] = [0, [], [], [], []]
-            s[0] += 1
-            if bid is not None and ask is not None:
-                s[1].append(ask - bid)
-                s[2].append(20_000 * (ask - bid) / (ask + bid))
-            if bid is not None:
-                s[3].append(bid_qty)
-            if ask is not None:
-                s[4].append(ask_qty)
+        for date, product, bid, ask, bid_qty, ask_qty in run.chunks("quotes", cols):
+            # None (an empty side) becomes NaN on the way in; prices and quantities are far
+            # below 2**53, so the int64 values back out of float64 are exact
+            raw = [np.array(c, dtype=np.float64) for c in (bid, ask, bid_qty, ask_qty)]
+            sides = [~np.isnan(raw[0]), ~np.isnan(raw[1])]
+            values = [np.nan_to_num(r).astype(np.int64) for r in raw]
+            parts.append([self.dates.of(date), self.products.of(product), *sides, *values])
+        kinds = (np.int64, np.int64, bool, bool, np.int64, np.int64, np.int64, np.int64)
+        columns = list(zip(*parts, strict=True)) if parts else [()] * len(kinds)
+        (self.day, self.product, self.has_bid, self.has_ask, self.bid, self.ask,
+         self.bid_qty, self.ask_qty) = (np.concatenate(c) if c else np.zeros(0, k)
+                                        for c, k in zip(columns, kinds, strict=True))
 
 
 def _quotes(run: Run) -> _QuoteTally:
@@ -229,6 +318,16 @@ def _quotes(run: Run) -> _QuoteTally:
     if tally is None:
         tally = run.cache["quotes"] = _QuoteTally(run)
     return tally
+
+
+def _lower_medians(group: np.ndarray, values: np.ndarray, size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (0 .. size-1): how many values, and their lower median (an observed value)."""
+    count = np.bincount(group, minlength=size)
+    order = np.lexsort((values, group))
+    start = np.cumsum(count) - count
+    pick = np.minimum(start + np.maximum(count - 1, 0) // 2, max(len(values) - 1, 0))
+    return count, values[order][pick] if len(values) else np.zeros(size, values.dtype)
 
 
 def _need_columns(run: Run, name: str, columns: Iterable[str], measure: str) -> None:
@@ -348,27 +447,17 @@ def transparency(run: Run) -> Rows:
             d = dev.get((product, group))
             if d is None:
                 continue
-            n, k, kg, sums, abs_sums, sq_sums = d
+            n, k, kg, total, abs_total, sq_total = d
             row = {"product": product, "group": group, "trades": n, "compared_trades": k,
                    "compared_kg": kg, "mean_abs_dev_bp": None, "mean_dev_bp": None,
                    "sd_dev_bp": None}
             if k:
-                mean = math.fsum(sums) / k
-                var = max(math.fsum(sq_sums) / k - mean * mean, 0.0)
-                row.update(mean_abs_dev_bp=math.fsum(abs_sums) / k, mean_dev_bp=mean,
+                mean = total / k
+                var = max(sq_total / k - mean * mean, 0.0)
+                row.update(mean_abs_dev_bp=abs_total / k, mean_dev_bp=mean,
                            sd_dev_bp=math.sqrt(var))
             rows.append(row)
     return rows
-
-
-def _spread_row(n: int, spreads: list[int], bps: list[float], bids: list[int],
-                asks: list[int]) -> dict[str, Any]:
-    low = statistics.median_low
-    return {"samples": n, "two_sided": len(spreads), "two_sided_pct": _share(len(spreads), n),
-            "median_spread_yuan_t": low(spreads) if spreads else None,
-            "median_spread_bp": low(bps) if bps else None,
-            "median_bid_qty_kg": low(bids) if bids else None,
-            "median_ask_qty_kg": low(asks) if asks else None}
 
 
 def spreads(run: Run, *, by_day: bool = False) -> Rows:
@@ -378,19 +467,35 @@ def spreads(run: Run, *, by_day: bool = False) -> Rows:
     `two_sided_pct`, `median_spread_yuan_t`, `median_spread_bp` (of the midpoint),
     `median_bid_qty_kg`, `median_ask_qty_kg` (lower medians: observed values).
     """
-    samples = _quotes(run).samples
+    q = _quotes(run)
+    ndays = len(q.dates)
+    group = q.product * ndays + q.day if by_day else q.product
+    size = len(q.products) * (ndays if by_day else 1)
+    both = q.has_bid & q.has_ask
+    spread = q.ask - q.bid
+    bp = 20_000 * spread / np.where(both, q.ask + q.bid, 1)
+    samples = np.bincount(group, minlength=size)
+    two, med_spread = _lower_medians(group[both], spread[both], size)
+    _, med_bp = _lower_medians(group[both], bp[both], size)
+    bids, med_bid = _lower_medians(group[q.has_bid], q.bid_qty[q.has_bid], size)
+    asks, med_ask = _lower_medians(group[q.has_ask], q.ask_qty[q.has_ask], size)
+    products, dates = q.products.names(), q.dates.names()
+    day_order = sorted(range(ndays), key=dates.__getitem__)
     rows = Rows()
-    for product in _ordered(run.products, {k[0] for k in samples}):
-        days = sorted(d for p, d in samples if p == product)
-        if by_day:
-            for date in days:
-                rows.append({"product": product, "date": date,
-                             **_spread_row(*samples[(product, date)])})
-        else:
-            parts = [samples[(product, d)] for d in days]
-            rows.append({"product": product, **_spread_row(
-                sum(p[0] for p in parts), *([x for p in parts for x in p[i]]
-                                            for i in range(1, 5)))})
+    for p in _ordered(run.products, {products[i] for i in np.unique(q.product).tolist()}):
+        pi = products.index(p)
+        for g, head in ([(pi * ndays + d, {"date": dates[d]}) for d in day_order]
+                        if by_day else [(pi, {})]):
+            n = int(samples[g])
+            if not n:
+                continue
+            k = int(two[g])
+            rows.append({"product": p, **head, "samples": n, "two_sided": k,
+                         "two_sided_pct": _share(k, n),
+                         "median_spread_yuan_t": int(med_spread[g]) if k else None,
+                         "median_spread_bp": float(med_bp[g]) if k else None,
+                         "median_bid_qty_kg": int(med_bid[g]) if bids[g] else None,
+                         "median_ask_qty_kg": int(med_ask[g]) if asks[g] else None})
     return rows
 
 
@@ -590,6 +695,7 @@ def analyse(run: Run) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    run.table("daily")  # small (days x products) and read by several measures: read it once
     for name, measure in MEASURES.items():
         try:
             out[name] = measure(run).to_json()

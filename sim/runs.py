@@ -121,7 +121,11 @@ def _column(path: Path, line: int, name: str, conv: Callable[[str], Any],
         try:
             return list(map(int, cells))
         except ValueError:
-            pass  # an empty cell (None), or a bad one, found below
+            pass  # an empty cell (None), or a bad one
+        try:
+            return [int(c) if c else None for c in cells]
+        except ValueError:
+            pass  # a bad one, found below
     elif conv is _text_cell:
         return [c or None for c in cells] if "" in cells else cells
     out = []
@@ -264,6 +268,16 @@ class Run:
         `columns` picks and orders the values of each tuple (default: every column). Reads
         from the cached table when it has been loaded, else from the file.
         """
+        for chunk in self.chunks(name, columns):
+            yield from zip(*chunk, strict=True)
+
+    def chunks(self, name: str, columns: Sequence[str] | None = None
+               ) -> Iterator[list[Sequence[Any]]]:
+        """Stream table `name` as chunks of rows held column-wise: one list per column.
+
+        For code that works a column at a time (numpy); each chunk holds a few thousand rows,
+        so memory stays bounded however long the table. Values are exact, as in `rows`.
+        """
         header = self.columns(name)
         pick = list(columns) if columns is not None else list(header)
         for c in pick:
@@ -272,17 +286,16 @@ class Run:
                                    f"rexsim)")
         cached = self._tables.get(name)
         if cached is not None:
-            if pick == list(header):
-                yield from cached.rows
-            else:
-                idx = [header.index(c) for c in pick]
-                for r in cached.rows:
-                    yield tuple(r[i] for i in idx)
+            idx = [header.index(c) for c in pick]
+            for start in range(0, len(cached.rows), _CHUNK):
+                part = cached.rows[start:start + _CHUNK]
+                yield [[r[i] for r in part] for i in idx]
             return
         yield from self._read(name, header, pick)
 
-    def _read(self, name: str, header: tuple[str, ...], pick: list[str]) -> Iterator[tuple]:
-        """Stream the file's rows, converted a chunk of rows at a time, column by column.
+    def _read(self, name: str, header: tuple[str, ...], pick: list[str]
+              ) -> Iterator[list[Sequence[Any]]]:
+        """Stream the file in chunks of rows, converted column by column.
 
         Converting a whole column with one `map(int, ...)` is several times faster than a
         converter call per cell; a chunk bounds the memory held to _CHUNK rows.
@@ -297,14 +310,13 @@ class Run:
                 reader = csv.reader(fh)
                 next(reader, None)
                 while chunk := list(itertools.islice(reader, _CHUNK)):
-                    if any(n != width for n in map(len, chunk)):
+                    if set(map(len, chunk)) != {width}:
                         bad = next(i for i, cells in enumerate(chunk) if len(cells) != width)
                         raise RunFileError(f"{path}: line {line + 1 + bad} has "
                                            f"{len(chunk[bad])} cells, the header {width}")
                     columns = list(zip(*chunk, strict=True))
-                    converted = [_column(path, line, pick[j], conv, columns[i])
-                                 for j, (conv, i) in enumerate(zip(convs, idx, strict=True))]
-                    yield from zip(*converted, strict=True)
+                    yield [_column(path, line, pick[j], conv, columns[i])
+                           for j, (conv, i) in enumerate(zip(convs, idx, strict=True))]
                     line += len(chunk)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise RunFileError(f"{path}: line {line}: cannot read: {exc}") from None

@@ -204,6 +204,19 @@ def test_analyse_reads_trades_once(tiny, monkeypatch):
     assert opened.count("trades") == 1 and opened.count("quotes") == 1
 
 
+def test_the_answers_do_not_depend_on_how_the_files_are_chunked(tmp_path, monkeypatch):
+    out = tmp_path / "small"
+    run(small_scenario(), seed=5, out=out)
+    whole = analysis.analyse(load_run(out))
+    monkeypatch.setattr("sim.runs._CHUNK", 7)  # days split across many chunks
+    assert analysis.analyse(load_run(out)) == whole
+    tiny = runfixture.write_run(tmp_path / "tiny")
+    monkeypatch.setattr("sim.runs._CHUNK", 4096)
+    whole = analysis.analyse(load_run(tiny))
+    monkeypatch.setattr("sim.runs._CHUNK", 1)
+    assert analysis.analyse(load_run(tiny)) == whole
+
+
 def test_an_older_run_is_analysed_as_far_as_its_files_go(tmp_path):
     r = load_run(runfixture.write_run(tmp_path / "old", drop=("quotes",)))
     doc = analysis.analyse(r)
