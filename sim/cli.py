@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "sim.commands.scenarios",
     "sim.commands.sweep",
     "sim.commands.compare",
+    "sim.commands.report",
     "sim.commands.replay",
     "sim.commands.lobster",
     "sim.commands.validate",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import msgspec
-
 __all__ = ["register"]
 
 
@@ -15,20 +13,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare", help="compare two runs' results (e.g. a baseline and a what-if)",
         description="Compare two runs metric by metric: tonnage, value, average prices, "
-                    "channels, concentration. Each RUN is an output directory of `rexsim run` "
+                    "channels, concentration, each with its change; first every scenario "
+                    "setting in which they differ. Each RUN is an output directory of `rexsim run` "
                     "or its summary.json; or both are sweeps (`rexsim sweep` directories or "
                     "their sweep.json), compared seed by seed: the mean change and its "
                     "standard deviation over the seeds both ran.")
     p.add_argument("base", metavar="BASE_RUN", help="the baseline run")
     p.add_argument("other", metavar="OTHER_RUN", help="the run to compare with it")
     p.add_argument("--json", action="store_true",
-                   help="print the rows as JSON (exact integers: kg, fen, yuan/t)")
+                   help="print the rows as JSON: each metric's key names its unit and holds "
+                        "it (tonnage_kg in kg, value_fen in fen), exact integers")
     p.set_defaults(func=_compare)
 
 
 def _compare(args: argparse.Namespace) -> int:
     from sim.cli import UserError
-    from sim.compare import compare, format_comparison, load_summary, notes
+    from sim.compare import comparison_json, format_comparison, load_summary
     from sim.sweep import compare_sweeps, format_sweep_comparison, load_sweep
 
     sweeps = load_sweep(args.base), load_sweep(args.other)
@@ -42,8 +42,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise UserError("compare: give two runs or two sweeps, not one of each")
     base, other = load_summary(args.base), load_summary(args.other)
     if args.json:
-        doc = {"notes": notes(base, other), "rows": msgspec.to_builtins(compare(base, other))}
-        print(json.dumps(doc, indent=1))
+        print(json.dumps(comparison_json(base, other), indent=1))
     else:
         print(format_comparison(base, other))
     return 0

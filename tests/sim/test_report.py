@@ -1,0 +1,166 @@
+"""The run report: one self-contained HTML page, every chart in it and beside it as a PNG.
+
+The browser test renders the page in headless Chromium (Debian's `chromium`, which CI
+installs) and checks that every chart is there with a visible, non-empty size.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from sim import load_run, rundir
+from sim.cli import main
+from tests.sim import runfixture
+
+pytest.importorskip("matplotlib", reason="the report needs matplotlib (rexsim[report])")
+
+from sim.report import CHARTS, write_report  # noqa: E402  (after the skip above)
+
+ALL_CHARTS = [c.name for c in CHARTS]
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    return runfixture.write_run(tmp_path / "tiny")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The tiny run's report, written once for the tests that only read it."""
+    out = runfixture.write_run(tmp_path_factory.mktemp("r") / "tiny")
+    base = runfixture.write_run(tmp_path_factory.mktemp("b") / "base")
+    summary = json.loads((base / "summary.json").read_text())
+    summary["resolved_scenario"]["behaviour"]["volume_factor"] = 0.5
+    summary["tonnage_kg"] = 20_000
+    (base / "summary.json").write_text(json.dumps(summary))
+    written = write_report(load_run(out), against=load_run(base))
+    return out, written
+
+
+def test_the_report_and_one_png_per_chart_go_into_the_run_directory(report):
+    out, written = report
+    assert written == [out / "report.html"] + [out / f"report-{n}.png" for n in ALL_CHARTS]
+    for png in written[1:]:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, png.name
+    assert rundir.foreign_entries(out) == []  # derived files: a rerun may replace the run
+
+
+def test_every_chart_is_embedded_and_nothing_is_fetched(report):
+    out, written = report
+    page = (out / "report.html").read_text("utf-8")
+    for png in written[1:]:
+        assert base64.b64encode(png.read_bytes()).decode() in page, png.name
+    sources = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_tables_a_person_reads_are_html_tables(report):
+    page = (report[0] / "report.html").read_text("utf-8")
+    assert re.search(r"<td>tonnage traded</td><td>t</td><td class=\"num\">29\.0</td>", page)
+    assert "<td>PRND_OX</td>" in page and "mean |deviation| (bp)" in page
+
+
+def test_against_a_base_run_lists_what_differs_and_every_headline_change(report):
+    page = (report[0] / "report.html").read_text("utf-8")
+    assert "<code>behaviour.volume_factor: 0.5 -&gt; 0.888</code>" in page
+    assert re.search(r"<td>tonnage traded</td><td>t</td><td class=\"num\">20\.0</td>"
+                     r"<td class=\"num\">29\.0</td><td class=\"num\">\+9\.0</td>"
+                     r"<td class=\"num\">\+45\.0%</td>", page)
+
+
+def _only(monkeypatch, *names):
+    """Draw only these charts (each full report costs about a second of rendering)."""
+    import sim.report
+
+    monkeypatch.setattr(sim.report, "CHARTS", tuple(c for c in CHARTS if c.name in names))
+
+
+def test_a_chart_without_data_is_not_left_stale_from_an_earlier_report(tiny, monkeypatch):
+    _only(monkeypatch, "members", "spreads")
+    write_report(load_run(tiny))
+    assert (tiny / "report-spreads.png").exists()
+    (tiny / "quotes.csv").unlink()
+    written = write_report(load_run(tiny))
+    assert not (tiny / "report-spreads.png").exists()
+    assert [p.name for p in written] == ["report.html", "report-members.png"]
+    assert "no quotes.csv" in (tiny / "report.html").read_text("utf-8")
+
+
+def test_cli_writes_the_report_where_asked(tiny, tmp_path, capsys, monkeypatch):
+    _only(monkeypatch, "members", "prices")
+    assert main(["report", str(tiny), "--out", str(tmp_path / "brief" / "may.html")]) == 0
+    assert (tmp_path / "brief" / "may.html").is_file()
+    assert (tmp_path / "brief" / "may-prices.png").is_file()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_without_matplotlib_says_how_to_install_it(tiny, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["report", str(tiny)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'rexsim[report]'" in err
+
+
+def test_cli_refuses_a_sweep_or_a_non_run_in_one_line(tmp_path, capsys):
+    runfixture.write_run(tmp_path / "sweep" / "seed-1")
+    (tmp_path / "sweep" / "sweep.csv").write_text("run,seed\nseed-1,1\n")
+    assert main(["report", str(tmp_path / "sweep")]) == 2
+    assert "is a sweep; give one of its runs ('seed-1'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- browser
+
+CHECK = """<script>
+window.addEventListener("load", () => {
+  const out = [...document.querySelectorAll("img")].map(img => {
+    const box = img.getBoundingClientRect(), style = getComputedStyle(img);
+    return {chart: img.dataset.chart, complete: img.complete, natural: img.naturalWidth,
+            width: box.width, height: box.height,
+            shown: style.display !== "none" && style.visibility !== "hidden"};
+  });
+  const pre = document.createElement("pre");
+  pre.id = "check"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no chromium on PATH (CI installs Debian's: apt-get install chromium), so "
+                "the report is not rendered in a browser here")
+
+
+def test_every_chart_renders_in_a_browser_with_a_visible_size(report, tmp_path):
+    chromium = _chromium()
+    page = (report[0] / "report.html").read_text("utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", CHECK + "</body>"), "utf-8")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+           "--window-size=1280,2000", "--virtual-time-budget=10000", "--dump-dom",
+           probe.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r'<pre id="check">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"chromium printed no check (exit {done.returncode}): {done.stderr[-500:]}"
+    images = json.loads(found.group(1).replace("&quot;", '"'))
+    assert [i["chart"] for i in images] == ALL_CHARTS
+    for i in images:
+        assert i["complete"] and i["natural"] > 0, i
+        assert i["shown"] and i["width"] > 300 and i["height"] > 100, i
