@@ -179,8 +179,22 @@ class SimResults:
         self.wall_seconds: float | None = None  # set by the runner; never written to files
 
     def _write_small(self, directory: Path) -> None:
+        """Write daily.csv and enterprises.csv, then the summary with the run's analysis.
+
+        `sim.analysis` reads the run back from `directory` (every table is there by then);
+        its measures go into the summary before the resolved scenario, which stays last.
+        """
+        from sim.analysis import analyse
+        from sim.runs import load_run
+
         self.daily.write_csv(directory / DAILY_FILE)
         self.enterprises.write_csv(directory / ENTERPRISES_FILE)
+        if "analysis" not in self.summary:
+            analysis = analyse(load_run(directory, summary=self.summary))
+            resolved = self.summary.pop("resolved_scenario", None)
+            self.summary["analysis"] = analysis
+            if resolved is not None:
+                self.summary["resolved_scenario"] = resolved
         (directory / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n",
                                               "utf-8")
 
