@@ -162,11 +162,9 @@ class Agents:
         mblock = np.array(self.min_block, dtype=float)[self.slot_p]
         want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
         self.deal_size = np.where(self.is_user & (want >= mblock), want, 0.0)
-        self.deal_slots = (np.flatnonzero(self.deal_size > 0) if nspec.probability_pct
-                           else np.zeros(0, dtype=np.int64))
         self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
-        self.deal_today = self.deal_slots
-        self.deal_step = np.full(len(self.deal_slots), -1, dtype=np.int64)
+        self.large = self.deal_size > 0  # users large enough to negotiate blocks
+        self.block_need = np.array(self.min_block, dtype=float)[self.slot_p]
         self._deal_p = nspec.probability_pct / 100
         self.sellers_of = [np.flatnonzero(self.is_producer & (self.slot_p == j))
                            for j in range(nprod)]
@@ -270,15 +268,6 @@ class Agents:
         self.lo_s = np.array(self.band_lo, dtype=float)[self.slot_p]
         self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
-        # large users that negotiate a deal today, and at which step: each step's chance
-        # `probability_pct`, drawn once a day (the first step whose draw falls under it)
-        today = self.deal_slots[self.usable[self.deal_slots]]
-        steps = self.beh.steps_per_day
-        u = uniform(self.keys[today], counter(d, 0, DEAL))
-        first = np.floor(np.log1p(-u) / math.log1p(-self._deal_p)) if self._deal_p < 1 else (
-            np.zeros(len(today)))
-        self.deal_today = today
-        self.deal_step = np.where(first < steps, first, -1).astype(np.int64)
         self.makers.start_day(d)
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
@@ -454,16 +443,37 @@ class Agents:
             # in a random order: given that it acts, a slot's u / chance is uniform
             idx = idx[np.argsort(u[acting] / chance[acting], kind="stable")]
         if len(idx):
+            t, idx = self._negotiate(idx, t, k)
+        if len(idx):
             t = self._route(idx, t, k)
         t = self.makers.quote(t, k)
-        todo = self.deal_step == k
-        if todo.any():
-            negotiate = self.deals.negotiate
-            size = self.deal_size_l
-            for i in self.deal_today[todo].tolist():
-                negotiate(i, size[i], t, counter(d, k, PICK))
-                t += REQUEST_SPACING_NS
         return t
+
+    def _negotiate(self, idx: np.ndarray, t: int, k: int) -> tuple[int, np.ndarray]:
+        """Large users with a block-sized need agree some decisions as negotiated blocks.
+
+        Each such decision is a block with probability `negotiation.probability_pct`, for its
+        need up to `negotiation.days` of use (`sim.deals.Deals.negotiate`). Returns the next
+        free instant and the decisions left to route (those that did not deal).
+        """
+        if not self._deal_p or not self.channel_open["offline"]:
+            return t, idx
+        big = self.large[idx] & (self.need[idx] >= self.block_need[idx]) & self.usable[idx]
+        if not big.any():
+            return t, idx
+        d = self.day
+        cand = idx[big]
+        chosen = cand[uniform(self.keys[cand], counter(d, k, DEAL)) < self._deal_p]
+        negotiate = self.deals.negotiate
+        size, need = self.deal_size_l, self.need
+        dealt = []
+        for i in chosen.tolist():
+            if negotiate(i, min(size[i], int(need[i])), t, counter(d, k, PICK)):
+                dealt.append(i)
+            t += REQUEST_SPACING_NS
+        if dealt:
+            idx = idx[~np.isin(idx, dealt)]
+        return t, idx
 
     def _route(self, idx: np.ndarray, t: int, k: int) -> int:
         """Price the deciding slots, choose each one's venue, and act on it.

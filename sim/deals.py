@@ -2,9 +2,10 @@
 
 Both settle on the agents' ledger (`sim.agents.Agents`), with the exchange fee on each side:
 
-- a **negotiated deal**: a large user agrees a block with a producer drawn in proportion to
-  output, at the national price (on the tick, within the band), and registers it with the
-  exchange, which records it as an offline trade off the book;
+- a **negotiated deal**: a large user's decision (sim.agents) agrees its need as a block with
+  a producer drawn in proportion to output, at the national price (on the tick, within the
+  band), and registers it with the exchange, which records it as an offline trade off the
+  book;
 - a **block auction**: the dominant light producer offers part of its stock beyond its working
   cover, with a reserve below the national price that falls the more stock it holds; users of
   the product bid from their needs (what brings them up to their maximum cover) at prices
@@ -51,36 +52,34 @@ class Deals:
         self._seller_cum = [np.cumsum(agents.rate[sl]).tolist() for sl in agents.sellers_of]
         self._seller_total = [float(agents.rate[sl].sum()) for sl in agents.sellers_of]
 
-    def negotiate(self, i: int, want: int, t: int, key: int) -> None:
-        """A large user agrees a deal for `want` kg off the book with a producer, and registers it.
-
-        The deal buys ahead: the user's need (and the producer's) may go below zero, and it
-        places no orders for that product until its need has grown again.
-        """
+    def negotiate(self, i: int, want: int, t: int, key: int) -> int:
+        """A large user agrees a deal for up to `want` kg off the book with a producer drawn
+        in proportion to output, and registers it; returns the kg dealt (0: no deal)."""
         a = self.agents
         if not a.channel_open["offline"]:
-            return
+            return 0
         p = a.slot_p_l[i]
         m = a.slot_m_l[i]
         sellers = self._sellers[p]
         if not sellers:
-            return
+            return 0
         u = float(uniform(a.keys[i:i + 1], key)[0])
         s = sellers[min(bisect_left(self._seller_cum[p], u * self._seller_total[p]),
                         len(sellers) - 1)]
         sm = a.slot_m_l[s]
         if sm == m or not a.usable[s]:
-            return
+            return 0
         lot = a.lot[p]
         tick = a.tick[p]
         price = int(round(float(a.nat_s[i]) / tick)) * tick
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
         bp = a.fee_bp
         affordable = a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
-        qty = min(want, a.stock[sm * a.P + p] // lot * lot, affordable)
+        qty = min(want // lot * lot, a.stock[sm * a.P + p] // lot * lot, affordable)
         if qty < a.min_block[p]:
-            return
+            return 0
         evs = a.ex.register_negotiated(m + 1, sm + 1, a.codes[p], price, qty, time=t)
+        dealt = 0
         for ev in evs:
             if ev.__class__ is Trade:
                 self.negotiated_ids.add(ev.buy_order_id)
@@ -94,8 +93,10 @@ class Deals:
                 a.need[s] -= ev.qty
                 a.totals["fees_fen"] += 2 * fee
                 a.counts["negotiated"] += 1
+                dealt += ev.qty
             elif ev.__class__ is Rejected:
                 a.counts["rejected"] += 1
+        return dealt
 
     # ------------------------------------------------------------------ block auctions
 

@@ -116,17 +116,21 @@ def _participation(volume: float, lot: int, every: float, candidates: float) -> 
     return min(1.0, volume * every / lot / candidates)
 
 
-def _shares(size: np.ndarray, chosen: np.ndarray, total: float) -> np.ndarray:
-    """Daily rates of the chosen members, by size, that add up to `total`.
+def _shares(size: np.ndarray, chosen: np.ndarray, total: float, active: np.ndarray,
+            mean_active: float) -> np.ndarray:
+    """Daily rates of the chosen members, by size, whose use over the run is their share.
 
     The members are the national market's enterprises in the share `members / enterprises`;
     their use (or output) of a product is that share of the national figure, divided among
-    the members who use (make) it by size. A member's rate is relative to its peers' sizes:
-    its own draws never change, whoever else is a member.
+    the members who use (make) it by size. Members who join later use only from then on, so
+    the rates are set on member-days: over the run the chosen members use `total` times the
+    share of the calendar an average member is a member (`mean_active`), whichever members
+    happen to join late. A member's rate is relative to its peers': its own draws never
+    change, whoever else is a member.
     """
     if not chosen.any():
         return np.zeros(0)
-    return size[chosen] * (total / size[chosen].sum())
+    return size[chosen] * (total * mean_active / (size[chosen] * active[chosen]).sum())
 
 
 def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Population:
@@ -175,6 +179,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     is_trader = role == role_names.index("trader") if "trader" in role_names else (
         np.zeros(n, dtype=bool))
     share_of_market = pop.members / sc.national.enterprises  # members' share at full membership
+    active = (ndays - join_day) / ndays  # the share of the calendar each member is a member
+    mean_active = (n_start + 0.5 * (n - n_start)) / n  # late joiners join uniformly
     weight = np.zeros(n)  # each member's expected flow (kg/day), from its own draws alone
     for j, p in enumerate(sc.products):
         daily = (p.monthly_tonnes * 1000.0 * months / ndays * scale
@@ -184,7 +190,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         w_buy = role_w[buying].sum() / 100 if buying else 0.0
         q_buy = _participation(daily, p.lot, every, enterprises * w_buy)
         users = np.isin(role, buying) & (uniform(keys, BUYS + j) < q_buy)
-        use_rate[users, j] = _shares(size, users, daily * share_of_market)
+        use_rate[users, j] = _shares(size, users, daily * share_of_market, active, mean_active)
         if q_buy:
             weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * MEAN_SIZE)
         share = p.dominant_share_pct / 100
@@ -198,7 +204,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         others = daily * (1 - share)
         q_sell = _participation(others, p.lot, every, enterprises * w_sell)
         makers_ = np.isin(role, selling) & (ids > ndom) & (uniform(keys, SELLS + j) < q_sell)
-        make_rate[makers_, j] = _shares(size, makers_, others * share_of_market)
+        make_rate[makers_, j] = _shares(size, makers_, others * share_of_market, active,
+                                        mean_active)
         if q_sell:
             weight[makers_] += size[makers_] * others / (enterprises * w_sell * q_sell
                                                          * MEAN_SIZE)

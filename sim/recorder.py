@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,19 @@ class SimResults:
                                 ("off_exchange", self.off_exchange))}
 
 
+class _TempDir:
+    """A temporary directory removed, quietly, when the last reference to it goes."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="rexsim-run-"))
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
+def _close_all(files: list) -> None:
+    for fh in files:
+        fh.close()
+
+
 class _Bar:
     """One product's tallies for one trading day."""
 
@@ -274,13 +288,13 @@ class Recorder:
         self.days = list(days)
         # a run kept nowhere in particular gets a directory of its own, removed when the last
         # of the recorder and its results goes
-        self._temp = tempfile.TemporaryDirectory(prefix="rexsim-run-") if directory is None \
-            else None
-        self.directory = Path(self._temp.name) if self._temp is not None else directory
+        self._temp = _TempDir() if directory is None else None
+        self.directory = self._temp.path if self._temp is not None else directory
         self._files = {name: open(self.directory / name, "w", newline="", encoding="utf-8")
                        for name in (TRADES_FILE, QUOTES_FILE, OFF_EXCHANGE_FILE)}
         self._writers = {name: csv.writer(fh, lineterminator="\n")
                          for name, fh in self._files.items()}
+        weakref.finalize(self, _close_all, list(self._files.values()))  # a run left unfinished
         self._writers[TRADES_FILE].writerow(TRADE_COLUMNS)
         self._writers[QUOTES_FILE].writerow(QUOTE_COLUMNS)
         self._writers[OFF_EXCHANGE_FILE].writerow(OFF_EXCHANGE_COLUMNS)

@@ -224,8 +224,9 @@ class CounterSpec(_Spec, frozen=True):
 class NegotiationSpec(_Spec, frozen=True):
     """Large deals agreed off the book and registered with the exchange."""
 
-    probability_pct: Pct = 0.2  # chance per step that a large buyer negotiates a deal
-    days: _range(float, 0, 365, open_low=True) = 20.0  # a deal covers this many days of use
+    probability_pct: Pct = 25.0  # chance a large user's decision is a negotiated block
+    days: _range(float, 0, 365, open_low=True) = 20.0  # users whose use over this many days
+    # reaches the product's minimum block are large; a deal is at most that much
 
 
 class BlockAuctionSpec(_Spec, frozen=True):

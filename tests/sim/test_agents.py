@@ -1,42 +1,122 @@
-"""The agents' ledger of needs: each fill reaches its slot's need, in order."""
+"""The enterprises' mechanisms on hand-computed cases: elastic use and output, inventories,
+concessions, the exact ledger with fees."""
 
 from __future__ import annotations
 
-from engine import Side, Trade
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from engine import Cancelled, CancelReason, Side, Trade
 from sim import Simulation
+from sim.agents import USE, MAKE
+from sim.scenario import SupplyEvent
 from tests.sim.small import small_scenario
 
 
-def _filled(agents, slot: int, fills: int) -> None:
-    """Fill a made-up open order of `slot` `fills` times, one lot each, as the exchange would."""
-    lot = agents.lot[agents.slot_p_l[slot]]
-    oid = 10**9 + slot
-    agents.orders[oid] = [slot, 1000, lot * fills]
-    taker = Side.SELL if agents.is_buy_l[slot] else Side.BUY
-    for _ in range(fills):
-        agents.apply([Trade(price=1000, qty=lot, maker_order_id=oid, taker_order_id=-1,
-                            maker_owner=agents.slot_m_l[slot] + 1, taker_owner=0,
-                            aggressor=taker)])
+@pytest.fixture()
+def sim():
+    s = Simulation(small_scenario(), seed=1)
+    s.run_day()
+    return s
 
 
-def test_fills_reduce_a_slots_need_in_order():
-    sim = Simulation(small_scenario(), seed=1)
-    sim.run_day()
+def _slot(a, kind, code):
+    p = a.codes.index(code)
+    return int(np.flatnonzero((a.kind == kind) & (a.slot_p == p) & a.active)[0])
+
+
+def test_use_and_output_respond_to_the_national_price_by_the_elasticities():
+    s = Simulation(small_scenario(), seed=1)
+    s.national.apply_shift(SupplyEvent(date=dt.date(2024, 1, 2), pct=-20, group="light"))
+    s.run_day()
+    a, nat = s.agents, s.national
+    p = a.codes.index("PRND_OX")
+    dev = nat.deviation[p]
+    assert dev > 0.05  # the cut lifted the national price above its path
+    user, maker = _slot(a, USE, "PRND_OX"), _slot(a, MAKE, "PRND_OX")
+    assert a.flow[user] == pytest.approx(a.rate[user] * a.mult[user] * math.exp(-0.4 * dev))
+    assert a.flow[maker] == pytest.approx(
+        a.rate[maker] * a.mult[maker] * math.exp(math.log(0.8) + 0.6 * dev))
+
+
+def test_a_user_with_cover_to_spare_waits_out_a_spike_and_a_full_producer_sells_harder(sim):
     a = sim.agents
-    slot = 0
-    lot = a.lot[a.slot_p_l[slot]]
-    before = float(a.need[slot])
-    _filled(a, slot, 3)
-    assert a.need[slot] == ((before - lot) - lot) - lot  # the same float steps, in order
+    inv = sim.scenario.inventory
+    flow = np.where(a.is_maker, 0.0, 100.0)
+    held = np.where(a.is_user, 1500, np.where(a.is_producer, 1500, 0)).astype(np.int64)
+    a.pending_qty[:] = 0
+    user, maker = _slot(a, USE, "PRND_OX"), _slot(a, MAKE, "PRND_OX")
+    calm = np.zeros(len(a.codes))
+    a._needs(flow, calm, held)
+    assert a.need[user] == pytest.approx(inv.target_cover_days * 100 - 1500)
+    assert a.need[maker] == pytest.approx(1500 - inv.seller_cover_days * 100)
+    spike = np.full(len(a.codes), 0.10)  # the price stands 10% above its normal
+    a._needs(flow, spike, held)
+    cover = max(inv.target_cover_days * math.exp(-inv.cover_elasticity * 0.10),
+                inv.min_cover_days)
+    assert a.need[user] == pytest.approx(cover * 100 - 1500)  # buys less: waits it out
+    assert a.need[maker] == pytest.approx(
+        1500 - inv.seller_cover_days * math.exp(-inv.cover_elasticity * 0.10) * 100)
+    low = np.where(a.is_user, 500, held).astype(np.int64)  # below the minimum cover
+    a._needs(flow, calm, low)
+    assert a.urgent[user] and not a.urgent[maker]
 
 
-def test_a_traders_purchase_becomes_its_resale_need():
-    sim = Simulation(small_scenario(), seed=1)
-    sim.run_day()
+def test_the_concession_grows_with_the_need_beyond_the_order_size(sim):
     a = sim.agents
-    slot = next(s for s, r in enumerate(a.resell_l) if r >= 0)
-    resale = a.resell_l[slot]
-    lot = a.lot[a.slot_p_l[slot]]
-    before = float(a.need[resale])
-    _filled(a, slot, 2)
-    assert a.need[resale] == (before + lot) + lot
+    beh = sim.scenario.behaviour
+    maker = _slot(a, MAKE, "PRND_OX")
+    idx = np.array([maker])
+    floor = np.array([1.0])  # no floor in the way
+    prices = []
+    for days in (beh.order_days, beh.order_days + 4):
+        a.need[maker] = a.rate[maker] * days
+        px, _qty, ok = a._decide(idx, np.zeros(1), floor)
+        assert ok[0]
+        prices.append(px[0])
+    tick = a.tick_s[maker]
+    conc = beh.premium_bp + beh.urgency_bp_per_day * 4
+    want = math.ceil(a.belief[maker] * (1 - conc / 10_000) / tick) * tick
+    want = min(max(want, a.lo_s[maker]), a.hi_s[maker])
+    assert prices[1] == want and prices[1] < prices[0]
+
+
+def test_a_bid_reserves_its_fee_pays_at_the_trade_price_and_gets_the_rest_back(sim):
+    a = sim.agents
+    user = _slot(a, USE, "PRND_OX")
+    m = a.slot_m_l[user]
+    a.cash[m] = 10**9
+    cash0 = a.cash[m]
+    limit, qty, bp = 401_000, 3_000, a.fee_bp
+    held = limit * qty // 10
+    held += held * bp // 10_000
+    a.cash[m] -= held
+    oid = 10**9
+    a.orders[oid] = [user, limit, qty, held, bp]
+    a.slot_oid[user] = oid
+    fill = Trade(price=400_000, qty=1_000, maker_order_id=7, taker_order_id=oid, maker_owner=0,
+                 taker_owner=m + 1, aggressor=Side.BUY)
+    a.apply([fill])
+    value = 400_000 * 1_000 // 10
+    assert a.orders[oid][3] == held - (limit * 1_000 // 10 + limit * 1_000 // 10 * bp // 10_000)
+    a.apply([Cancelled(oid, Side.BUY, limit, 2_000, m + 1, CancelReason.USER)])
+    assert oid not in a.orders and a.slot_oid[user] == 0
+    assert a.cash[m] == cash0 - value - value * bp // 10_000  # paid the trade and its fee
+
+
+def test_a_withdrawn_member_meets_its_needs_off_the_exchange(sim):
+    a = sim.agents
+    maker = _slot(a, MAKE, "PRND_OX")
+    m = a.slot_m_l[maker]
+    a.need[maker] = 5 * a.lot_s[maker]
+    stock0 = a.stock[a.flat_l[maker]] = 10 * int(a.lot_s[maker])
+    cash0 = a.cash[m]
+    a.deal_off(np.array([maker]), friction=np.array([50.0]))
+    q = 5 * int(a.lot_s[maker])
+    price = round(a.nat_s[maker] * (1 - 50 / 10_000))
+    assert a.stock[a.flat_l[maker]] == stock0 - q
+    assert a.cash[m] == cash0 + price * q // 10
+    assert a.off.take_day() == [(a.slot_p_l[maker], m + 1, "sell", q, price * q // 10)]

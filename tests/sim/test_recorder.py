@@ -29,19 +29,24 @@ def test_table_columns_and_dicts():
     assert t.as_dicts() == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
 
 
-def _results() -> SimResults:
+def _results(tmp_path) -> SimResults:
+    from sim.recorder import OFF_EXCHANGE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS
+
+    for name, cols in (("trades.csv", TRADE_COLUMNS), ("quotes.csv", QUOTE_COLUMNS),
+                       ("off_exchange.csv", OFF_EXCHANGE_COLUMNS)):
+        Table(cols, []).write_csv(tmp_path / name)
     t = Table(("a",), [(1,)])
-    return SimResults({"trades": 0}, t, t, t)
+    return SimResults({"trades": 0}, t, t, tmp_path)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pandas") is not None, reason="pandas installed")
-def test_to_pandas_without_pandas_says_so():
+def test_to_pandas_without_pandas_says_so(tmp_path):
     with pytest.raises(ImportError, match="needs pandas"):
-        _results().to_pandas()
+        _results(tmp_path).to_pandas()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas not installed")
-def test_to_pandas_gives_dataframes():
-    frames = _results().to_pandas()
-    assert set(frames) == {"daily", "trades", "enterprises"}
-    assert list(frames["daily"]["a"]) == [1]
+def test_to_pandas_gives_dataframes(tmp_path):
+    frames = _results(tmp_path).to_pandas()
+    assert set(frames) == {"daily", "trades", "quotes", "enterprises", "off_exchange"}
+    assert list(frames["daily"]["a"]) == [1] and len(frames["trades"]) == 0

@@ -13,6 +13,7 @@ from engine import Accepted, Channel
 from sim import Simulation, run
 from sim.calendar import NS_PER_MINUTE
 from sim.errors import RexsimError as UserError
+from tests.sim.conservation import assert_conserved
 from tests.sim.small import END, small_scenario
 
 
@@ -113,7 +114,8 @@ def test_cash_and_stock_never_go_negative(small_run):
 def test_same_seed_gives_byte_identical_files(small_run, tmp_path):
     _, out = small_run
     run(small_scenario(), seed=3, out=tmp_path)
-    for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv"):
+    for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv", "quotes.csv",
+                 "off_exchange.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
@@ -125,14 +127,54 @@ def test_different_seed_gives_different_trades(small_run):
 
 def test_cash_and_stock_are_conserved_exactly():
     sim = Simulation(small_scenario(), seed=5)
-    cash0 = int(sim.population.cash.sum())
-    stock0 = sim.population.stock.sum(axis=0).tolist()
     for _ in range(sim.ndays):
         sim.run_day(check=True)
-    cash, stock = sim.agents.holdings()
-    assert sum(cash) == cash0 + sim.agents.income_fen
-    totals = [sum(row[j] for row in stock) for j in range(len(stock0))]
-    assert totals == [s + p for s, p in zip(stock0, sim.agents.produced_kg, strict=True)]
+    sim.results()
+    assert_conserved(sim)
+
+
+def test_the_summarys_flows_and_off_exchange_tallies_re_sum_from_the_files(small_run):
+    res, out = small_run
+    s = res.summary
+    rows = _read(out / "off_exchange.csv")
+    buy = [r for r in rows if r["side"] == "buy"]
+    assert s["off_exchange"]["tonnage_kg"] == sum(int(r["qty_kg"]) for r in buy) > 0
+    assert s["off_exchange"]["value_fen"] == sum(int(r["value_fen"]) for r in buy)
+    assert any(r["member"] == "0" for r in buy)  # non-members deal off the exchange
+    national = s["tonnage_kg"] + s["off_exchange"]["tonnage_kg"]
+    assert s["off_exchange"]["exchange_share_pct"] == round(100 * s["tonnage_kg"] / national, 3)
+    daily = _read(out / "daily.csv")
+    assert sum(int(r["off_exchange_kg"]) for r in daily) == s["off_exchange"]["tonnage_kg"]
+    ent = _read(out / "enterprises.csv")
+    assert sum(int(e["off_bought_kg"]) for e in ent) == sum(
+        int(r["qty_kg"]) for r in buy if r["member"] != "0")
+
+
+def test_quotes_csv_samples_every_products_touch_at_every_step(small_run):
+    res, out = small_run
+    rows = _read(out / "quotes.csv")
+    sc = small_scenario()
+    assert len(rows) == res.summary["trading_days"] * sc.behaviour.steps_per_day * len(
+        sc.products)
+    for r in rows[:500]:
+        if r["bid"] and r["ask"]:
+            assert int(r["bid"]) < int(r["ask"]) and int(r["bid_qty_kg"]) > 0
+        if not r["bid"]:
+            assert r["bid_qty_kg"] == ""
+    code = "PRND_OX"
+    mine = [r for r in rows if r["product"] == code]
+    both = sum(1 for r in mine if r["bid"] and r["ask"])
+    assert res.summary["by_product"][code]["two_sided_pct"] == round(100 * both / len(mine), 3)
+
+
+def test_every_trade_has_its_kind(small_run):
+    res, _ = small_run
+    kinds = {r[-1] for r in res.trades.rows}
+    assert kinds == {"continuous", "call_auction", "negotiated", "block_auction"}
+    by_kind = res.summary["by_kind"]
+    assert sum(k["tonnage_kg"] for k in by_kind.values()) == res.summary["tonnage_kg"]
+    blocks = res.summary["block_auctions"]
+    assert by_kind["block_auction"]["tonnage_kg"] == blocks["sold_kg"] <= blocks["offered_kg"]
 
 
 def test_daily_rows_agree_with_the_exchanges_bars():
@@ -184,11 +226,13 @@ def test_every_way_of_trading_happens(small_run):
 
 
 def test_scale_multiplies_members_and_flow():
-    one = run(small_scenario(), seed=1, until=END.replace(day=5))
-    two = run(small_scenario(), seed=1, until=END.replace(day=5), scale=2)
+    one = run("baotou-2024", seed=1, until="2024-02-29")
+    two = run("baotou-2024", seed=1, until="2024-02-29", scale=2)
     assert two.summary["members_start"] == 2 * one.summary["members_start"]
-    ratio = two.summary["tonnage_kg"] / one.summary["tonnage_kg"]
-    assert 1.5 < ratio < 2.6
+    for key in ("tonnage_kg", "trades"):
+        assert 1.7 < two.summary[key] / one.summary[key] < 2.4, key
+    off = two.summary["off_exchange"]["tonnage_kg"] / one.summary["off_exchange"]["tonnage_kg"]
+    assert 1.9 < off < 2.1
 
 
 def test_a_scenario_changed_in_code_runs():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sim.errors import RexsimError as UserError
@@ -137,31 +139,99 @@ def test_a_bad_override_is_one_line_naming_it(assignment, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-# --------------------------------------------------------------------------- interventions
+# --------------------------------------------------------------------------- events
 
 
-def _interventions(text: str):
-    return load_scenario("baotou-2024", [f"interventions=[{text}]"]).interventions
+def _events(text: str):
+    return load_scenario("baotou-2024", [f"events=[{text}]"]).events
 
 
-def test_interventions_name_the_dominant_sellers_or_an_id():
-    ivs = _interventions('{date=2024-06-03, action="withdraw", member="dominant_light"}, '
-                         '{date=2024-08-01, action="return", member="dominant_light"}, '
-                         '{date=2024-03-01, action="withdraw", member=17}')
-    assert [(iv.action, iv.member) for iv in ivs] == [
-        ("withdraw", "dominant_light"), ("return", "dominant_light"), ("withdraw", 17)]
+def test_events_are_tagged_by_kind_and_name_their_targets():
+    evs = _events('{date=2024-06-03, kind="withdraw", member="dominant_light"}, '
+                  '{date=2024-08-01, kind="return", member="dominant_light"}, '
+                  '{date=2024-03-01, kind="supply", group="light", pct=-20}, '
+                  '{date=2024-03-01, kind="demand", products=["DY_OX"], pct=15}, '
+                  '{date=2024-04-01, kind="band", pct=8}, {date=2024-04-01, kind="fee", bp=2}, '
+                  '{date=2024-05-01, kind="channel", channel="offline", open=false}')
+    assert [type(e).__name__ for e in evs] == [
+        "WithdrawEvent", "ReturnEvent", "SupplyEvent", "DemandEvent", "BandEvent", "FeeEvent",
+        "ChannelEvent"]
+    assert evs[2].group == "light" and evs[3].products == ["DY_OX"]
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{date=2025-01-02, action="withdraw", member=1}', "date: expected a date from 2024-01-01"),
-    ('{date=2024-05-02, action="withdraw", member=988}', "member: expected an enterprise id"),
-    ('{date=2024-05-02, action="return", member=3}', "without having withdrawn before"),
-    ('{date=2024-05-02, action="withdraw", member=3}, {date=2024-06-03, action="withdraw", '
+    ('{date=2025-01-02, kind="withdraw", member=1}', "date: expected a date from 2024-01-01"),
+    ('{date=2024-05-02, kind="withdraw", member=988}', "member: expected an enterprise id"),
+    ('{date=2024-05-02, kind="return", member=3}', "without having withdrawn before"),
+    ('{date=2024-05-02, kind="withdraw", member=3}, {date=2024-06-03, kind="withdraw", '
      'member=3}', "has already withdrawn by 2024-06-03"),
-    ('{date=2024-05-02, action="leave", member=3}', "$.interventions[0].action"),
-    ('{date=2024-05-02, action="withdraw", member="big_seller"}', "$.interventions[0].member"),
+    ('{date=2024-05-02, kind="leave", member=3}',
+     "$.events[0].kind: expected one of supply, demand, withdraw, return, band, fee, channel"),
+    ('{date=2024-05-02, kind="withdraw", member="big_seller"}', "$.events[0].member"),
+    ('{date=2024-05-02, kind="supply", pct=-20}', "expected either products or group"),
+    ('{date=2024-05-02, kind="supply", group="lite", pct=-20}', "unknown group 'lite'"),
+    ('{date=2024-05-02, kind="supply", products=["XX"], pct=-20}', "unknown product 'XX'"),
+    ('{date=2024-05-02, kind="supply", group="light", pct=-100}', "pct: expected float >= -99"),
+    ('{date=2024-05-02, kind="band", pct=8, abs=900}', "exactly one of pct and abs"),
+    ('{date=2024-05-02, kind="fee", bp=5000}', "bp: expected int <= 1000"),
 ])
-def test_an_impossible_intervention_is_refused(text, message):
+def test_an_impossible_event_is_refused_in_one_line(text, message):
     with pytest.raises(UserError) as info:
-        _interventions(text)
-    assert message in str(info.value)
+        _events(text)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("key, fix", [
+    ('interventions=[{date=2024-06-03, action="withdraw", member=1}]', "[[events]]"),
+    ("behaviour.price_memory_pct=50", "national price"),
+])
+def test_settings_of_earlier_versions_say_what_replaced_them(key, fix):
+    with pytest.raises(UserError, match=re.escape(fix)):
+        load_scenario("baotou-2024", [key])
+
+
+# --------------------------------------------------------------------------- overlays
+
+
+def test_a_wildcard_override_sets_a_field_of_every_entry():
+    sc = load_scenario("baotou-2024", ["products.*.band_pct=10"])
+    assert {p.band_pct for p in sc.products} == {10}
+
+
+def test_an_overlay_merges_its_tables_adds_its_events_and_applies_its_set(tmp_path):
+    (tmp_path / "mine.toml").write_text(
+        'base = "quota-cut-2024"\nname = "mine"\nset = ["products.LA_OX.band_pct=7"]\n'
+        "[population]\nmembers = 1100\n"
+        '[[events]]\ndate = 2024-07-01\nkind = "fee"\nbp = 1\n', "utf-8")
+    sc = load_scenario(tmp_path / "mine.toml")
+    base = load_scenario("baotou-2024")
+    assert sc.name == "mine" and sc.population.members == 1100
+    assert sc.population.members_at_start == base.population.members_at_start  # merged
+    assert [e.kind if hasattr(e, "kind") else type(e).__name__ for e in sc.events] == [
+        "SupplyEvent", "FeeEvent"]
+    assert sc.product("LA_OX").band_pct == 7 and sc.product("CE_OX").band_pct == 5
+    (tmp_path / "next.toml").write_text('base = "mine.toml"\nname = "next"\n', "utf-8")
+    assert load_scenario(tmp_path / "next.toml").population.members == 1100  # relative base
+
+
+def test_an_overlay_that_is_its_own_base_is_refused(tmp_path):
+    (tmp_path / "loop.toml").write_text('base = "loop.toml"\nname = "loop"\n', "utf-8")
+    with pytest.raises(UserError, match="its own base"):
+        load_scenario(tmp_path / "loop.toml")
+
+
+@pytest.mark.parametrize("name, check", [
+    ("quota-cut-2024", lambda sc: [(type(e).__name__, e.group, e.pct) for e in sc.events]
+     == [("SupplyEvent", "light", -20.0)]),
+    ("withdrawal-2024", lambda sc: [(type(e).__name__, e.member) for e in sc.events]
+     == [("WithdrawEvent", "dominant_light")]),
+    ("no-doubling-2024", lambda sc: (sc.population.online_growth_pct,
+                                     sc.population.new_members_online_pct) == (0, 0)),
+    ("wide-band-2024", lambda sc: {p.band_pct for p in sc.products} == {10}),
+    ("members-2025", lambda sc: sc.population.members == 1231),
+])
+def test_each_built_in_what_if_is_baotou_2024_with_its_one_change(name, check):
+    sc = load_scenario(name)
+    base = load_scenario("baotou-2024")
+    assert sc.name == name and check(sc)
+    assert sc.calendar == base.calendar and sc.national == base.national

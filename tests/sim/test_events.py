@@ -1,0 +1,154 @@
+"""Dated scenario events: withdrawals and returns, national shocks, fees; and common random
+numbers: a what-if leaves every other member's random draws exactly as they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+import sim.agents as agents_module
+import sim.streams as streams_module
+from sim import Simulation, run
+from sim.population import DOMINANT_LIGHT
+from sim.scenario import with_overrides
+from tests.sim.conservation import assert_conserved
+from tests.sim.small import small_scenario
+
+WITHDRAW = dt.date(2024, 1, 8)
+RETURN = dt.date(2024, 1, 15)
+SHOCK = [f'events=[{{date={WITHDRAW}, kind="withdraw", member="dominant_light"}}, '
+         f'{{date={RETURN}, kind="return", member="dominant_light"}}]']
+
+
+@pytest.fixture(scope="module")
+def runs():
+    base = run(small_scenario(), seed=3)
+    shocked = run(small_scenario(), seed=3, overrides=SHOCK, check=True)
+    return base, shocked
+
+
+def test_a_withdrawn_member_trades_nothing_on_the_exchange_until_it_returns(runs):
+    _, res = runs
+    mine = [dt.date.fromisoformat(t["date"]) for t in res.trades.as_dicts()
+            if DOMINANT_LIGHT in (t["buyer"], t["seller"])]
+    assert any(d < WITHDRAW for d in mine) and any(d >= RETURN for d in mine)
+    assert not [d for d in mine if WITHDRAW <= d < RETURN]
+
+
+def test_a_producer_that_withdraws_keeps_producing_and_sells_off_the_exchange(runs):
+    base, res = runs
+    def sold_off(r):
+        return sum(o["qty_kg"] for o in r.off_exchange.as_dicts() if o["member"] == DOMINANT_LIGHT
+                   and o["side"] == "sell"
+                   and WITHDRAW <= dt.date.fromisoformat(o["date"]) < RETURN)
+    assert sold_off(res) > sold_off(base) and sold_off(res) > 0
+
+
+def test_before_the_withdrawal_the_run_is_unchanged(runs):
+    base, res = runs
+    rows = base.trades.rows
+    cut = next(i for i, r in enumerate(rows) if dt.date.fromisoformat(r[1]) >= WITHDRAW)
+    assert res.trades.rows[:cut] == rows[:cut] and res.trades.rows != rows
+
+
+def test_the_summary_lists_each_event_with_the_day_it_applied(runs):
+    _, res = runs
+    assert res.summary["overrides"] == SHOCK
+    assert [(e["kind"], e["date"], e["applied"]) for e in res.summary["events"]] == [
+        ("withdraw", str(WITHDRAW), str(WITHDRAW)), ("return", str(RETURN), str(RETURN))]
+    assert "member 1 withdraws" in res.summary["events"][0]["what"]
+
+
+def test_an_event_on_a_holiday_applies_on_the_next_trading_day():
+    saturday = dt.date(2024, 1, 13)
+    res = run(small_scenario(), seed=3, until="2024-01-16", overrides=[
+        f'events=[{{date={saturday}, kind="withdraw", member=5}}]'])
+    assert res.summary["events"][0]["applied"] == "2024-01-15"
+
+
+def test_holdings_are_conserved_through_a_withdrawal_and_a_return():
+    sim = Simulation(with_overrides(small_scenario(), SHOCK), seed=5)
+    for _ in range(sim.ndays):
+        sim.run_day(check=True)
+        if WITHDRAW <= sim.calendar.days[sim.day - 1] < RETURN:
+            assert not [o for p in sim.scenario.products
+                        for o in sim.exchange.book(p.code).orders() if o.owner == DOMINANT_LIGHT]
+    sim.results()
+    assert_conserved(sim)
+
+
+def test_a_national_supply_cut_moves_the_national_price_to_its_equilibrium():
+    cut = [f'events=[{{date=2024-01-03, kind="supply", group="light", pct=-20}}]']
+    base = Simulation(small_scenario(), seed=2)
+    shock = Simulation(with_overrides(small_scenario(), cut), seed=2)
+    for s in (base, shock):
+        for _ in range(s.ndays):
+            s.run_day()
+    p = [x.code for x in shock.scenario.products].index("PRND_OX")
+    implied = shock.national.target[p]
+    assert implied == pytest.approx(-math.log(0.8) / 1.0)
+    # the rest-of-market response has closed almost all its gap (the pull dilutes it a little)
+    assert shock.national.x[p] == pytest.approx(implied, rel=0.01)
+    rise = math.log(shock.national.price[p] / base.national.price[p])
+    assert 0.8 * implied < rise < 1.05 * implied
+
+
+def test_a_fee_event_changes_what_every_later_trade_pays():
+    free = ['events=[{date=2024-01-03, kind="fee", bp=0}]']
+    a = Simulation(with_overrides(small_scenario(), free), seed=2)
+    a.run_day()
+    fees_day1 = a.agents.totals["fees_fen"]
+    assert fees_day1 > 0
+    for _ in range(a.ndays - 1):
+        a.run_day(check=True)
+    assert a.agents.totals["fees_fen"] == fees_day1  # nothing paid from the 3rd on
+    a.results()
+    assert_conserved(a)
+
+
+def test_the_same_shock_and_seed_give_identical_trades(runs):
+    _, res = runs
+    again = run(small_scenario(), seed=3, overrides=SHOCK)
+    assert again.trades.rows == res.trades.rows
+
+
+def test_withdrawing_a_member_leaves_every_other_members_draws_identical(monkeypatch):
+    """Common random numbers: record every draw (stream key, draw number) -> value; for any
+    draw both runs made, the value is the same, and the other members draw from the same keys."""
+    drawn: dict[str, dict[tuple[int, int, str], float]] = {}
+
+    def recording(name, fn, log):
+        def draw(keys, counter, *rest):
+            out = fn(keys, counter, *rest)
+            first = out[0] if isinstance(out, tuple) else out
+            for k, v in zip(np.atleast_1d(keys).tolist(), np.atleast_1d(first).tolist(),
+                            strict=True):
+                log[(k, counter, name)] = v
+            return out
+        return draw
+
+    results = {}
+    for tag, overrides in (("base", []), ("shock", [
+            'events=[{date=2024-01-08, kind="withdraw", member=7}]'])):
+        log: dict[tuple[int, int, str], float] = {}
+        for name in ("uniform", "normal", "normal2"):
+            monkeypatch.setattr(agents_module, name,
+                                recording(name, getattr(streams_module, name), log))
+        s = Simulation(with_overrides(small_scenario(), overrides), seed=4)
+        for _ in range(s.ndays):
+            s.run_day()
+        drawn[tag] = log
+        results[tag] = s
+        monkeypatch.undo()
+    base, shock = results["base"].agents, results["shock"].agents
+    others = base.slot_m != 6  # member 7 is index 6
+    assert np.array_equal(base.keys[others], shock.keys[others])
+    assert np.array_equal(base.friction[others], shock.friction[others])
+    common = drawn["base"].keys() & drawn["shock"].keys()
+    assert len(common) > 10_000
+    assert all(drawn["base"][k] == drawn["shock"][k] for k in common)
+    # and the shocked run changed the market: what members did differs after the date
+    assert results["base"].recorder.kg != results["shock"].recorder.kg

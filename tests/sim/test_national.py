@@ -1,0 +1,93 @@
+"""The national market: anchor paths, equilibria of co-products, adjustment and the pull."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgspec
+import numpy as np
+import pytest
+
+from sim.national import National, anchor_path, equilibrium, shift_vectors
+from sim.scenario import SupplyEvent, load_scenario
+from sim.streams import Streams
+
+D = dt.date
+
+
+def test_the_anchor_path_is_log_linear_between_points_and_flat_outside():
+    days = [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 5), D(2024, 1, 9)]
+    path = np.exp(anchor_path([(D(2024, 1, 2), 100), (D(2024, 1, 4), 400)], 999, days))
+    assert path[0] == pytest.approx(100) and path[1] == pytest.approx(100)
+    assert path[2] == pytest.approx(200)  # half way in logs: the geometric mean
+    assert path[3] == pytest.approx(400) and path[4] == pytest.approx(400)
+    assert np.exp(anchor_path([], 777, days)) == pytest.approx([777] * 5)
+
+
+def test_a_cut_of_the_light_ore_lifts_its_pace_product_most_and_its_surplus_least():
+    sc = load_scenario("baotou-2024")
+    codes = [p.code for p in sc.products]
+    cut = SupplyEvent(date=D(2024, 6, 3), pct=-20, group="light")
+    demand, supply = shift_vectors(sc, [cut])
+    e = equilibrium(sc, demand, supply)
+    g = {x.name: x for x in sc.national.groups}["light"]
+    ox, la = sc.product("PRND_OX"), sc.product("LA_OX")
+    lift = -math.log(0.8)
+    pace = lift / (ox.demand_elasticity + g.supply_elasticity + ox.supply_elasticity)
+    assert e[codes.index("PRND_OX")] == pytest.approx(pace)
+    assert e[codes.index("LA_OX")] == pytest.approx(
+        (lift - g.supply_elasticity * pace) / (la.demand_elasticity + la.supply_elasticity))
+    assert e[codes.index("STAB")] == 0 and e[codes.index("DY_OX")] == 0  # not of that ore
+    assert e[codes.index("PRND_OX")] >= e[codes.index("PRND_MT")] > e[codes.index("LA_OX")] > 0
+
+
+def test_a_demand_boom_of_the_pace_product_makes_more_of_every_co_product():
+    sc = load_scenario("baotou-2024")
+    codes = [p.code for p in sc.products]
+    demand = np.zeros(len(codes))
+    demand[codes.index("PRND_OX")] = math.log(1.3)
+    e = equilibrium(sc, demand, np.zeros(len(codes)))
+    assert e[codes.index("PRND_OX")] > 0
+    assert e[codes.index("LA_OX")] < 0 and e[codes.index("CE_OX")] < 0  # more ore, more La
+
+
+def _quiet(sc):
+    """A scenario whose national noise is off, so prices follow the anchors exactly."""
+    return msgspec.structs.replace(sc, products=[
+        msgspec.structs.replace(p, volatility_bp=0) for p in sc.products])
+
+
+def test_the_national_price_closes_its_set_share_of_the_gap_each_day_and_feels_the_pull():
+    sc = _quiet(load_scenario("baotou-2024"))
+    days = [D(2024, 6, 3) + dt.timedelta(days=k) for k in range(4)]
+    nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
+    j = [p.code for p in sc.products].index("PRND_OX")
+    nat.apply_shift(SupplyEvent(date=days[0], pct=-20, group="light"))
+    target = nat.target[j]
+    lam, w = sc.national.adjust_pct / 100, sc.national.settlement_weight_pct / 100
+    anchor = nat.anchor[:, j]
+    settle = [round(math.exp(anchor[0])) for _ in sc.products]
+    nat.start_day(0, settle, [False] * len(settle))  # nothing traded yesterday: no pull
+    assert math.log(nat.price[j]) == pytest.approx(anchor[0] + lam * target)
+    settle[j] = 400_000
+    nat.start_day(1, settle, [True] * len(settle))
+    x = lam * target + lam * (target - lam * target)
+    assert math.log(nat.price[j]) == pytest.approx((1 - w) * (anchor[1] + x)
+                                                    + w * math.log(400_000))
+
+
+def test_national_use_falls_with_price_by_the_demand_elasticity():
+    sc = _quiet(load_scenario("baotou-2024"))
+    days = [D(2024, 6, 3), D(2024, 6, 4)]
+    nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
+    j = [p.code for p in sc.products].index("PRND_OX")
+    nat.start_day(0, [1] * len(sc.products), [False] * len(sc.products))
+    assert nat.use()[j] == pytest.approx(nat.base_use[j])
+    nat.apply_shift(SupplyEvent(date=days[0], pct=-20, group="light"))
+    nat.start_day(1, [1] * len(sc.products), [False] * len(sc.products))
+    dev = nat.deviation[j]
+    assert dev > 0
+    assert nat.use()[j] == pytest.approx(nat.base_use[j] * math.exp(-0.4 * dev))
+    # output: the cut itself, the ore's response to the pace price and the product's own
+    assert nat.supply_factor()[j] == pytest.approx(math.exp(math.log(0.8) + (0.1 + 0.5) * dev))
