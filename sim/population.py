@@ -29,8 +29,6 @@ __all__ = ["DOMINANT_HEAVY", "DOMINANT_LIGHT", "NEVER", "Population", "build_pop
 DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth producer
 DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth producer
 NEVER = 1 << 30  # a day index no run reaches
-SIZE_SIGMA = 0.8  # log-sd of enterprise size (lognormal): ASSUMPTION
-MEAN_SIZE = float(np.exp(SIZE_SIGMA ** 2 / 2))
 # what a member's draw is for (a member's stream is keyed by these, plus a product index)
 PROVINCE, ROLE, SIZE, JOIN, ONLINE, NEW_ONLINE, SWITCH, PREMIUM = range(1, 9)
 BUYS, SELLS, MAKES = 100, 200, 300  # + product index
@@ -51,7 +49,7 @@ class Population:
         self.keys = keys  # uint64 [n]: each member's random stream
         self.province = province  # int [n]
         self.role = role  # int [n]
-        self.size = size  # float [n]: enterprise size (lognormal, mean MEAN_SIZE)
+        self.size = size  # float [n]: enterprise size (lognormal, mean mean_size)
         self.join_day = join_day  # int [n]: first trading day (index) as a member
         self.online_day = online_day  # int [n]: first trading day online (NEVER if not)
         self.use_rate = use_rate  # float [n, P]: use at the anchor path, kg per trading day
@@ -162,7 +160,9 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     role = _pick(draw(ROLE), role_w)
     ndom = min(2, n)
     role[:ndom] = role_names.index("separator")
-    size = np.exp(SIZE_SIGMA * normal(keys, SIZE))
+    sigma = pop.size_dispersion
+    size = np.exp(sigma * normal(keys, SIZE))
+    mean_size = float(np.exp(sigma ** 2 / 2))
     # join days: start members on day 0, the others on a day of their own
     join_day = np.where(ids <= n_start, 0,
                         1 + np.floor(draw(JOIN) * max(ndays - 1, 1)).astype(np.int64))
@@ -192,7 +192,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         users = np.isin(role, buying) & (uniform(keys, BUYS + j) < q_buy)
         use_rate[users, j] = _shares(size, users, daily * share_of_market, active, mean_active)
         if q_buy:
-            weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * MEAN_SIZE)
+            weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * mean_size)
         share = p.dominant_share_pct / 100
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")
         if dom is not None and dom < n and share:
@@ -208,7 +208,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
                                         mean_active)
         if q_sell:
             weight[makers_] += size[makers_] * others / (enterprises * w_sell * q_sell
-                                                         * MEAN_SIZE)
+                                                         * mean_size)
     online_day = _online_days(sc, days, n, n_start, ndom, join_day, weight, draw)
     _choose_makers(sc, keys, is_trader & (online_day == 0) & (join_day == 0), months, ndays,
                    scale, maker, maker_target, quote_size)

@@ -174,6 +174,7 @@ class PopulationSpec(_Spec, frozen=True):
     new_members_online_pct: Pct = 50.0  # share of members joining later who start online
     online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the plan's growth by it)
     lot_every_days: _range(float, 0.1, 365) = 5.0  # a user of a product needs a lot this often
+    size_dispersion: _range(float, 0, 3) = 0.5  # log-sd of enterprise size (log-normal)
     cash_days: _range(float, 0, 365) = 40.0  # opening cash, in days of the member's purchases
 
 
