@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from sim.errors import RunError, RunFileError
 from sim.experiments import limits
-from sim.experiments.executors import execute, open_backend, shared_of
+from sim.experiments.executors import Backend, execute, open_backend, shared_of
 from sim.experiments.plan import (
     Plan,
     baseline_points,
@@ -125,31 +125,43 @@ def run_plan(plan: Plan, out: str | Path, *, kind: str = "sweep",
     limits.check_runs(len(plan), yes)
     store = SweepStore(out, plan, manifest(plan, kind, extra))  # refuses, writing nothing
     missing = store.missing()
+    backend = None
     if missing:
         run_bytes, probe_summary = limits.probe(plan)
         if before is not None:
             before(probe_summary)
         where, free = limits.free_bytes(out)
         limits.check_disk(missing, run_bytes, free, where, yes)
-    with store:
-        todo = store.pending()
-        reused = len(plan) - len(todo)
-        failures = []
-        if todo:
-            failures = _run(plan, store, todo, reused, jobs, scheduler, progress)
-        if failures:
-            run, error = failures[0]
-            raise RunError(f"{len(failures)} of {len(plan)} runs failed, the first "
-                           f"{run.dir}: {error}; to see it alone: {run.command}; the other "
-                           f"runs are kept: rerun the same sweep to retry these")
-        runs_path, summary_path = store.finish(baseline)
+        backend = open_backend(shared_of(plan, out), missing, jobs, scheduler)
+    try:
+        with store:
+            if backend is not None:
+                try:
+                    backend.ready()  # Dask: every worker sees the directory
+                except BaseException:
+                    store.abandon()  # a new sweep's directory goes again: nothing ran
+                    raise
+            todo = store.pending()
+            reused = len(plan) - len(todo)
+            failures = _run(plan, store, todo, reused, backend, progress) if todo else []
+            if failures:
+                run, error = failures[0]
+                raise RunError(f"{len(failures)} of {len(plan)} runs failed, the first "
+                               f"{run.dir}: {error}; to see it alone: {run.command}; the other "
+                               f"runs are kept: rerun the same sweep to retry these")
+            runs_path, summary_path = store.finish(baseline)
+    finally:
+        if backend is not None:
+            backend.close()
     return SweepResult(frame(read_csv(runs_path)), frame(read_csv(summary_path)), out,
                        len(todo), reused)
 
 
-def _run(plan: Plan, store: SweepStore, todo: list, reused: int, jobs: int | None,
-         scheduler: str | None, progress: bool | Progress | None) -> list:
+def _run(plan: Plan, store: SweepStore, todo: list, reused: int, backend: Backend | None,
+         progress: bool | Progress | None) -> list:
     """Make the pending runs, journaling each as it ends; the runs that failed for good."""
+    if backend is None:  # every run was on disk after all, but its directory was not
+        backend = open_backend(shared_of(plan, store.out), len(todo), 1)
     total = len(plan)
     bar = None
     if progress is True:
@@ -159,7 +171,6 @@ def _run(plan: Plan, store: SweepStore, todo: list, reused: int, jobs: int | Non
                    file=sys.stderr, smoothing=0.1)
     failures = []
     done = reused
-    backend = open_backend(shared_of(plan, store.out), len(todo), jobs, scheduler)
     try:
         for outcome in execute(backend, todo):
             if outcome.error is None:
@@ -172,7 +183,6 @@ def _run(plan: Plan, store: SweepStore, todo: list, reused: int, jobs: int | Non
             elif callable(progress):
                 progress(done, total)
     finally:
-        backend.close()
         if bar is not None:
             bar.close()
     return failures

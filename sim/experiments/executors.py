@@ -27,6 +27,8 @@ import multiprocessing
 import os
 import platform
 import socket
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -93,6 +95,7 @@ class Backend(Protocol):
 
     capacity: int
 
+    def ready(self) -> None: ...
     def submit(self, run: Run) -> Any: ...
     def wait(self, handles: Iterable[Any]) -> list[tuple[Any, Metrics | None,
                                                          BaseException | None]]: ...
@@ -150,6 +153,9 @@ class InProcess:
         self.fn = fn
         self._done: dict[int, tuple[Metrics | None, BaseException | None]] = {}
 
+    def ready(self) -> None:
+        pass
+
     def submit(self, run: Run) -> int:
         try:
             self._done[run.index] = (self.fn(self.shared, run), None)
@@ -173,9 +179,27 @@ class InProcess:
 _WORKER: tuple[Task, Shared] | None = None  # set once in each pool worker
 
 
-def _init_worker(fn: Task, shared: Shared) -> None:
+def _init_worker(fn: Task, shared: Shared, sweep_pid: int) -> None:
+    """Set a pool worker up: what it runs, and to exit if the sweep's process dies."""
     global _WORKER
     _WORKER = (fn, shared)
+    threading.Thread(target=_exit_with, args=(sweep_pid,), daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """Exit this worker once process `pid` is gone (a sweep killed by SIGKILL cannot say so).
+
+    A pool's workers otherwise wait for work forever; a run in progress is cut off, which
+    leaves at most a staging directory that the next publish there removes.
+    """
+    while True:
+        time.sleep(0.25)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # pragma: no cover - a pid reused by another user
+            os._exit(1)
 
 
 def _in_worker(run: Run) -> Metrics:
@@ -204,9 +228,13 @@ class Pool:
         self._pool = self._start()
         self._broken = False
 
+    def ready(self) -> None:
+        pass
+
     def _start(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.capacity, mp_context=_pool_context(),
-                                   initializer=_init_worker, initargs=(self.fn, self.shared))
+                                   initializer=_init_worker,
+                                   initargs=(self.fn, self.shared, os.getpid()))
 
     def submit(self, run: Run) -> Future:
         try:
@@ -269,28 +297,37 @@ class Dask:
             raise RexsimError(f"cannot use the Dask scheduler {scheduler}: {_describe(exc)}",
                               param="scheduler", option="--scheduler") from None
         try:
-            self._check_workers(shared)
-            self._shared = self._client.scatter(shared, broadcast=True, hash=False)
+            self._check_versions()
         except BaseException:
             self.close()
             raise
+        self._shared_value = shared
+        self._shared: Any = None
         self.capacity = 2 * max(1, sum(self._client.nthreads().values()))
 
-    def _check_workers(self, shared: Shared) -> None:
-        """Every worker runs the same versions as here and sees the sweep's directory."""
-        here = _facts(shared.out)
-        for address, facts in self._client.run(_facts, shared.out).items():
+    def ready(self) -> None:
+        """The sweep's directory exists now: check every worker sees it, send what runs share."""
+        self._check_sight(self._shared_value.out)
+        self._shared = self._client.scatter(self._shared_value, broadcast=True, hash=False)
+
+    def _check_versions(self) -> None:
+        """Every worker runs the same versions as here (numpy's streams decide the runs)."""
+        here = _facts()
+        for address, facts in self._client.run(_facts).items():
             for key in ("python", "rexsim", "numpy", "msgspec"):
                 if facts[key] != here[key]:
                     raise RexsimError(f"worker {address} has {key} {facts[key]}, this machine "
                                       f"{here[key]}: install the same versions everywhere, so "
                                       f"runs are the same wherever they run",
                                       param="scheduler", option="--scheduler")
-            if not facts["sees_out"]:
-                raise RexsimError(f"worker {address} ({facts['host']}) cannot see {shared.out}: "
-                                  f"the sweep's directory must be on a filesystem every worker "
-                                  f"shares, at the same path", param="scheduler",
-                                  option="--scheduler")
+
+    def _check_sight(self, out: str) -> None:
+        """Every worker sees the sweep's directory (written by then) at the same path."""
+        for address, (host, sees) in self._client.run(_sees, out).items():
+            if not sees:
+                raise RexsimError(f"worker {address} ({host}) cannot see {out}: the sweep's "
+                                  f"directory must be on a filesystem every worker shares, at "
+                                  f"the same path", param="scheduler", option="--scheduler")
 
     def submit(self, run: Run) -> Any:
         return self._client.submit(self.fn, self._shared, run, pure=False, retries=0,
@@ -330,17 +367,22 @@ def _local_workers(scheduler: str) -> int:
     return int(text)
 
 
-def _facts(out: str) -> dict[str, Any]:
-    """What a worker runs and sees (compared with this machine's before any run)."""
+def _facts() -> dict[str, Any]:
+    """What a worker runs (compared with this machine's before any run)."""
     import msgspec
     import numpy
 
     from sim import __version__
-    from sim.experiments.store import MANIFEST
 
     return {"python": platform.python_version(), "rexsim": __version__,
-            "numpy": numpy.__version__, "msgspec": msgspec.__version__,
-            "host": socket.gethostname(), "sees_out": (Path(out) / MANIFEST).is_file()}
+            "numpy": numpy.__version__, "msgspec": msgspec.__version__}
+
+
+def _sees(out: str) -> tuple[str, bool]:
+    """A worker's host name, and whether it sees the sweep's manifest in `out`."""
+    from sim.experiments.store import MANIFEST
+
+    return socket.gethostname(), (Path(out) / MANIFEST).is_file()
 
 
 def open_backend(shared: Shared, runs: int, jobs: int | None = None,

@@ -34,7 +34,8 @@ from sim.scenario import Scenario, load_scenario, scenario_sha256, with_override
 
 __all__ = [
     "Plan", "Point", "Run", "baseline_points", "grid_points", "label_value", "make_plan",
-    "parse_assignment", "parse_grid", "parse_seeds", "split_values", "toml_value",
+    "parse_assignment", "parse_grid", "parse_seeds", "problem_of", "split_values",
+    "toml_value",
 ]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
@@ -371,12 +372,12 @@ def _point_error(point: Point, exc: ScenarioError) -> ScenarioError:
     """The error of a point: its key when it sets one, else the whole combination."""
     if len(point.overrides) == 1:
         key, _, value = point.overrides[0].partition("=")
-        return ScenarioError(f"value {value}: {_detail(exc)}", param=f"grid {key}",
+        return ScenarioError(f"value {value}: {problem_of(exc)}", param=f"grid {key}",
                              option=f"--grid {key}")
-    return ScenarioError(f"{_shown(point)}: {_detail(exc)}", param="grid", option="--grid")
+    return ScenarioError(f"{_shown(point)}: {problem_of(exc)}", param="grid", option="--grid")
 
 
-def _detail(exc: ScenarioError) -> str:
+def problem_of(exc: ScenarioError) -> str:
     """The problem without the scenario module's `NAME (with --set): ` source prefix."""
     head, sep, rest = exc.detail.partition(" (with --set): ")
     return rest if sep and " " not in head else exc.detail

@@ -94,22 +94,29 @@ class SweepStore:
             raise OutputError(f"{self.out} is a file, not a directory", param="out",
                               option="--out")
         self.resuming = self._check(doc)
+        self._made_dir = False
+        self._todo: list[Run] = []
+        self._recover: list[Run] = []  # complete on disk, not journaled
+        self._good = 0  # journal bytes up to its last whole line
+        self._scan()
 
     def missing(self) -> int:
-        """How many runs have no directory yet (read-only: for sizing a sweep before it runs)."""
-        if not self.resuming:
-            return len(self.plan)
-        return sum(1 for run in self.plan.runs()
-                   if not (self.out / run.dir / _SUMMARY).is_file())
+        """How many runs are still to make (read-only: for sizing a sweep before it runs)."""
+        return len(self._todo)
 
     def open(self) -> SweepStore:
         """Take the directory: lock it, write the manifest if new, open the journal."""
         try:
+            self._made_dir = not self.out.exists()
             self.out.mkdir(parents=True, exist_ok=True)
             self._lock()
             if not self._check(self.doc):  # again, now that no other sweep can write here
                 _write_text(self.out / MANIFEST, json.dumps(self.doc, indent=1) + "\n")
+            self._scan()
             self._journal = open(self.out / JOURNAL, "a+b")
+            self._journal.truncate(self._good)  # a torn last line (a kill mid-write) goes
+            for run in self._recover:
+                self.record(run, self._metrics_on_disk(run))
         except RexsimError:
             self.close()
             raise
@@ -169,6 +176,19 @@ class SweepStore:
                               f"wait for it, or give another --out", param="out",
                               option="--out") from None
 
+    def abandon(self) -> None:
+        """Remove what `open()` wrote into a new sweep's directory (nothing has run)."""
+        if self.resuming:
+            return
+        self.close()
+        for name in (JOURNAL, MANIFEST, LOCK):
+            (self.out / name).unlink(missing_ok=True)
+        if self._made_dir:
+            try:
+                self.out.rmdir()
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Release the directory (the journal stays for a later resume)."""
         for fh in (self._journal, self._lockfile):
@@ -185,28 +205,37 @@ class SweepStore:
     # ------------------------------------------------------------------ resuming
 
     def pending(self) -> list[Run]:
-        """The runs still to do, in order; complete runs found on disk are journaled first."""
-        self._read_journal()
-        todo = []
-        for run in self.plan.runs():
-            summary_path = self.out / run.dir / _SUMMARY
-            if run.index in self._index:
-                if summary_path.is_file():
-                    continue
-                del self._index[run.index]  # journaled, but its directory is gone: redo it
-            found = self._finished_on_disk(run, summary_path)
-            if found is None:
-                todo.append(run)
-            else:
-                self.record(run, found)
-        return todo
+        """The runs still to make, in the sweep's order."""
+        return list(self._todo)
 
-    def _read_journal(self) -> None:
-        """Index the journal's whole lines; drop a torn last line (a kill mid-write)."""
-        fh = self._journal
-        assert fh is not None
-        fh.seek(0)
-        data = fh.read()
+    def _scan(self) -> None:
+        """Which runs are complete, journaled or only on disk, and which are still to make.
+
+        Read-only. A run directory holding a run of another configuration is refused here,
+        before anything is written.
+        """
+        self._index, self._good = self._read_journal()
+        self._todo, self._recover = [], []
+        for run in self.plan.runs():
+            summary = self.out / run.dir / _SUMMARY
+            if not summary.is_file():
+                self._index.pop(run.index, None)  # journaled, but its directory is gone
+                self._todo.append(run)
+            elif run.index not in self._index:
+                if self._metrics_on_disk(run) is None:
+                    self._todo.append(run)
+                else:
+                    self._recover.append(run)
+
+    def _read_journal(self) -> tuple[dict[int, int], int]:
+        """The journal's whole lines (run -> offset) and the bytes up to the last of them.
+
+        A torn last line (a kill mid-write) is left out; a damaged line with whole lines after
+        it is an error (RunFileError).
+        """
+        path = self.out / JOURNAL
+        data = path.read_bytes() if path.is_file() else b""
+        index: dict[int, int] = {}
         offset = 0
         for line in data.splitlines(keepends=True):
             try:
@@ -215,14 +244,13 @@ class SweepStore:
                 entry = None
             if entry is None:
                 if offset + len(line) < len(data):
-                    raise RunFileError(f"{self.out / JOURNAL}: damaged line at byte {offset} "
-                                       f"with whole lines after it; remove the file to rebuild "
-                                       f"it from the run directories")
+                    raise RunFileError(f"{path}: damaged line at byte {offset} with whole lines "
+                                       f"after it; remove the file to rebuild it from the run "
+                                       f"directories")
                 break
-            self._index[self._run_of(entry).index] = offset
+            index[self._run_of(entry).index] = offset
             offset += len(line)
-        if offset < len(data):
-            fh.truncate(offset)
+        return index, offset
 
     def _run_of(self, entry: Any) -> Run:
         try:
@@ -236,19 +264,18 @@ class SweepStore:
                                f"the run directories")
         return run
 
-    def _finished_on_disk(self, run: Run, path: Path) -> Metrics | None:
-        """A complete run of `run` found in its directory (its metrics), or None.
+    def _metrics_on_disk(self, run: Run) -> Metrics | None:
+        """The metrics of `run` read from its directory's summary, or None if it has none.
 
         A run of another configuration there is refused: it would be mixed into this sweep.
         """
-        if not path.is_file():
-            return None
         from sim.metrics import headline
 
+        path = self.out / run.dir / _SUMMARY
         try:
             summary = json.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return None  # not a published run: it is rewritten whole
+            return None  # not a published run: it is made again, and replaced whole
         if (summary.get("scenario_sha256"), summary.get("command")) != (run.sha256,
                                                                          run.command):
             raise OutputError(f"{path.parent} holds a run of another configuration (its "
