@@ -301,14 +301,12 @@ class Dask:
         except BaseException:
             self.close()
             raise
-        self._shared_value = shared
-        self._shared: Any = None
+        self._shared = shared
         self.capacity = 2 * max(1, sum(self._client.nthreads().values()))
 
     def ready(self) -> None:
-        """The sweep's directory exists now: check every worker sees it, send what runs share."""
-        self._check_sight(self._shared_value.out)
-        self._shared = self._client.scatter(self._shared_value, broadcast=True, hash=False)
+        """The sweep's directory exists now: check that every worker sees it."""
+        self._check_sight(self._shared.out)
 
     def _check_versions(self) -> None:
         """Every worker runs the same versions as here (numpy's streams decide the runs)."""
@@ -330,6 +328,8 @@ class Dask:
                                   f"the same path", param="scheduler", option="--scheduler")
 
     def submit(self, run: Run) -> Any:
+        # what runs share goes with each run (a few kB): no scattered data a dying worker
+        # could take with it
         return self._client.submit(self.fn, self._shared, run, pure=False, retries=0,
                                    key=f"rexsim-run-{run.index}-{os.urandom(6).hex()}")
 
