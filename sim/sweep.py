@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -85,6 +86,7 @@ def sweep(scenario: Scenario | str | Path = "baotou-2024", *, out: str | Path,
     if isinstance(seeds, str):
         seeds = parse_seeds(seeds)
     keys = _grid(grid)
+    limits.check_runs(math.prod(len(v) for _, v in keys) * len(seeds), yes)  # before building
     plan = make_plan(scenario, list(seeds), grid_points(keys), overrides=overrides,
                      until=until, scale=scale)
     pairs = baseline_points(plan.points, _baseline(baseline)) if baseline else None
@@ -300,8 +302,9 @@ def format_sweep(summary: Table, doc: dict[str, Any], metrics: Sequence[str] | N
     cols = summary.columns
     rows = [dict(zip(cols, r, strict=True)) for r in summary.rows]
     seeds = doc["seeds"]
-    head = (f"{doc['scenario']}  {len(doc['points'])} point(s) x seeds {_seed_list(seeds)} = "
-            f"{doc['runs']} runs  scale {doc['scale']}"
+    n = len(doc["points"])
+    head = (f"{doc['scenario']}  {n} point{'s' if n > 1 else ''} x seeds {_seed_list(seeds)} "
+            f"= {doc['runs']} runs  scale {doc['scale']}"
             + (f"  until {doc['until']}" if doc.get("until") else ""))
     lines = [head, *(f"set {a}" for a in doc["overrides"])]
     lines.append(f"mean over seeds, sd, and the mean's 95% interval (Student t, "

@@ -32,6 +32,9 @@ from typing import IO, Any
 
 from sim.errors import OutputError, RexsimError, RunFileError
 from sim.experiments.plan import Plan, Run
+from sim.experiments.summary import summary_columns, summary_rows
+from sim.experiments.tables import write_csv
+from sim.metrics import headline
 
 try:
     import fcntl
@@ -269,8 +272,6 @@ class SweepStore:
 
         A run of another configuration there is refused: it would be mixed into this sweep.
         """
-        from sim.metrics import headline
-
         path = self.out / run.dir / _SUMMARY
         try:
             summary = json.loads(path.read_text("utf-8"))
@@ -296,10 +297,6 @@ class SweepStore:
         fh.write(line.encode("ascii"))
         fh.flush()
 
-    def done(self) -> int:
-        """How many runs are journaled."""
-        return len(self._index)
-
     def metrics(self, index: int) -> Metrics:
         """One journaled run's metrics (read from the journal, not kept in memory)."""
         fh = self._journal
@@ -311,16 +308,12 @@ class SweepStore:
 
     def finish(self, baseline: Sequence[int] | None = None) -> tuple[Path, Path]:
         """Every run done: the journal in order, then sweep.csv and sweep-summary.csv."""
-        from sim.experiments.summary import summary_columns, summary_rows
-
         missing = len(self.plan) - len(self._index)
         if missing:
             raise RunFileError(f"{self.out}: {missing} of {len(self.plan)} runs are not done")
         self._rewrite_journal()
         keys = self._metric_keys()
         runs_path, summary_path = self.out / RUNS_TABLE, self.out / SUMMARY_TABLE
-        from sim.experiments.tables import write_csv
-
         write_csv(runs_path, ("run", *self.plan.columns, "seed", *keys), self._run_rows(keys))
         write_csv(summary_path, summary_columns(self.plan.columns, baseline is not None),
                   summary_rows(self.plan, keys, self.point_values, baseline))

@@ -221,6 +221,13 @@ def test_progress_reports_every_run_as_it_ends(swept):
     assert seen == [(k, 6) for k in range(1, 7)]
 
 
+def test_a_progress_bar_counts_runs_on_stderr(tmp_path, capsys):
+    sweep(small_scenario(), out=tmp_path / "bar", seeds=[1, 2], until="2024-01-03", jobs=1,
+          progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "run" in err
+
+
 def test_tables_are_light_tables_without_pandas(swept, monkeypatch):
     out, _, _ = swept
     monkeypatch.setitem(sys.modules, "pandas", None)
