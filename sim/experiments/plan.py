@@ -262,7 +262,7 @@ class Plan:
     """A sweep's runs, every point checked: what `store` records and `executors` run."""
 
     base: Scenario  # the scenario before any override (what workers receive)
-    source: str  # how the scenario was given: a name, a path, or <Scenario 'name'>
+    source: str  # how the scenario was given: a name, a path, or <Scenario NAME>
     overrides: tuple[str, ...]  # the sweep's --set, for every run
     points: tuple[Point, ...]
     hashes: tuple[str, ...]  # each point's resolved scenario

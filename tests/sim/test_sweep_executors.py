@@ -7,6 +7,7 @@ so, where `distributed` is not installed (install `rexsim[dask]` to run them, as
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,18 @@ import pytest
 
 from sim.cli import main
 from sim.errors import RexsimError, RunError
-from sim.experiments.executors import Dask, InProcess, Pool, Shared, execute, open_backend
-from sim.experiments.plan import Run
+from sim.experiments.executors import (
+    Dask,
+    InProcess,
+    Pool,
+    Shared,
+    execute,
+    open_backend,
+    perform,
+    shared_of,
+)
+from sim.experiments.plan import Run, grid_points, make_plan
+from sim.metrics import headline
 from sim.sweep import sweep
 from tests.sim.small import small_scenario
 
@@ -54,6 +65,21 @@ def test_a_process_pool_writes_the_same_files_as_sequential_runs(sequential, tmp
 def test_a_dask_local_cluster_writes_the_same_files_as_sequential_runs(sequential, tmp_path):
     make(tmp_path / "s", scheduler="local:2")
     assert tree(tmp_path / "s") == sequential
+
+
+def test_a_worker_hands_back_the_runs_headline_metrics_only(tmp_path):
+    plan = make_plan(small_scenario(), [2], grid_points([]), until="2024-01-04")
+    (tmp_path / "sweep.json").write_text("{}")  # the sweep's directory, as workers see it
+    metrics = perform(shared_of(plan, tmp_path), plan.run(0))
+    summary = json.loads((tmp_path / "seed-2" / "summary.json").read_text())
+    assert metrics == [(m.key, m.value) for m in headline(summary)]  # no tables, no summary
+
+
+def test_a_worker_that_cannot_see_the_sweep_says_so(tmp_path):
+    plan = make_plan(small_scenario(), [2], grid_points([]), until="2024-01-04")
+    with pytest.raises(RexsimError, match="cannot see the sweep's directory"):
+        perform(shared_of(plan, tmp_path / "elsewhere"), plan.run(0))
+    assert not (tmp_path / "elsewhere").exists()
 
 
 # --------------------------------------------------------------------------- failures
