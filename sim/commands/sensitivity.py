@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Sample ranges of scenario settings (SALib: Morris trajectories or the "
                     "Sobol' sequence), run the samples as a sweep (resumable, on processes or "
                     "Dask, in OUT/sample-N/seed-S/), and print and write OUT/sensitivity.csv: "
-                    "each parameter's importance for each metric (Morris mu*, its 95%% "
-                    "interval, sigma and mu; Sobol first-order and total indices with 95%% "
+                    "each parameter's importance for each metric (Morris mu*, its 95% "
+                    "interval, sigma and mu; Sobol first-order and total indices with 95% "
                     "intervals). With --what-if, the answer analysed is each sample's change "
                     "under the what-if, paired by seed. Integer settings get integer samples "
                     "(rounded). Needs `pip install 'rexsim[sensitivity]'`.")

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "every seed (each run exactly `rexsim run`, in OUT/POINT/seed-N/), and "
                     "write OUT/sweep.csv (one row per run: grid values, seed, every headline "
                     "metric) and OUT/sweep-summary.csv (per point: each metric's mean, sd and "
-                    "95%% Student t interval over the seeds; with --baseline, the change paired "
+                    "95% Student t interval over the seeds; with --baseline, the change paired "
                     "by seed and its interval). Rerunning the same command resumes; another "
                     "configuration in OUT is refused. `rexsim compare` pairs two sweeps.")
     p.add_argument("scenario", nargs="?", default="baotou-2024", metavar="SCENARIO_OR_FILE",
