@@ -139,7 +139,7 @@ def _numeric_part(union: Any) -> Any:
 
 
 def _param_error(key: str, detail: str) -> RexsimError:
-    return RexsimError(f"{key}: {detail}", param="params", option=f"--param {key}")
+    return RexsimError(detail, param=f"param {key}", option=f"--param {key}")
 
 
 def resolve_params(scenario: Scenario, specs: Iterable[tuple[str, float, float]],
@@ -304,11 +304,15 @@ def sensitivity(scenario: Scenario | str | Path = "baotou-2024", *,
     what_if = list(what_if)
     for a in what_if:
         parse_assignment(a, "--what-if")
+    try:
+        with_overrides(base, [*overrides, *what_if])
+    except ScenarioError as exc:
+        raise RexsimError(problem_of(exc), param="what_if", option="--what-if") from None
     X = sample(ps, method, samples, seed=sample_seed, levels=levels)
     points = param_points(ps, X, what_if)
     seeds = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
     plan = make_plan(scenario, seeds, points, overrides=overrides, until=until, scale=scale,
-                     distinct=False)
+                     distinct=False, option="--param")
     pairs = baseline_points(plan.points, {"variant": "base"}) if what_if else None
     design = {"method": method, "samples": samples, "levels": levels,
               "sample_seed": sample_seed, "what_if": what_if,

@@ -74,7 +74,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
                       yes=args.yes, progress=not args.quiet and sys.stderr.isatty())
     if not args.quiet:
         runs = res.ran + res.reused
-        print(f"{args.method} over {len(args.params)} parameters: {runs} runs "
+        k = len(args.params)
+        print(f"{args.method} over {k} parameter{'s' if k > 1 else ''}: {runs} runs "
               f"({res.ran} made, {res.reused} already complete)")
         print(format_indices(read_csv(out / FILE), args.method))
         print(f"\nwrote {out}/{FILE}, {out}/sweep.csv, {out}/sweep-summary.csv and each "

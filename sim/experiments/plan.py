@@ -309,12 +309,13 @@ def run_command(source: str, seed: int, until: dt.date | None, scale: int,
 
 def make_plan(scenario: Scenario | str | Path, seeds: Sequence[int], points: Sequence[Point],
               *, overrides: Sequence[str] = (), until: dt.date | str | None = None,
-              scale: int = 1, distinct: bool = True) -> Plan:
+              scale: int = 1, distinct: bool = True, option: str = "--grid") -> Plan:
     """Resolve and check every point's scenario before anything runs; the sweep's Plan.
 
-    A bad key or value is one ScenarioError line naming the grid key (or, with several keys,
-    the point's combination of values). With `distinct`, two points that resolve to the same
-    scenario (`8` and `8.0`) are an error: they would be the same runs twice.
+    A bad key or value is one ScenarioError line naming the key (or, with several keys, the
+    point's combination of values), worded for `option`, the flag that made the points. With
+    `distinct`, two points that resolve to the same scenario (`8` and `8.0`) are an error:
+    they would be the same runs twice.
     """
     seeds = list(seeds)
     if not seeds:
@@ -337,7 +338,7 @@ def make_plan(scenario: Scenario | str | Path, seeds: Sequence[int], points: Seq
         try:
             sc = with_overrides(base, overrides + point.overrides)
         except ScenarioError as exc:
-            raise _point_error(point, exc) from None
+            raise _point_error(point, exc, option) from None
         sha = scenario_sha256(sc)
         if distinct and sha in seen:
             raise RexsimError(f"{_shown(points[seen[sha]])} and {_shown(point)} give the same "
@@ -368,13 +369,14 @@ def _until(until: dt.date | str | None) -> dt.date | None:
                        option="--until") from None
 
 
-def _point_error(point: Point, exc: ScenarioError) -> ScenarioError:
+def _point_error(point: Point, exc: ScenarioError, option: str) -> ScenarioError:
     """The error of a point: its key when it sets one, else the whole combination."""
+    param = option.lstrip("-")
     if len(point.overrides) == 1:
         key, _, value = point.overrides[0].partition("=")
-        return ScenarioError(f"value {value}: {problem_of(exc)}", param=f"grid {key}",
-                             option=f"--grid {key}")
-    return ScenarioError(f"{_shown(point)}: {problem_of(exc)}", param="grid", option="--grid")
+        return ScenarioError(f"value {value}: {problem_of(exc)}", param=f"{param} {key}",
+                             option=f"{option} {key}")
+    return ScenarioError(f"{_shown(point)}: {problem_of(exc)}", param=param, option=option)
 
 
 def problem_of(exc: ScenarioError) -> str:

@@ -58,7 +58,7 @@ def test_integer_ranges_shrink_to_whole_numbers_and_both_ends_must_be_valid():
     sc = small_scenario()
     p, = resolve_params(sc, [("population.members", 119.5, 200.7)])
     assert (p.low, p.high, p.integer) == (120.0, 200.0, True)
-    with pytest.raises(RexsimError, match=r"^params: behaviour.act_pct: -5.0: "
+    with pytest.raises(RexsimError, match=r"^param behaviour.act_pct: -5.0: "
                                           r"\$.behaviour.act_pct: expected float >= 0") as info:
         resolve_params(sc, [("behaviour.act_pct", -5, 50)])
     assert info.value.option == "--param behaviour.act_pct"
