@@ -19,10 +19,11 @@ from sim.errors import OutputError, RexsimError, RunError, RunFileError, Scenari
 from sim.recorder import Recorder, SimResults, Table
 from sim.runner import Simulation, run
 from sim.scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
-# sim.sweep and sim.sensitivity are these functions; import their modules' other names with
-# `from sim.sweep import load_sweep` (`import sim.sweep as m` would give the function)
 from sim.sensitivity import sensitivity
 from sim.sweep import sweep
+
+# sim.sweep and sim.sensitivity are the functions; their modules' other names import as
+# `from sim.sweep import load_sweep` (`import sim.sweep as m` would give the function)
 
 try:
     __version__ = version("rexsim")
