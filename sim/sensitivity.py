@@ -41,11 +41,12 @@ from sim.experiments.plan import (
     baseline_points,
     make_plan,
     parse_assignment,
+    parse_seeds,
     problem_of,
     toml_value,
 )
 from sim.experiments.tables import frame, read_csv, write_csv
-from sim.metrics import UNITS, format_value, unit_of
+from sim.metrics import UNITS, format_value, headline, unit_of
 from sim.recorder import Table
 from sim.scenario import Scenario, load_scenario, with_overrides
 from sim.sweep import Progress, run_plan
@@ -293,8 +294,6 @@ def sensitivity(scenario: Scenario | str | Path = "baotou-2024", *,
     arguments are as for `sim.sweep`. Returns `indices` (sensitivity.csv: one row per
     metric and parameter) and the sweep's `runs` and `summary` tables.
     """
-    from sim.experiments.plan import parse_seeds
-
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     specs = [parse_param(t) for t in params] if not isinstance(params, Mapping) else [
         (k, float(lo), float(hi)) for k, (lo, hi) in params.items()]
@@ -319,8 +318,6 @@ def sensitivity(scenario: Scenario | str | Path = "baotou-2024", *,
               "params": [p._asdict() for p in ps]}
 
     def check_metrics(summary: dict[str, Any]) -> None:
-        from sim.metrics import headline
-
         _check_metrics(metrics, [m.key for m in headline(summary)])
 
     res = run_plan(plan, out, kind="sensitivity", extra={"sensitivity": design},
