@@ -77,7 +77,12 @@ def _sensitivity(args: argparse.Namespace) -> int:
         k = len(args.params)
         print(f"{args.method} over {k} parameter{'s' if k > 1 else ''}: {runs} runs "
               f"({res.ran} made, {res.reused} already complete)")
-        print(format_indices(read_csv(out / FILE), args.method))
+        table = read_csv(out / FILE)
+        rounded = list(dict.fromkeys(r[3] for r in table.rows if r[6] == "true"))
+        if rounded:
+            print(f"integer settings, each sample rounded to the nearest integer: "
+                  f"{', '.join(rounded)}")
+        print(format_indices(table, args.method))
         print(f"\nwrote {out}/{FILE}, {out}/sweep.csv, {out}/sweep-summary.csv and each "
               f"run's directory")
     return 0

@@ -164,6 +164,8 @@ def test_cli_sensitivity_prints_the_ranking_and_refuses_an_unknown_metric(tmp_pa
     assert main([*args, "--out", str(tmp_path / "s")]) == 0
     text = capsys.readouterr().out
     assert "morris over 2 parameters: 6 runs (6 made, 0 already complete)" in text
-    assert "tonnage_kg (mean over seeds" in text and "population.members" in text
+    assert "tonnage_kg (mean over seeds" in text
+    assert "integer settings, each sample rounded to the nearest integer: population.members" \
+        in text
     sample = read_csv(tmp_path / "s" / "sweep.csv")
     assert all(type(v) is int for v in sample.column("population.members"))
