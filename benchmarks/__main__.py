@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("engine", "lobster", "sim")
+COMMANDS = ("engine", "lobster", "sim", "sweep")
 
 
 def _unavailable(name: str, error: Exception):

@@ -29,6 +29,11 @@ from sim.recorder import Recorder, SimResults, Table
 from sim.runner import Simulation, run
 from sim.runs import Run, Sweep, load_run
 from sim.scenario import Scenario, builtin_scenarios, load_scenario, parse_scenario
+from sim.sensitivity import sensitivity
+from sim.sweep import sweep
+
+# sim.sweep and sim.sensitivity are the functions; their modules' other names import as
+# `from sim.sweep import load_sweep` (`import sim.sweep as m` would give the function)
 
 try:
     __version__ = version("rexsim")
@@ -54,4 +59,6 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "run",
+    "sensitivity",
+    "sweep",
 ]

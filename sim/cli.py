@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "sim.commands.run",
     "sim.commands.scenarios",
     "sim.commands.sweep",
+    "sim.commands.sensitivity",
     "sim.commands.compare",
     "sim.commands.report",
     "sim.commands.replay",

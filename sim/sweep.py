@@ -1,204 +1,358 @@
-"""Run one scenario over several seeds and summarise each metric across them.
+"""Sweeps: a scenario over seeds and a grid of settings, resumable, on processes or Dask.
 
-A what-if answered with one seed may be noise; over seeds 1-8 it has a mean and a spread.
-Each seed's run is exactly `rexsim run --seed N` (its files go to `OUT/seed-N/`), runs go to
-worker processes, and `sweep.json` lists every metric's value per seed (exact integers for
-kg, fen and yuan/t) with its mean, sample standard deviation, minimum and maximum. The file
-does not depend on how many workers ran. `rexsim compare` pairs two sweeps seed by seed.
+One run is an anecdote: `sweep()` runs every combination of the grid's values for every seed,
+each run exactly as `rexsim run` would make it, in its own directory (`OUT/POINT/seed-N/`,
+`OUT/seed-N/` without a grid), and writes
+
+- `sweep.csv`: one row per run: its directory, its grid values, its seed and every headline
+  metric (`sim.metrics.headline`; each column's name ends in its unit: `tonnage_kg`, ...);
+- `sweep-summary.csv`: per grid point and metric, the mean over seeds, its sample standard
+  deviation and 95% Student t interval, and with a baseline the change against it, paired by
+  seed, with its interval (percentage points for shares).
+
+The sweep's directory records its configuration (`sweep.json`), so running the same sweep
+again resumes it (complete runs are kept, the rest are made) and a different sweep is
+refused; see `sim.experiments.store`. Runs go to worker processes (`jobs`) or to a Dask
+cluster (`scheduler`), with the same files either way (`sim.experiments.executors`).
+`rexsim compare A B` pairs two sweeps run by run (`compare_sweeps`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
-import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sim.errors import RexsimError, RunFileError
-from sim.compare import metric_format, metrics, show
+from sim.errors import RunError, RunFileError
+from sim.experiments import limits
+from sim.experiments.executors import Backend, execute, open_backend, shared_of
+from sim.experiments.plan import (
+    Plan,
+    baseline_points,
+    grid_points,
+    make_plan,
+    parse_assignment,
+    parse_grid,
+    parse_seeds,
+    toml_value,
+)
+from sim.experiments.stats import estimate, paired
+from sim.experiments.store import MANIFEST, RUNS_TABLE, SweepStore, manifest
+from sim.experiments.tables import frame, read_csv
+from sim.metrics import UNITS, format_value, unit_of
+from sim.recorder import Table
+from sim.scenario import Scenario
 
 __all__ = [
-    "SWEEP_FILE", "compare_sweeps", "format_sweep", "format_sweep_comparison", "load_sweep",
-    "parse_seeds", "run_sweep", "stats",
+    "SweepResult", "compare_sweeps", "format_sweep", "format_sweep_comparison", "load_sweep",
+    "parse_grid", "parse_seeds", "run_plan", "sweep",
 ]
 
-SWEEP_FILE = "sweep.json"
+Progress = Callable[[int, int], None]
+GridSpec = Mapping[str, Sequence[Any]] | Sequence[str] | None
 
 
-def parse_seeds(text: str) -> list[int]:
-    """Seeds from `1-8`, `1,3,5` or `1-4,9` (each >= 0, no repeats), in the order given."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if sep else int(lo)
-            if first < 0 or last < first:
-                raise ValueError
-            seeds.extend(range(first, last + 1))
-    except ValueError:
-        raise RexsimError(f"expected seeds like 1-8 or 1,3,5 (each >= 0), got {text!r}",
-                          param="seeds", option="--seeds") from None
-    if len(set(seeds)) != len(seeds):
-        raise RexsimError(f"a seed is listed twice in {text!r}", param="seeds",
-                          option="--seeds")
-    return seeds
+class SweepResult(NamedTuple):
+    """What a sweep wrote: its two tables (DataFrames with pandas, else `sim.Table`s)."""
+
+    runs: Any  # sweep.csv
+    summary: Any  # sweep-summary.csv
+    out: Path
+    ran: int  # runs this call made
+    reused: int  # complete runs an earlier call had made
 
 
-def stats(values: list[int | float | None]) -> dict[str, float | None]:
-    """Mean, sample standard deviation, min and max of the values that are not None."""
-    xs = [v for v in values if v is not None]
-    if not xs:
-        return {"mean": None, "sd": None, "min": None, "max": None}
-    mean = math.fsum(xs) / len(xs)
-    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return {"mean": mean, "sd": sd, "min": min(xs), "max": max(xs)}
+def sweep(scenario: Scenario | str | Path = "baotou-2024", *, out: str | Path,
+          seeds: str | Sequence[int] = "1-8", grid: GridSpec = None,
+          overrides: Sequence[str] = (), baseline: Mapping[str, Any] | Sequence[str] | None = None,
+          until: dt.date | str | None = None, scale: int = 1, jobs: int | None = None,
+          scheduler: str | None = None, yes: bool = False,
+          progress: bool | Progress | None = None) -> SweepResult:
+    """Run `scenario` for every seed and grid point into `out`; its tables (see the module).
 
-
-def _one(job: tuple[Any, int, Any, int, list[str], str]) -> dict[str, Any]:
-    """One seed's run in a worker process; its summary."""
-    from sim.runner import run
-
-    scenario, seed, until, scale, overrides, out = job
-    return run(scenario, seed=seed, until=until, scale=scale, overrides=overrides,
-               out=out).summary
-
-
-def run_sweep(scenario: Any, seeds: list[int], out: str | Path, *, until: Any = None,
-              scale: int = 1, overrides: list[str] | tuple[str, ...] = (),
-              jobs: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run `scenario` once per seed into `out/seed-N/`, write `out/sweep.json`, return it.
-
-    `jobs` worker processes (default: one per CPU, at most one per seed); `progress` is
-    called as (runs done, runs) as runs finish.
+    `grid` maps scenario field paths to values (`{"products.PRND_OX.band_pct": [5, 8, 10]}`)
+    or lists `KEY=V1,V2` texts as `--grid` takes them; `overrides` (`--set`) apply to every
+    run; `baseline` fixes some grid keys (`{"products.PRND_OX.band_pct": 5}`): every point is
+    compared with the point that has these values and its own in the other keys. `jobs`
+    worker processes (default one per CPU), or `scheduler`, a Dask address or `local:N`.
+    More than 10,000 runs, or more disk than is free, needs `yes=True`. `progress` is True for
+    a bar over runs on stderr, or a callable(done, total). Rerunning into the same `out`
+    resumes; another configuration there is refused (OutputError).
     """
-    if not seeds:
-        raise RexsimError("expected at least one seed", param="seeds", option="--seeds")
-    out = Path(out)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
-    work = [(scenario, seed, until, scale, list(overrides), str(out / f"seed-{seed}"))
-            for seed in seeds]
-    summaries: list[dict[str, Any]] = []
-    if jobs == 1:
-        for k, job in enumerate(work, start=1):
-            summaries.append(_one(job))
-            if progress:
-                progress(k, len(work))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for k, summary in enumerate(pool.map(_one, work), start=1):  # in seed order
-                summaries.append(summary)
-                if progress:
-                    progress(k, len(work))
-    per_seed = [metrics(s) for s in summaries]
-    names = list(dict.fromkeys(name for m in per_seed for name in m))
-    first = summaries[0]
-    doc = {
-        "scenario": first["scenario"],
-        "seeds": seeds,
-        "scale": first["scale"],
-        "start": first["start"],
-        "end": first["end"],
-        "overrides": list(overrides),
-        "runs": [f"seed-{seed}" for seed in seeds],
-        "metrics": [
-            {"metric": name, "values": (vals := [m.get(name, (None,))[0] for m in per_seed]),
-             **stats(vals)}
-            for name in names
-        ],
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SWEEP_FILE).write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-    return doc
+    if isinstance(seeds, str):
+        seeds = parse_seeds(seeds)
+    keys = _grid(grid)
+    limits.check_runs(math.prod(len(v) for _, v in keys) * len(seeds), yes)  # before building
+    plan = make_plan(scenario, list(seeds), grid_points(keys), overrides=overrides,
+                     until=until, scale=scale)
+    pairs = baseline_points(plan.points, _baseline(baseline)) if baseline else None
+    grid_doc = [{"key": k, "values": values} for k, values in keys]
+    return run_plan(plan, out, extra={"grid": grid_doc}, baseline=pairs, jobs=jobs,
+                    scheduler=scheduler, yes=yes, progress=progress)
 
+
+def _grid(grid: GridSpec) -> list[tuple[str, list[str]]]:
+    if not grid:
+        return []
+    if isinstance(grid, Mapping):
+        return parse_grid(f"{k}={','.join(toml_value(v) for v in vs)}" for k, vs in grid.items())
+    if isinstance(grid, str):
+        raise TypeError("grid: expected a mapping or a list of 'KEY=V1,V2' texts, got a str")
+    return parse_grid(grid)
+
+
+def _baseline(baseline: Mapping[str, Any] | Sequence[str]) -> dict[str, str]:
+    if isinstance(baseline, Mapping):
+        return {k: toml_value(v) for k, v in baseline.items()}
+    if isinstance(baseline, str):
+        baseline = [baseline]
+    return dict(parse_assignment(a, "--baseline") for a in baseline)
+
+
+def run_plan(plan: Plan, out: str | Path, *, kind: str = "sweep",
+             extra: dict[str, Any] | None = None, baseline: Sequence[int] | None = None,
+             jobs: int | None = None, scheduler: str | None = None, yes: bool = False,
+             progress: bool | Progress | None = None,
+             before: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
+    """Run a checked plan into `out` (resuming what is there) and write its tables.
+
+    `before(summary)`, if given, is called with the size probe's summary before anything is
+    written (sensitivity checks its metric names there).
+    """
+    out = Path(out)
+    limits.check_runs(len(plan), yes)
+    store = SweepStore(out, plan, manifest(plan, kind, extra))  # refuses, writing nothing
+    missing = store.missing()
+    backend = None
+    if missing:
+        run_bytes, probe_summary = limits.probe(plan)
+        if before is not None:
+            before(probe_summary)
+        where, free = limits.free_bytes(out)
+        limits.check_disk(missing, run_bytes, free, where, yes)
+        backend = open_backend(shared_of(plan, out), missing, jobs, scheduler)
+    try:
+        with store:
+            if backend is not None:
+                try:
+                    backend.ready()  # Dask: every worker sees the directory
+                except BaseException:
+                    store.abandon()  # a new sweep's directory goes again: nothing ran
+                    raise
+            todo = store.pending()
+            reused = len(plan) - len(todo)
+            failures = _run(plan, store, todo, reused, backend, progress) if todo else []
+            if failures:
+                run, error = failures[0]
+                raise RunError(f"{len(failures)} of {len(plan)} runs failed, the first "
+                               f"{run.dir}: {error}; to see it alone: {run.command}; the other "
+                               f"runs are kept: rerun the same sweep to retry these")
+            runs_path, summary_path = store.finish(baseline)
+    finally:
+        if backend is not None:
+            backend.close()
+    return SweepResult(frame(read_csv(runs_path)), frame(read_csv(summary_path)), out,
+                       len(todo), reused)
+
+
+def _run(plan: Plan, store: SweepStore, todo: list, reused: int, backend: Backend | None,
+         progress: bool | Progress | None) -> list:
+    """Make the pending runs, journaling each as it ends; the runs that failed for good."""
+    if backend is None:  # every run was on disk after all, but its directory was not
+        backend = open_backend(shared_of(plan, store.out), len(todo), 1)
+    total = len(plan)
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=reused, unit="run", desc=plan.base.name,
+                   file=sys.stderr, smoothing=0.1)
+    failures = []
+    done = reused
+    try:
+        for outcome in execute(backend, todo):
+            if outcome.error is None:
+                store.record(outcome.run, outcome.metrics)
+            else:
+                failures.append((outcome.run, outcome.error))
+            done += 1
+            if bar is not None:
+                bar.update(1)
+            elif callable(progress):
+                progress(done, total)
+    finally:
+        if bar is not None:
+            bar.close()
+    return failures
+
+
+# --------------------------------------------------------------------------- reading back
 
 def load_sweep(path: str | Path) -> dict[str, Any] | None:
-    """The sweep.json of a sweep directory (or the file itself); None if `path` is no sweep."""
+    """A finished sweep (its directory, sweep.json or sweep.csv): manifest, metrics and table.
+
+    None if `path` is not a sweep at all; RunFileError for a sweep that is not finished, or
+    from an older rexsim, or unreadable. The dict holds the manifest's fields plus `path`,
+    `metrics` (the metric columns, in order) and `table` (sweep.csv as a `sim.Table`).
+    """
     p = Path(path)
-    if p.is_dir():
-        p = p / SWEEP_FILE
-    if p.name != SWEEP_FILE or not p.is_file():
+    if p.is_file() and p.name in (MANIFEST, RUNS_TABLE):
+        p = p.parent
+    if not p.is_dir() or not (p / MANIFEST).is_file():
         return None
     try:
-        doc = json.loads(p.read_text("utf-8"))
+        doc = json.loads((p / MANIFEST).read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFileError(f"{p}: not a readable sweep.json: {exc}") from None
-    if not isinstance(doc, dict) or "metrics" not in doc or "seeds" not in doc:
-        raise RunFileError(f"{p}: not a rexsim sweep.json (no metrics or seeds)")
-    return doc
+        raise RunFileError(f"{p / MANIFEST}: not a readable sweep manifest: {exc}") from None
+    if not isinstance(doc, dict) or "rexsim_sweep" not in doc:
+        raise RunFileError(f"{p}: a sweep of an older rexsim (no sweep.csv); run it again")
+    if not (p / RUNS_TABLE).is_file():
+        raise RunFileError(f"{p}: the sweep is not finished (no {RUNS_TABLE}); run the same "
+                           f"sweep again to finish it")
+    try:
+        table = read_csv(p / RUNS_TABLE)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunFileError(f"{p / RUNS_TABLE}: cannot read: {exc}") from None
+    first = 2 + len(doc["columns"])  # run, the point's columns, seed, then the metrics
+    return {**doc, "path": str(p), "metrics": list(table.columns[first:]), "table": table}
 
 
-def format_sweep(doc: dict[str, Any]) -> str:
-    """A sweep's metrics across seeds as a plain-text table."""
-    seeds = doc["seeds"]
-    lines = [f"{doc['scenario']}  seeds {_seed_list(seeds)} ({len(seeds)} runs)  scale "
-             f"{doc['scale']}  {doc['start']} .. {doc['end']}"]
-    lines += [f"set {a}" for a in doc.get("overrides", [])]
-    lines += ["", f"{'metric':<34} {'mean':>18} {'sd':>16} {'min':>18} {'max':>18}"]
-    for m in doc["metrics"]:
-        fmt = metric_format(m["metric"])
-        lines.append(f"{m['metric']:<34} {show(m['mean'], fmt):>18} {show(m['sd'], fmt):>16} "
-                     f"{show(m['min'], fmt):>18} {show(m['max'], fmt):>18}")
-    return "\n".join(lines)
-
-
-def _seed_list(seeds: list[int]) -> str:
-    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
+def _by_run(doc: dict[str, Any]) -> dict[tuple[tuple[Any, ...], int], tuple[Any, ...]]:
+    """A sweep's metric values by (point's values, seed)."""
+    k = len(doc["columns"])
+    return {(tuple(r[1:1 + k]), r[1 + k]): r[2 + k:] for r in doc["table"].rows}
 
 
 def compare_sweeps(base: dict[str, Any], other: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each metric's change from `base` to `other`, paired by seed (common random numbers).
+    """Each metric's change from `base` to `other`, paired run by run (common random numbers).
 
-    Only seeds both sweeps ran count. `change` holds the per-seed differences; `mean` and `sd`
-    summarise them, `change_pct` is the mean change relative to the base mean.
+    Runs pair up when they have the same seed and the same grid values (a seed sweep has one
+    point, so its runs pair by seed). Per point and metric: `seeds` paired, the `change` per
+    seed, its `change_mean`, `change_sd` and 95% Student t interval `change_ci95`, both means,
+    and `change_pct`, the mean change relative to the base mean.
     """
-    common = [s for s in base["seeds"] if s in other["seeds"]]
+    if list(base["columns"]) != list(other["columns"]):
+        raise RunFileError(f"the two sweeps have different grid keys ({base['columns']} and "
+                           f"{other['columns']}), so their runs do not pair up")
+    a, b = _by_run(base), _by_run(other)
+    common = [key for key in a if key in b]
     if not common:
-        raise RunFileError("the two sweeps share no seed, so nothing pairs up")
-    ia = [base["seeds"].index(s) for s in common]
-    ib = [other["seeds"].index(s) for s in common]
-    theirs = {m["metric"]: m["values"] for m in other["metrics"]}
+        raise RunFileError("the two sweeps share no seed (and grid point), so nothing pairs up")
+    metrics = [m for m in base["metrics"] if m in other["metrics"]]
+    ia = [base["metrics"].index(m) for m in metrics]
+    ib = [other["metrics"].index(m) for m in metrics]
+    points = list(dict.fromkeys(values for values, _ in common))
     rows = []
-    for m in base["metrics"]:
-        if m["metric"] not in theirs:
-            continue
-        x = [m["values"][i] for i in ia]
-        y = [theirs[m["metric"]][i] for i in ib]
-        change = [b - a if a is not None and b is not None else None for a, b in zip(x, y,
-                                                                                      strict=True)]
-        st = stats(change)
-        base_mean = stats(x)["mean"]
-        pct = (100 * st["mean"] / base_mean if st["mean"] is not None and base_mean else None)
-        rows.append({"metric": m["metric"], "seeds": common, "base_mean": base_mean,
-                     "other_mean": stats(y)["mean"], "change": change,
-                     "change_mean": st["mean"], "change_sd": st["sd"], "change_pct": pct})
+    for values in points:
+        keys = [k for k in common if k[0] == values]
+        for name, i, j in zip(metrics, ia, ib, strict=True):
+            x = [a[k][i] for k in keys]
+            y = [b[k][j] for k in keys]
+            change, st = paired(x, y)
+            base_mean, other_mean = estimate(x).mean, estimate(y).mean
+            pct = (100 * st.mean / base_mean if st.mean is not None and base_mean else None)
+            rows.append({"point": dict(zip(base["columns"], values, strict=True)),
+                         "metric": name, "unit": unit_of(name), "seeds": [s for _, s in keys],
+                         "base_mean": base_mean, "other_mean": other_mean, "change": change,
+                         "change_mean": st.mean, "change_sd": st.sd,
+                         "change_ci95": [st.low, st.high], "change_pct": pct})
     return rows
 
 
 def format_sweep_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
     """The paired comparison of two sweeps as a plain-text table."""
     rows = compare_sweeps(base, other)
-    seeds = rows[0]["seeds"] if rows else []
-    lines = [f"paired over seeds {_seed_list(seeds)}: mean of the per-seed changes, and their "
-             f"standard deviation"]
-    for key in ("scenario", "scale", "start", "end", "overrides"):
+    seeds = rows[0]["seeds"]
+    lines = [f"paired over seeds {_seed_list(seeds)}: the mean of the per-seed changes, and "
+             f"its 95% interval (Student t, {len(seeds) - 1} df)"]
+    for key in ("scenario", "scale", "until", "overrides", "columns"):
         if base.get(key) != other.get(key):
             lines.append(f"differs in {key}: {json.dumps(base.get(key))} -> "
                          f"{json.dumps(other.get(key))}")
-    lines += ["", f"{'metric':<34} {'base mean':>18} {'other mean':>18} {'change':>16} "
-                  f"{'sd':>14} {'change':>9}"]
+    point = None
     for r in rows:
-        fmt = metric_format(r["metric"])
-        change = show(r["change_mean"], fmt)
-        if r["change_mean"] is not None and r["change_mean"] > 0:
-            change = "+" + change
+        if r["point"] != point:
+            point = r["point"]
+            label = ", ".join(f"{k}={v}" for k, v in point.items())
+            lines += ["", *([label] if label else []),
+                      f"{'metric':<34} {'base mean':>16} {'other mean':>16} {'change':>14} "
+                      f"{'95% interval':>27} {'change':>8}"]
+        unit = r["unit"]
         pct = "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%"
-        lines.append(f"{r['metric']:<34} {show(r['base_mean'], fmt):>18} "
-                     f"{show(r['other_mean'], fmt):>18} {change:>16} "
-                     f"{show(r['change_sd'], fmt):>14} {pct:>9}")
+        low, high = r["change_ci95"]
+        ci = "-" if low is None else (f"{format_value(low, unit, True)} .. "
+                                      f"{format_value(high, unit, True)}")
+        lines.append(f"{_label(r['metric']):<34} {format_value(r['base_mean'], unit):>16} "
+                     f"{format_value(r['other_mean'], unit):>16} "
+                     f"{format_value(r['change_mean'], unit, True):>14} {ci:>27} {pct:>8}")
     return "\n".join(lines)
+
+
+def format_sweep(summary: Table, doc: dict[str, Any], metrics: Sequence[str] | None = None
+                 ) -> str:
+    """A sweep's summary as text: per point, each metric's mean, sd and 95% interval.
+
+    `metrics` picks the rows (default: the whole-market ones, keys without a dot); with a
+    baseline, each point's paired change and its interval follow.
+    """
+    cols = summary.columns
+    rows = [dict(zip(cols, r, strict=True)) for r in summary.rows]
+    seeds = doc["seeds"]
+    n = len(doc["points"])
+    head = (f"{doc['scenario']}  {n} point{'s' if n > 1 else ''} x seeds {_seed_list(seeds)} "
+            f"= {doc['runs']} runs  scale {doc['scale']}"
+            + (f"  until {doc['until']}" if doc.get("until") else ""))
+    lines = [head, *(f"set {a}" for a in doc["overrides"])]
+    lines.append(f"mean over seeds, sd, and the mean's 95% interval (Student t, "
+                 f"{len(seeds) - 1} df)" if len(seeds) > 1 else "one seed: no spread")
+    change = "change_mean" in cols
+    point = None
+    for r in rows:
+        if not (r["metric"] in metrics if metrics is not None else "." not in r["metric"]):
+            continue
+        if not r["n"]:
+            continue  # no run has this metric (a summary field this scenario lacks)
+        if r["point"] != point:
+            point = r["point"]
+            lines += ["", *([point] if point else []),
+                      f"  {'metric':<26} {'mean':>16} {'sd':>14} {'95% interval':>31}"
+                      + (f" {'change':>14} {'its 95% interval':>29}" if change else "")]
+        unit = r["unit"]
+        text = (f"  {_label(r['metric']):<26} {format_value(r['mean'], unit):>16} "
+                f"{format_value(r['sd'], unit):>14} {_interval(r, 'ci95', unit):>31}")
+        if change:
+            text += (f" {format_value(r['change_mean'], unit, True):>14} "
+                     f"{_interval(r, 'change_ci95', unit, True):>29}")
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _interval(row: dict[str, Any], prefix: str, unit: str, signed: bool = False) -> str:
+    low, high = row[f"{prefix}_low"], row[f"{prefix}_high"]
+    if low is None:
+        return "-"
+    return f"{format_value(low, unit, signed)} .. {format_value(high, unit, signed)}"
+
+
+def _label(key: str) -> str:
+    """A metric key with its printed unit: `tonnage_kg` -> `tonnage (t)`."""
+    unit = unit_of(key)
+    shown = UNITS[unit][0]
+    stem = key
+    for suffix in ("_kg", "_fen", "_yuan_t", "_pct", "_bp"):
+        if key.endswith(suffix):
+            stem = key[: -len(suffix)]
+            break
+    return f"{stem} ({shown})" if shown else stem
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+

@@ -1,20 +1,36 @@
-"""Seed sweeps: each seed is exactly its own run; statistics and paired comparisons."""
+"""Sweeps: grids of settings over seeds, each run exactly its own run, the two tables."""
 
 from __future__ import annotations
 
 import json
-import math
+import sys
 
 import pytest
 
 from sim import run
 from sim.cli import main
-from sim.errors import RexsimError as UserError
-from sim.sweep import compare_sweeps, load_sweep, parse_seeds, run_sweep, stats
+from sim.errors import OutputError, RexsimError, RunError, ScenarioError
+from sim.experiments import limits
+from sim.experiments.plan import (
+    baseline_points,
+    grid_points,
+    make_plan,
+    parse_grid,
+    parse_seeds,
+    split_values,
+)
+from sim.experiments.stats import estimate, paired
+from sim.experiments.tables import read_csv
+from sim.metrics import headline
+from sim.recorder import Table
+from sim.sweep import compare_sweeps, format_sweep_comparison, load_sweep, sweep
 from tests.sim.small import small_scenario, small_toml
 
+VF = "behaviour.volume_factor"
 SHOCK = 'interventions=[{date=2024-01-08, action="withdraw", member="dominant_light"}]'
 
+
+# --------------------------------------------------------------------------- parsing
 
 @pytest.mark.parametrize("text, seeds", [
     ("1-4", [1, 2, 3, 4]), ("3", [3]), ("1,3,5", [1, 3, 5]), ("0-1, 7", [0, 1, 7]),
@@ -24,77 +40,274 @@ def test_seeds_are_ranges_and_lists(text, seeds):
 
 
 @pytest.mark.parametrize("text", ["", "a", "4-2", "-1", "1-3,2"])
-def test_bad_seeds_are_one_line_user_errors(text):
-    with pytest.raises(UserError, match="^seeds: ") as info:
+def test_bad_seeds_are_one_line_errors_naming_the_option(text):
+    with pytest.raises(RexsimError, match="^seeds: ") as info:
         parse_seeds(text)
     assert info.value.for_cli().startswith("--seeds: ")
 
 
-def test_stats_are_mean_sample_sd_min_max_of_the_known_values():
-    s = stats([2, 4, None, 4, 5, 5, 7, 9])
-    assert s["mean"] == 36 / 7 and (s["min"], s["max"]) == (2, 9)
-    assert math.isclose(s["sd"], math.sqrt(sum((x - 36 / 7) ** 2
-                                               for x in [2, 4, 4, 5, 5, 7, 9]) / 6))
-    assert stats([None]) == {"mean": None, "sd": None, "min": None, "max": None}
-    assert stats([3])["sd"] == 0.0
+@pytest.mark.parametrize("text, values", [
+    ("5,8,10", ["5", "8", "10"]),
+    ("[10,60],[5, 30]", ["[10,60]", "[5, 30]"]),
+    ('"a,b", "c"', ['"a,b"', '"c"']),
+    ("{x = 1, y = [2, 3]},{x = 2}", ["{x = 1, y = [2, 3]}", "{x = 2}"]),
+])
+def test_grid_values_split_at_commas_outside_brackets_and_quotes(text, values):
+    assert split_values(text) == values
 
+
+@pytest.mark.parametrize("items, message", [
+    (["behaviour.volume_factor"], "expected KEY=VALUE"),
+    ([f"{VF}=1", f"{VF}=2"], "given twice"),
+    (["seed=1,2"], "give the seeds with --seeds"),
+    ([f"{VF}=1,,2"], "an empty value"),
+    ([f"{VF}=1,1"], "listed twice"),
+])
+def test_bad_grid_options_are_one_line_errors(items, message):
+    with pytest.raises(RexsimError, match=message) as info:
+        parse_grid(items)
+    assert info.value.for_cli().startswith("--grid")
+
+
+def test_grid_points_are_every_combination_last_key_fastest_with_readable_names():
+    points = grid_points(parse_grid(["products.PRND_OX.band_pct=5,8",
+                                     "products.ND_OX.band_pct=5",
+                                     "counter.delay_minutes=[10, 60],[5,30]"]))
+    assert [p.name for p in points] == [
+        "PRND_OX.band_pct=5,ND_OX.band_pct=5,delay_minutes=10_60",
+        "PRND_OX.band_pct=5,ND_OX.band_pct=5,delay_minutes=5_30",
+        "PRND_OX.band_pct=8,ND_OX.band_pct=5,delay_minutes=10_60",
+        "PRND_OX.band_pct=8,ND_OX.band_pct=5,delay_minutes=5_30",
+    ]
+    assert points[1].overrides == ("products.PRND_OX.band_pct=5", "products.ND_OX.band_pct=5",
+                                   "counter.delay_minutes=[5,30]")
+    assert dict(points[1].labels)["counter.delay_minutes"] == "[5,30]"
+    assert grid_points([])[0].name == ""  # a seed sweep: runs at OUT/seed-N
+
+
+def test_a_baseline_pairs_each_point_with_the_one_that_has_its_other_values():
+    points = grid_points(parse_grid([f"{VF}=0.8,1.2", "products.PRND_OX.band_pct=5,8"]))
+    assert baseline_points(points, {VF: "0.8"}) == [0, 1, 0, 1]
+    assert baseline_points(points, {VF: "1.2", "products.PRND_OX.band_pct": "8"}) == [3] * 4
+    with pytest.raises(RexsimError, match="not a grid key"):
+        baseline_points(points, {"behaviour.act_pct": "3"})
+    with pytest.raises(RexsimError, match="not one of the grid's values"):
+        baseline_points(points, {VF: "0.9"})
+
+
+# --------------------------------------------------------------------------- checked up front
+
+def test_every_point_is_resolved_and_hashed_before_anything_runs():
+    plan = make_plan(small_scenario(), [1, 2], grid_points(parse_grid([f"{VF}=0.8,1.2"])),
+                     overrides=["behaviour.act_pct=30"], until="2024-01-05")
+    assert len(plan) == 4 and len(set(plan.hashes)) == 2
+    r = plan.run(3)
+    assert (r.point, r.seed, r.dir) == (1, 2, "volume_factor=1.2/seed-2")
+    assert r.overrides == ("behaviour.act_pct=30", f"{VF}=1.2")
+    assert r.command == ("rexsim run '<Scenario baotou-2024>' --seed 2 --until 2024-01-05 "
+                         f"--set behaviour.act_pct=30 --set {VF}=1.2")
+
+
+def test_a_bad_value_names_its_grid_key_and_a_bad_combination_names_the_point():
+    with pytest.raises(ScenarioError) as info:
+        make_plan(small_scenario(), [1], grid_points(parse_grid([f"{VF}=0.8,-1"])))
+    assert info.value.for_cli() == (f"--grid {VF}: value -1: $.behaviour.volume_factor: "
+                                    "expected float > 0.0, got -1")
+    grid = ["population.members_at_start=100,200", "population.members=150,300"]
+    with pytest.raises(ScenarioError, match="members_at_start=200, population.members=150: "
+                                            r"\$.population.members_at_start: expected <="):
+        make_plan(small_scenario(), [1], grid_points(parse_grid(grid)))
+
+
+def test_two_values_that_make_the_same_scenario_are_refused():
+    with pytest.raises(RexsimError, match="give the same scenario"):
+        make_plan(small_scenario(), [1], grid_points(parse_grid(["behaviour.act_pct=30,30.0"])))
+
+
+def test_cli_bad_grid_key_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["sweep", "--grid", "behaviour.volume_factorx=1,2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown field volume_factorx" in err
+    assert not out.exists()
+
+
+def test_more_than_ten_thousand_runs_needs_yes(tmp_path, capsys):
+    out = tmp_path / "big"
+    assert main(["sweep", "--seeds", "0-10000", "--out", str(out)]) == 2
+    assert "10,001 runs, more than 10,000" in capsys.readouterr().err and not out.exists()
+    limits.check_runs(10_001, yes=True)
+
+
+def test_more_disk_than_is_free_needs_yes(tmp_path):
+    with pytest.raises(OutputError, match=r"100 runs of about 4.0 MB need about 400.0 MB, and "
+                                          r".* has 1.0 MB free") as info:
+        limits.check_disk(100, 4_000_000, 1_000_000, tmp_path)
+    assert info.value.option == "--yes"
+    limits.check_disk(100, 4_000_000, 1_000_000, tmp_path, yes=True)
+
+
+def test_a_runs_size_is_estimated_from_a_short_probe_on_the_large_side(tmp_path):
+    plan = make_plan(small_scenario(), [1], grid_points([]))
+    estimate_bytes, summary = limits.probe(plan)
+    run(small_scenario(), seed=1, out=tmp_path / "r", command=plan.run(0).command)
+    actual = sum(f.stat().st_size for f in (tmp_path / "r").iterdir())
+    assert actual <= estimate_bytes <= 3 * actual
+    assert summary["trading_days"] == limits.PROBE_DAYS
+
+
+# --------------------------------------------------------------------------- outputs
 
 @pytest.fixture(scope="module")
-def sweeps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    base = run_sweep(small_scenario(), [3, 4, 5], root / "base", jobs=2)
-    shocked = run_sweep(small_scenario(), [3, 4, 5], root / "shock", overrides=[SHOCK], jobs=1)
-    return root, base, shocked
+def swept(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "vf"
+    seen = []
+    res = sweep(small_scenario(), out=out, seeds=[3, 4, 5], grid={VF: [0.8, 1.2]},
+                baseline={VF: 0.8}, jobs=1, progress=lambda done, total: seen.append((done,
+                                                                                       total)))
+    return out, res, seen
 
 
-def test_each_seed_of_a_sweep_is_exactly_that_seeds_run(sweeps, tmp_path):
-    root, _, _ = sweeps
-    run(small_scenario(), seed=4, out=tmp_path)
+def test_each_run_of_a_sweep_is_exactly_that_run(swept, tmp_path):
+    out, _, _ = swept
+    plan = make_plan(small_scenario(), [3, 4, 5], grid_points(parse_grid([f"{VF}=1.2"])))
+    r = plan.run(1)
+    run(small_scenario(), seed=4, overrides=[f"{VF}=1.2"], out=tmp_path, command=r.command)
     for name in ("summary.json", "trades.csv", "daily.csv", "enterprises.csv"):
-        assert (root / "base" / "seed-4" / name).read_bytes() == (tmp_path / name).read_bytes()
+        assert (out / "volume_factor=1.2" / "seed-4" / name).read_bytes() == \
+            (tmp_path / name).read_bytes()
 
 
-def test_sweep_json_does_not_depend_on_the_number_of_workers(sweeps, tmp_path):
-    root, _, _ = sweeps
-    run_sweep(small_scenario(), [3, 4, 5], tmp_path, jobs=1)
-    assert (tmp_path / "sweep.json").read_bytes() == (root / "base" / "sweep.json").read_bytes()
+def test_sweep_csv_has_a_row_per_run_with_exact_metrics_and_units_in_the_header(swept):
+    out, res, _ = swept
+    table = read_csv(out / "sweep.csv")
+    assert table.columns[:3] == ("run", VF, "seed")
+    assert {"tonnage_kg", "value_fen", "avg_price_yuan_t", "online_share_pct"} <= \
+        set(table.columns)
+    assert [r[:3] for r in table.rows] == [(f"volume_factor={v}/seed-{s}", v, s)
+                                           for v in (0.8, 1.2) for s in (3, 4, 5)]
+    for row in table.rows:
+        summary = json.loads((out / row[0] / "summary.json").read_text())
+        want = {m.key: m.value for m in headline(summary)}
+        got = dict(zip(table.columns[3:], row[3:], strict=True))
+        assert got == want and type(got["tonnage_kg"]) is int
+    assert list(res.runs.columns) == list(table.columns)  # the returned table is the file's
+    if isinstance(res.runs, Table):  # pandas is not installed
+        assert res.runs.rows == table.rows
+    else:
+        assert res.runs["tonnage_kg"].tolist() == table.column("tonnage_kg")
 
 
-def test_sweep_metrics_hold_each_seeds_exact_value(sweeps):
-    root, base, _ = sweeps
-    tonnage = next(m for m in base["metrics"] if m["metric"] == "tonnage (t)")
-    kgs = [json.loads((root / "base" / f"seed-{s}" / "summary.json").read_text())["tonnage_kg"]
-           for s in (3, 4, 5)]
-    assert tonnage["values"] == kgs and tonnage["mean"] == sum(kgs) / 3
-    assert load_sweep(root / "base") == base
+def test_summary_holds_mean_sd_t_interval_and_the_change_paired_by_seed(swept):
+    out, res, _ = swept
+    runs = read_csv(out / "sweep.csv")
+    by = {(r[1], r[2]): dict(zip(runs.columns, r, strict=True)) for r in runs.rows}
+    summary = read_csv(out / "sweep-summary.csv")
+    rows = {(r[1], r[2]): dict(zip(summary.columns, r, strict=True)) for r in summary.rows}
+    for key in ("tonnage_kg", "online_share_pct"):
+        x = [by[0.8, s][key] for s in (3, 4, 5)]
+        y = [by[1.2, s][key] for s in (3, 4, 5)]
+        row = rows[1.2, key]
+        assert (row["n"], row["mean"], row["sd"], row["ci95_low"], row["ci95_high"]) == \
+            tuple(estimate(y))
+        change = paired(x, y)[1]
+        assert (row["change_mean"], row["change_ci95_low"], row["change_ci95_high"]) == \
+            (change.mean, change.low, change.high)
+        assert rows[0.8, key]["change_mean"] == 0
+    assert rows[1.2, "tonnage_kg"]["change_mean"] > 0  # more intent, more tonnage
+    assert (rows[1.2, "online_share_pct"]["change_unit"], rows[1.2, "tonnage_kg"]["unit"]) == \
+        ("pp", "kg")
+    assert rows[1.2, "online_share_pct"]["change_pct"] is None  # shares change in pp only
 
 
-def test_sweeps_compare_seed_by_seed(sweeps):
-    _, base, shocked = sweeps
-    rows = {r["metric"]: r for r in compare_sweeps(base, shocked)}
-    t = rows["tonnage (t)"]
-    x = next(m for m in base["metrics"] if m["metric"] == "tonnage (t)")["values"]
-    y = next(m for m in shocked["metrics"] if m["metric"] == "tonnage (t)")["values"]
-    assert t["change"] == [b - a for a, b in zip(x, y, strict=True)]
-    assert t["change_mean"] < 0 and t["seeds"] == [3, 4, 5]
-    same = compare_sweeps(base, base)
-    assert all(r["change_mean"] in (0, None) and r["change_sd"] in (0, None) for r in same)
+def test_progress_reports_every_run_as_it_ends(swept):
+    _, _, seen = swept
+    assert seen == [(k, 6) for k in range(1, 7)]
 
 
-def test_cli_sweep_then_compare_two_sweeps(tmp_path, capsys):
+def test_a_progress_bar_counts_runs_on_stderr(tmp_path, capsys):
+    sweep(small_scenario(), out=tmp_path / "bar", seeds=[1, 2], until="2024-01-03", jobs=1,
+          progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "run" in err
+
+
+def test_tables_are_light_tables_without_pandas(swept, monkeypatch):
+    out, _, _ = swept
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    res = sweep(small_scenario(), out=out, seeds=[3, 4, 5], grid={VF: [0.8, 1.2]}, jobs=1)
+    assert (res.ran, res.reused) == (0, 6)  # all complete: nothing runs again
+    assert res.runs.columns[:3] == ("run", VF, "seed") and len(res.runs.rows) == 6
+    assert "change_mean" not in res.summary.columns  # no baseline this time
+
+
+def test_cli_sweep_prints_each_points_interval_and_change(tmp_path, capsys):
     path = tmp_path / "small.toml"
     path.write_text(small_toml(), "utf-8")
-    for name, extra in (("a", []), ("b", ["--set", "products.PRND_OX.band_pct=8"])):
-        assert main(["sweep", str(path), "--seeds", "1-2", "--until", "2024-01-05", "--jobs",
-                     "1", "--out", str(tmp_path / name), *extra]) == 0
-    out = capsys.readouterr().out
-    assert "seeds 1,2 (2 runs)" in out and "tonnage (t)" in out
-    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "sweep.json")]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("paired over seeds 1,2") and "differs in overrides" in out
+    out = tmp_path / "s"
+    assert main(["sweep", str(path), "--seeds", "1-2", "--until", "2024-01-05", "--grid",
+                 f"{VF}=0.8,1.2", "--baseline", f"{VF}=0.8", "--jobs", "1", "--out",
+                 str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "95% interval (Student t, 1 df)" in text and "volume_factor=1.2" in text
+    assert "tonnage (t)" in text and "4 runs made, 0 already complete" in text
+    first = json.loads((out / "volume_factor=0.8" / "seed-1" / "summary.json").read_text())
+    assert first["command"] == (f"rexsim run {path} --seed 1 --until 2024-01-05 --set "
+                                f"{VF}=0.8")
 
 
-def test_cli_compare_of_a_run_with_a_sweep_is_refused(sweeps, capsys):
-    root, _, _ = sweeps
-    assert main(["compare", str(root / "base"), str(root / "base" / "seed-3")]) == 2
+# --------------------------------------------------------------------------- comparing
+
+@pytest.fixture(scope="module")
+def seed_sweeps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    sweep(small_scenario(), out=root / "base", seeds=[3, 4, 5], jobs=1)
+    sweep(small_scenario(), out=root / "shock", seeds=[3, 4, 5], overrides=[SHOCK], jobs=1)
+    return root
+
+
+def test_sweeps_compare_seed_by_seed(seed_sweeps):
+    base, shocked = load_sweep(seed_sweeps / "base"), load_sweep(seed_sweeps / "shock")
+    rows = {r["metric"]: r for r in compare_sweeps(base, shocked)}
+    t = rows["tonnage_kg"]
+    x = base["table"].column("tonnage_kg")
+    y = shocked["table"].column("tonnage_kg")
+    assert t["change"] == [b - a for a, b in zip(x, y, strict=True)]
+    assert t["change_mean"] < 0 and t["seeds"] == [3, 4, 5] and t["point"] == {}
+    assert t["change_ci95"][0] < t["change_mean"] < t["change_ci95"][1]
+    same = compare_sweeps(base, base)
+    assert all(r["change_mean"] in (0, None) and r["change_sd"] in (0, None) for r in same)
+    text = format_sweep_comparison(base, shocked)
+    assert text.startswith("paired over seeds 3-5") and "differs in overrides" in text
+
+
+def test_cli_compares_two_sweeps_and_refuses_a_run_with_a_sweep(seed_sweeps, capsys):
+    assert main(["compare", str(seed_sweeps / "base"),
+                 str(seed_sweeps / "shock" / "sweep.json")]) == 0
+    assert "tonnage (t)" in capsys.readouterr().out
+    assert main(["compare", str(seed_sweeps / "base"), str(seed_sweeps / "base" / "seed-3")]) \
+        == 2
     assert "two runs or two sweeps" in capsys.readouterr().err
+
+
+def test_load_sweep_is_none_for_a_run_and_says_so_for_an_unfinished_sweep(seed_sweeps,
+                                                                           tmp_path):
+    assert load_sweep(seed_sweeps / "base" / "seed-3") is None
+    (tmp_path / "sweep.json").write_text(
+        (seed_sweeps / "base" / "sweep.json").read_text())
+    with pytest.raises(RexsimError, match="not finished"):
+        load_sweep(tmp_path)
+
+
+def test_compare_needs_common_runs(seed_sweeps, tmp_path):
+    sweep(small_scenario(), out=tmp_path, seeds=[7], until="2024-01-04", jobs=1)
+    with pytest.raises(RexsimError, match="share no seed"):
+        compare_sweeps(load_sweep(seed_sweeps / "base"), load_sweep(tmp_path))
+
+
+def test_library_errors_name_the_argument(tmp_path):
+    with pytest.raises(RunError, match="^scale: "):
+        sweep(small_scenario(), out=tmp_path, seeds=[1], scale=0)
+    with pytest.raises(RunError, match="^until: "):
+        sweep(small_scenario(), out=tmp_path, seeds=[1], until="2023-12-01")
+    assert not any(tmp_path.iterdir())
