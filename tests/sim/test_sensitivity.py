@@ -30,7 +30,7 @@ needs_salib = pytest.mark.skipif(importlib.util.find_spec("SALib") is None,
                                  reason="SALib is not installed "
                                         "(pip install 'rexsim[sensitivity]')")
 ABC = [Param("a", 0.0, 1.0, False), Param("b", 0.0, 1.0, False), Param("c", 0.0, 1.0, False)]
-SHOCK = 'interventions=[{date=2024-01-03, action="withdraw", member="dominant_light"}]'
+SHOCK = 'events=[{date=2024-01-03, kind="withdraw", member="dominant_light"}]'
 
 
 def test_a_parameter_is_a_key_and_a_range():

@@ -27,7 +27,7 @@ from sim.sweep import compare_sweeps, format_sweep_comparison, load_sweep, sweep
 from tests.sim.small import small_scenario, small_toml
 
 VF = "behaviour.volume_factor"
-SHOCK = 'interventions=[{date=2024-01-08, action="withdraw", member="dominant_light"}]'
+SHOCK = 'events=[{date=2024-01-08, kind="withdraw", member="dominant_light"}]'
 
 
 # --------------------------------------------------------------------------- parsing
