@@ -58,7 +58,7 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
-def environment(packages: tuple[str, ...] = ("numpy", "msgspec", "sortedcontainers")) -> dict:
+def environment(packages: tuple[str, ...] = ("numpy", "msgspec", "tqdm")) -> dict:
     """What the numbers were measured on: interpreter, OS, CPU, package versions, commit."""
     versions = {}
     for name in packages:
