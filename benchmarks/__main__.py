@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("engine", "lobster", "sim", "sweep")
+COMMANDS = ("engine", "lobster", "sim", "sweep", "runmem")
 
 
 def _unavailable(name: str, error: Exception):

@@ -158,7 +158,8 @@ class _TradeTally:
     """Everything the trade-based measures need, from one streaming pass over trades.csv.
 
     Works a chunk of whole days at a time with numpy (exact int64 sums); keeps:
-    - `members[(month, product, side, member)] = [kg, fen]`
+    - `members`: per (month, product, side, member), kg and fen, as numpy arrays (`_Members`:
+      about 24 bytes a key, so a large run's member tally stays small)
     - `days[date] = [online_kg, offline_kg, online_fen, offline_fen, trades]`
     - `kinds[(kind, channel)] = [trades, kg, fen]`
     - `dev[(product, group)] = [trades, compared, compared_kg, sum, abs_sum, sq_sum]` of the
@@ -220,11 +221,7 @@ class _TradeTally:
         months, products, dates = self.months.names(), self.products.names(), \
             self.dates.names()
         kinds = self.kind_codes.names()
-        mask = (1 << _MEMBER_BITS) - 1
-        self.members = {
-            (months[k >> _MONTH_SHIFT], products[(k >> _PRODUCT_SHIFT) & 1023],
-             "sell" if (k >> _SIDE_BIT) & 1 else "buy", k & mask): v
-            for k, v in self._members.items()}
+        self.members = _Members(self._members, months, products)
         self.days: dict[str, list[int]] = {}
         for k, (kg, fen, count) in sorted(self._days.items()):
             d = self.days.setdefault(dates[k >> 1], [0, 0, 0, 0, 0])
@@ -281,6 +278,37 @@ class _Running:
         columns = [s.tolist() for s in self.sums]
         for i, k in enumerate(self.keys.tolist()):
             yield k, [c[i] for c in columns]
+
+
+class _Members:
+    """The per-member tally of trades as arrays: one entry per (month, product, side, member)."""
+
+    def __init__(self, running: _Running, months: list[str], products: list[str]) -> None:
+        k = running.keys
+        self.month = k >> _MONTH_SHIFT
+        self.product = (k >> _PRODUCT_SHIFT) & 1023
+        self.sell = ((k >> _SIDE_BIT) & 1).astype(bool)
+        self.member = k & ((1 << _MEMBER_BITS) - 1)
+        self.kg, self.fen = (running.sums if running.sums
+                             else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        self.months, self.products = months, products
+
+    def groups(self, by_month: bool, by_product: bool, amount: np.ndarray
+               ) -> Iterator[tuple[str | None, str | None, str, np.ndarray, np.ndarray]]:
+        """(month, product, side, member ids, amounts) per group, members summed over what
+        the group pools; months, products and sides in code order."""
+        month = self.month if by_month else np.zeros_like(self.month)
+        product = self.product if by_product else np.zeros_like(self.product)
+        group = (month << 12) | (product << 1) | self.sell
+        keys, total = _sums((group << _MEMBER_BITS) | self.member, amount)
+        group, member = keys >> _MEMBER_BITS, keys & ((1 << _MEMBER_BITS) - 1)
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else []
+        ends = list(starts[1:]) + [len(group)]
+        for a, b in zip(starts, ends, strict=True):
+            g = int(group[a])
+            yield (self.months[g >> 12] if by_month else None,
+                   self.products[(g >> 1) & 1023] if by_product else None,
+                   "sell" if g & 1 else "buy", member[a:b], total[a:b])
 
 
 def _trades(run: Run) -> _TradeTally:
@@ -366,18 +394,17 @@ def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
     """
     if basis not in ("value_fen", "qty_kg"):
         raise ValueError(f"basis: expected 'value_fen' or 'qty_kg', got {basis!r}")
-    pos = 1 if basis == "value_fen" else 0
-    groups: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for (month, product, side, member), amount in _trades(run).members.items():
-        key = (month if by_month else None, product if by_product else None, side)
-        groups[key][member] += amount[pos]
+    tally = _trades(run).members
+    groups = {(month, product, side): dict(zip(members.tolist(), amounts.tolist(), strict=True))
+              for month, product, side, members, amounts in tally.groups(
+                  by_month, by_product, tally.fen if basis == "value_fen" else tally.kg)}
     rows = Rows()
     products = _ordered(run.products, {k[1] for k in groups}) if by_product else [None]
     months = sorted({k[0] for k in groups}) if by_month else [None]
     for product in products:
         for side in ("sell", "buy"):
             for month in months:
-                amounts = groups.get((month, product, side))
+                amounts = groups.pop((month, product, side), None)
                 if amounts is None:
                     continue
                 head: dict[str, Any] = {}
@@ -407,16 +434,16 @@ def dominant_share(run: Run, *, by_month: bool = True) -> Rows:
     and the shares `tonnage_share_pct`, `value_share_pct`.
     """
     dominant = _dominant_members(run)
-    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for (month, product, side, member), (kg, fen) in _trades(run).members.items():
+    totals: dict[tuple, list[int]] = {}
+    tally = _trades(run).members
+    kg_groups = tally.groups(by_month, True, tally.kg)
+    for (month, product, side, members, kg), (*_, fen) in zip(
+            kg_groups, tally.groups(by_month, True, tally.fen), strict=True):
         if side != "sell" or product not in dominant:
             continue
-        t = totals[(product, month if by_month else None)]
-        t[0] += kg
-        t[1] += fen
-        if member == dominant[product]:
-            t[2] += kg
-            t[3] += fen
+        mine = members == dominant[product]
+        totals[(product, month)] = [int(kg.sum()), int(fen.sum()), int(kg[mine].sum()),
+                                    int(fen[mine].sum())]
     rows = Rows()
     for (product, month), (kg, fen, mkg, mfen) in sorted(
             totals.items(), key=lambda kv: (run.products.index(kv[0][0])
