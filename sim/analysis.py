@@ -395,26 +395,27 @@ def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
     if basis not in ("value_fen", "qty_kg"):
         raise ValueError(f"basis: expected 'value_fen' or 'qty_kg', got {basis!r}")
     tally = _trades(run).members
-    groups = {(month, product, side): dict(zip(members.tolist(), amounts.tolist(), strict=True))
-              for month, product, side, members, amounts in tally.groups(
-                  by_month, by_product, tally.fen if basis == "value_fen" else tally.kg)}
+    found: dict[tuple, dict[str, Any]] = {}
+    for month, product, side, members, amounts in tally.groups(
+            by_month, by_product, tally.fen if basis == "value_fen" else tally.kg):
+        amounts_by_member = dict(zip(members.tolist(), amounts.tolist(), strict=True))
+        head: dict[str, Any] = {}
+        if by_product:
+            head["product"] = product
+        head["side"] = side
+        if by_month:
+            head["month"] = month
+        head[basis] = sum(amounts_by_member.values())
+        found[(month, product, side)] = {**head, **_concentration_row(amounts_by_member)}
     rows = Rows()
-    products = _ordered(run.products, {k[1] for k in groups}) if by_product else [None]
-    months = sorted({k[0] for k in groups}) if by_month else [None]
+    products = _ordered(run.products, {k[1] for k in found}) if by_product else [None]
+    months = sorted({k[0] for k in found}) if by_month else [None]
     for product in products:
         for side in ("sell", "buy"):
             for month in months:
-                amounts = groups.pop((month, product, side), None)
-                if amounts is None:
-                    continue
-                head: dict[str, Any] = {}
-                if by_product:
-                    head["product"] = product
-                head["side"] = side
-                if by_month:
-                    head["month"] = month
-                head[basis] = sum(amounts.values())
-                rows.append({**head, **_concentration_row(amounts)})
+                row = found.get((month, product, side))
+                if row is not None:
+                    rows.append(row)
     return rows
 
 

@@ -263,16 +263,6 @@ def _close_all(files: list) -> None:
         fh.close()
 
 
-class _Bar:
-    """One product's tallies for one trading day."""
-
-    __slots__ = ("open", "high", "low", "close", "volume", "value", "pxq", "trades", "online")
-
-    def __init__(self) -> None:
-        self.open = self.high = self.low = self.close = None
-        self.volume = self.value = self.pxq = self.trades = self.online = 0
-
-
 class Recorder:
     """Streams a run's events into its files, day by day, and keeps exact tallies."""
 
@@ -346,20 +336,20 @@ class Recorder:
             ask, ask_qty = asks[0] if asks else (None, None)
             append((t, code, bid, ask, bid_qty, ask_qty))
 
-    def end_day(self, settlements: Sequence[int], national: Sequence[int],
+    def end_day(self, bars: Sequence[Any], national: Sequence[int],
                 bands: Sequence[tuple[int, int]],
                 off_rows: Sequence[tuple[int, int, str, int, int]],
                 open_time: int | None = None) -> None:
         """Close the current trading day: tally and stream its trades, quotes and deals.
 
-        `settlements`, `national` (yuan/t) and `bands` are per product; `off_rows` are the
-        day's off-exchange deals as (product, member, side, qty_kg, value_fen); `open_time`
-        is the instant the day's call auction uncrossed.
+        `bars` are the exchange's bars of the day per product (`engine.DailyBar`: prices,
+        volume, value, trades, settlement), `national` (yuan/t) and `bands` per product;
+        `off_rows` are the day's off-exchange deals as (product, member, side, qty_kg,
+        value_fen); `open_time` is the instant the day's call auction uncrossed.
         """
         day = len(self._daily) // max(len(self.products), 1)
         date = self.days[day].isoformat()
-        bars = [_Bar() for _ in self.products]
-        self._trades(date, bars, open_time)
+        online_kg = self._trades(date, open_time)
         self._sample_rows(date)
         off_day_kg = [0] * len(self.products)
         off_day_fen = [0] * len(self.products)
@@ -380,21 +370,25 @@ class Recorder:
             b = bars[j]
             self.off_kg[j] += off_day_kg[j]
             self.off_fen[j] += off_day_fen[j]
-            vwap = b.pxq // b.volume if b.volume else None
+            self.kg[j] += b.volume
+            self.fen[j] += b.value
+            self.count[j] += b.trades
+            vwap = b.vwap if b.volume else None
             self._daily.append((date, code, b.open, b.high, b.low, b.close, vwap,
-                                settlements[j], b.volume, b.value, b.trades, b.online,
-                                b.volume - b.online, members, online_members, national[j],
+                                b.settlement, b.volume, b.value, b.trades, online_kg[j],
+                                b.volume - online_kg[j], members, online_members, national[j],
                                 bands[j][0], bands[j][1], off_day_kg[j], off_day_fen[j]))
         for fh in self._files.values():
             fh.flush()
 
-    def _trades(self, date: str, bars: list[_Bar], open_time: int | None) -> None:
-        """Tally and write the day's trades with their kinds.
+    def _trades(self, date: str, open_time: int | None) -> list[int]:
+        """Tally and write the day's trades with their kinds; returns each product's online kg.
 
         A trade is a block auction's when its maker is an auction in `blocks`, negotiated
         when its buy order is in `negotiated` (both filled by whoever runs those deals: the
         runner wires `sim.deals`), the call auction's when it is stamped with the day's open
-        (`open_time`), and continuous otherwise.
+        (`open_time`), and continuous otherwise. Prices and per-product totals are the
+        exchange's own bars (`end_day`); this adds what the exchange does not tally.
         """
         trades = [e for e in self._buffer if e.__class__ is Trade]
         self._buffer.clear()
@@ -404,12 +398,12 @@ class Recorder:
         rows = []
         append = rows.append
         blocks, negotiated = self.blocks, self.negotiated
-        kg, fen, count = self.kg, self.fen, self.count
         bought, sold, buy_fen, sell_fen, n_trades = (self.bought, self.sold, self.buy_fen,
                                                      self.sell_fen, self.n_trades)
         channels, kinds = self.channel, self.kinds
+        on_line, off_line = channels["online"], channels["offline"]
+        online_kg = [0] * len(self.products)
         for e in trades:
-            p = pidx[e.product]
             price, qty = e.price, e.qty
             value = price * qty // 10
             if e.aggressor is buy:
@@ -427,27 +421,13 @@ class Recorder:
                 kind = "call_auction"
             else:
                 kind = "continuous"
-            channel = "online" if e.channel is online else "offline"
+            if e.channel is online:
+                channel, c = "online", on_line
+                online_kg[pidx[e.product]] += qty
+            else:
+                channel, c = "offline", off_line
             append((e.time, date, e.product, price, qty, value, channel, buyer, seller, side,
                     bo, so, kind))
-            b = bars[p]
-            if b.open is None:
-                b.open = b.high = b.low = price
-            elif price > b.high:
-                b.high = price
-            elif price < b.low:
-                b.low = price
-            b.close = price
-            b.volume += qty
-            b.value += value
-            b.pxq += price * qty
-            b.trades += 1
-            c = channels[channel]
-            if channel == "online":
-                b.online += qty
-            kg[p] += qty
-            fen[p] += value
-            count[p] += 1
             c[0] += qty
             c[1] += value
             c[2] += 1
@@ -455,13 +435,15 @@ class Recorder:
             k[0] += qty
             k[1] += value
             k[2] += 1
-            bought[buyer - 1] += qty
-            buy_fen[buyer - 1] += value
-            n_trades[buyer - 1] += 1
-            sold[seller - 1] += qty
-            sell_fen[seller - 1] += value
-            n_trades[seller - 1] += 1
+            b, s_ = buyer - 1, seller - 1
+            bought[b] += qty
+            buy_fen[b] += value
+            n_trades[b] += 1
+            sold[s_] += qty
+            sell_fen[s_] += value
+            n_trades[s_] += 1
         self._writers[TRADES_FILE].writerows(rows)
+        return online_kg
 
     def _sample_rows(self, date: str) -> None:
         """Write the day's touch samples and add them to the liquidity tallies."""

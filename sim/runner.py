@@ -176,7 +176,7 @@ class Simulation:
         bands = [ex.band(c) for c in codes]  # today's: once closed it would be tomorrow's
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self._nonmembers()
-        self.recorder.end_day([ex.settlement(c) for c in codes], agents.nat_int.tolist(), bands,
+        self.recorder.end_day([ex.current_bar(c) for c in codes], agents.nat_int.tolist(), bands,
                               agents.off.take_day(), open_time=cal.open_time(d))
         if check:
             agents.audit()
