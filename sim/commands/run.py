@@ -1,4 +1,4 @@
-"""`rexsim run`: simulate a scenario, write its four output files and print a summary table."""
+"""`rexsim run`: simulate a scenario, write its run directory and print a summary table."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import shlex
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `run` subcommand."""
     p = subparsers.add_parser(
         "run", help="simulate a scenario (default: baotou-2024) and summarise it",
-        description="Simulate a scenario end to end and write summary.json, daily.csv, "
-                    "trades.csv and enterprises.csv.")
+        description="Simulate a scenario end to end and write its run directory: "
+                    "summary.json, daily.csv, trades.csv, quotes.csv, enterprises.csv and "
+                    "off_exchange.csv, whole or not at all.")
     p.add_argument("scenario", nargs="?", default="baotou-2024", metavar="SCENARIO_OR_FILE",
                    help="a built-in scenario name (see `rexsim scenarios`) or a TOML file "
                         "(default: %(default)s)")
@@ -65,22 +67,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim.rundir import RUN_FILES
     from sim.runner import run
     from sim.scenario import load_scenario
 
-    sc = load_scenario(args.scenario)
-    out = Path("out") / sc.name if args.out is None else args.out
+    # loaded here only for its name (the default --out); the run loads it again itself, so a
+    # bad file or --set is reported naming the file, before anything is written
+    name = load_scenario(args.scenario, args.overrides).name
+    out = Path("out") / name if args.out is None else args.out  # "" stays "": refused
     progress = (not args.quiet) and sys.stderr.isatty()
-    res = run(sc, seed=args.seed, until=args.until, out=out, progress=progress,
-              scale=args.scale, overrides=args.overrides, journal=args.journal,
-              command=shlex.join(["rexsim", *sys.argv[1:]]))
+    made = _missing_parents(Path(out))
+    try:
+        res = run(args.scenario, seed=args.seed, until=args.until, out=out, progress=progress,
+                  scale=args.scale, overrides=args.overrides, journal=args.journal,
+                  command=_command(args))
+    except BaseException:
+        _remove_empty(made)  # a refused or interrupted run leaves no empty directories
+        raise
     if not args.quiet:
         print(format_summary(res))
-        print(f"\nwrote {out}/summary.json, daily.csv, trades.csv, enterprises.csv "
-              f"in {res.wall_seconds:.1f}s")
+        files = ", ".join(f for f in RUN_FILES if (Path(out) / f).is_file())
+        print("\n" + _fit(f"wrote {out}/: {files} in {res.wall_seconds:.1f}s"))
         if args.journal:
-            print(f"journal of every exchange command: {args.journal}")
+            print(_fit(f"journal of every exchange command: {args.journal}"))
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The run as one `rexsim run` command line (its provenance), from the parsed options."""
+    words = ["rexsim", "run", args.scenario]
+    for flag, value, default in (("--seed", args.seed, None), ("--until", args.until, None),
+                                 ("--out", args.out, None), ("--scale", args.scale, 1),
+                                 ("--journal", args.journal, None)):
+        if value != default:
+            words += [flag, str(value)]
+    for assignment in args.overrides:
+        words += ["--set", assignment]
+    return shlex.join(words)
+
+
+def _missing_parents(out: Path) -> list[Path]:
+    """The directories above `out` that do not exist yet (deepest first): a run creates them."""
+    missing = []
+    for parent in out.absolute().parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove those of `dirs` (deepest first) that are empty; leave anything else alone."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+WIDTH = 80  # the summary fits a standard terminal
 
 
 def format_summary(res: SimResults) -> str:
@@ -122,3 +167,14 @@ def format_summary(res: SimResults) -> str:
         when = f"on {iv['applied']}" if iv["applied"] else "(not reached: no trading day left)"
         lines.append(f"member {iv['member']} {verb} {when}")
     return "\n".join(lines)
+
+
+def _fit(line: str) -> str:
+    """A line wrapped at spaces to WIDTH columns, continuation lines indented.
+
+    For a long event or `--set`: a word is never broken, so a `--set` stays copyable.
+    """
+    if len(line) <= WIDTH:
+        return line
+    return textwrap.fill(line, WIDTH, subsequent_indent="    ", break_long_words=False,
+                         break_on_hyphens=False)

@@ -1,0 +1,213 @@
+"""`rexsim run` from a user's side: its files, its summary table, and every refusal.
+
+A refusal is one line on stderr worded for the command line (`--until: ...`), exit status 2,
+and nothing written: the directory the user ran in is exactly as it was (no run directory,
+no staging directory, no empty parents).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from sim import run
+from sim.cli import main
+from sim.errors import RunError
+from sim.rundir import RUN_FILES
+from sim.runner import Simulation
+from tests.sim.small import END, small_scenario, small_toml
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file and directory under root, with a digest of each file's bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(small_toml(), "utf-8")
+    return path
+
+
+def refused(argv: list[str], root: Path, capsys) -> str:
+    """Run `rexsim ARGV`; check exit 2, one line on stderr, nothing on stdout or under root."""
+    before = snapshot(root)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("rexsim: ") and captured.err.count("\n") == 1, captured.err
+    assert snapshot(root) == before
+    return captured.err[len("rexsim: "):-1]
+
+
+# ------------------------------------------------------------------------- what it writes
+
+def test_run_writes_every_run_file_and_prints_the_summary_table(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(small), "--seed", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for word in ("PRND_OX", "online", "offline", "total", "members", "provinces"):
+        assert word in text
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    assert f"wrote {out}/: {', '.join(RUN_FILES)}" in " ".join(text.split())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 2 and summary["scenario"] == "baotou-2024"
+    assert summary["command"] == f"rexsim run {small} --seed 2 --out {out}"
+
+
+def test_run_quiet_prints_nothing(small, tmp_path, capsys):
+    assert main(["run", str(small), "--quiet", "--until", "2024-01-05", "--out",
+                 str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert (tmp_path / "o" / "summary.json").is_file()
+
+
+def test_the_default_out_is_out_slash_the_scenarios_name(small, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(small), "--quiet", "--until", "2024-01-03",
+                 "--set", 'name="renamed"']) == 0
+    assert (tmp_path / "out" / "renamed" / "summary.json").is_file()
+
+
+# ------------------------------------------------------------------------- refusals
+
+def test_an_invalid_file_exits_2_naming_the_file_and_field(small, tmp_path, capsys):
+    small.write_text(small_toml().replace("tick = 100\n", "tick = -5\n", 1), "utf-8")
+    msg = refused(["run", str(small), "--out", str(tmp_path / "o")], tmp_path, capsys)
+    assert msg == f"{small}: $.products[0].tick: expected int >= 1, got -5"
+
+
+def test_a_bad_set_exits_2_naming_the_file_and_field(small, tmp_path, capsys):
+    msg = refused(["run", str(small), "--set", "population.membrs=3", "--out",
+                   str(tmp_path / "o")], tmp_path, capsys)
+    assert msg == f"{small} (with --set): $.population: contains unknown field membrs"
+
+
+def test_a_bad_set_of_the_default_scenario_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(["run", "--set", "population.members=1e9"], tmp_path, capsys)
+    assert msg == "baotou-2024.toml (with --set): $.population.members: expected int, got float"
+
+
+@pytest.mark.parametrize("value, shown", [("nan", "nan"), ("inf", "inf"), ("-inf", "-inf")])
+def test_nan_and_inf_settings_exit_2(tmp_path, capsys, monkeypatch, value, shown):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(["run", "--set", f"behaviour.act_pct={value}"], tmp_path, capsys)
+    assert msg.startswith("baotou-2024.toml (with --set): $.behaviour.act_pct: expected "
+                          "float")
+    assert msg.endswith(f"got {shown}")
+
+
+def test_role_weights_not_summing_to_100_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(["run", "--set", "roles.trader.weight_pct=30"], tmp_path, capsys)
+    assert msg == ("baotou-2024.toml (with --set): $.roles: expected weight_pct to sum to "
+                   "100, got 95")
+
+
+def test_until_before_the_first_trading_day_exits_2(small, tmp_path, capsys):
+    msg = refused(["run", str(small), "--until", "2023-12-01", "--out", str(tmp_path / "a" / "b")],
+                  tmp_path, capsys)
+    assert msg == "--until: 2023-12-01 is before the first trading day 2024-01-02"
+
+
+def test_until_after_the_scenarios_end_exits_2(small, tmp_path, capsys):
+    msg = refused(["run", str(small), "--until", "2024-02-01", "--out", str(tmp_path / "o")],
+                  tmp_path, capsys)
+    assert msg == f"--until: 2024-02-01 is after the scenario's end {END}"
+
+
+def test_until_not_a_date_is_an_argument_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--until", "31/10/2024"])
+    assert info.value.code == 2
+    assert "expected a date YYYY-MM-DD, got '31/10/2024'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_out_exits_2(small, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(["run", str(small), "--out", ""], tmp_path, capsys)
+    assert msg == "--out: expected a directory, got an empty path"
+
+
+def test_an_out_that_is_a_file_exits_2_and_leaves_it(small, tmp_path, capsys):
+    (tmp_path / "f").write_text("mine", "utf-8")
+    msg = refused(["run", str(small), "--out", str(tmp_path / "f")], tmp_path, capsys)
+    assert msg == f"--out: {tmp_path / 'f'} is a file, not a directory"
+
+
+def test_an_out_holding_other_files_exits_2_and_leaves_them(small, tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", "utf-8")
+    (out / "summary.json").write_text("{}", "utf-8")
+    msg = refused(["run", str(small), "--out", str(out)], tmp_path, capsys)
+    assert msg == (f"--out: {out} holds files that are not one run's own (notes.txt); give "
+                   f"another directory or remove them")
+
+
+def test_a_seed_too_large_exits_2_leaving_no_directories(small, tmp_path, capsys):
+    msg = refused(["run", str(small), "--seed", str(2**63), "--out",
+                   str(tmp_path / "new" / "deep" / "run")], tmp_path, capsys)
+    assert msg == f"--seed: expected an int from 0 to 2**63-1, got {2**63}"
+
+
+def test_a_journal_in_a_missing_directory_exits_2(small, tmp_path, capsys):
+    msg = refused(["run", str(small), "--out", str(tmp_path / "o"), "--journal",
+                   str(tmp_path / "missing" / "run.journal")], tmp_path, capsys)
+    assert msg.startswith("--journal: ") and "cannot write the journal" in msg
+
+
+def test_an_unknown_scenario_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(["run", "baotou-2042"], tmp_path, capsys)
+    assert msg.startswith("unknown scenario 'baotou-2042' (built-in: baotou-2024, ")
+
+
+# ------------------------------------------------------------------------- the library side
+
+def test_a_library_error_is_worded_for_the_caller_and_the_cli_for_its_user(small, tmp_path,
+                                                                          capsys):
+    with pytest.raises(RunError) as info:
+        run(small_scenario(), until="2023-12-01")
+    assert str(info.value) == "until: 2023-12-01 is before the first trading day 2024-01-02"
+    assert info.value.for_cli() == ("--until: 2023-12-01 is before the first trading day "
+                                    "2024-01-02")
+    with pytest.raises(RunError, match=r"^until: expected a date YYYY-MM-DD, got '1/1/24'$"):
+        run(small_scenario(), until="1/1/24")
+    with pytest.raises(RunError, match=r"^scale: expected an int >= 1, got 0$"):
+        run(small_scenario(), scale=0)
+
+
+def test_run_day_past_the_last_day_is_a_run_error(tmp_path):
+    sc = small_scenario()
+    sim = Simulation(sc, until=dt.date(2024, 1, 3), directory=tmp_path)
+    try:
+        sim.run_day()
+        sim.run_day()
+        with pytest.raises(RunError, match=r"the run has ended: all 2 trading days are "
+                                           r"simulated \(to 2024-01-03\); call results\(\)"):
+            sim.run_day()
+        assert sim.day == 2  # the refused call changed nothing
+        assert sim.results().summary["trading_days"] == 2
+    finally:
+        sim.recorder.close()
+
+
+def test_a_scenario_built_in_code_runs_from_the_library(tmp_path):
+    sc = msgspec.structs.replace(small_scenario(), name="in-code")
+    res = run(sc, until="2024-01-04", out=tmp_path / "r")
+    assert res.summary["scenario"] == "in-code" and res.summary["trading_days"] == 3
