@@ -17,6 +17,7 @@ import pytest
 
 from sim import run
 from sim.cli import main
+from sim.commands.run import WIDTH, format_summary
 from sim.errors import RunError
 from sim.rundir import RUN_FILES
 from sim.runner import Simulation
@@ -73,11 +74,96 @@ def test_run_quiet_prints_nothing(small, tmp_path, capsys):
     assert (tmp_path / "o" / "summary.json").is_file()
 
 
+def test_run_set_changes_the_scenario_and_is_recorded(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    shock = 'events=[{date=2024-01-06, kind="withdraw", member="dominant_light"}]'
+    assert main(["run", str(small), "--until", "2024-01-10", "--out", str(out),
+                 "--set", "products.PRND_OX.band_pct=8", "--set", shock]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # as one line, unwrapped
+    assert "set products.PRND_OX.band_pct=8" in text
+    # dated a Saturday: it takes effect on the Monday
+    assert ("event 2024-01-06 withdraw, applied 2024-01-08: member 1 withdraws from the "
+            "exchange") in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overrides"] == ["products.PRND_OX.band_pct=8", shock]
+    assert summary["events"][0]["applied"] == "2024-01-08"
+    assert summary["resolved_scenario"]["products"][0]["band_pct"] == 8
+
+
 def test_the_default_out_is_out_slash_the_scenarios_name(small, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(small), "--quiet", "--until", "2024-01-03",
                  "--set", 'name="renamed"']) == 0
     assert (tmp_path / "out" / "renamed" / "summary.json").is_file()
+
+
+# ------------------------------------------------------------------------- the summary table
+
+def small_results(tmp_path, **kw):
+    return run(small_scenario(), until=kw.pop("until", END), out=tmp_path / "r", **kw)
+
+
+def test_summary_table_shows_each_products_average_price_floored(tmp_path):
+    res = small_results(tmp_path)
+    lines = format_summary(res).splitlines()
+    for code, p in res.summary["by_product"].items():
+        row = next(line for line in lines if line.startswith(code + " "))
+        expected = f"{p['value_fen'] * 10 // p['tonnage_kg']:,}" if p["tonnage_kg"] else "-"
+        assert row.split()[-1] == expected
+
+
+def test_summary_table_shows_the_market_around_the_exchange(tmp_path):
+    res = small_results(tmp_path, until="2024-01-16", overrides=[
+        'events=[{date=2024-01-08, kind="fee", bp=3}, {date=2024-01-18, kind="fee", bp=1}]'])
+    s = res.summary
+    text = " ".join(format_summary(res).split())
+    off = s["off_exchange"]
+    assert (f"off the exchange {off['tonnage_kg'] / 1000:,.1f} t; the exchange's share of "
+            f"national tonnage {off['exchange_share_pct']:.1f}%") in text
+    prnd = s["by_product"]["PRND_OX"]
+    assert f"PRND_OX quoted on both sides in {prnd['two_sided_pct']:.1f}% of samples" in text
+    b = s["block_auctions"]
+    assert b["auctions"] >= 1
+    assert (f"{b['auctions']} block auction{'' if b['auctions'] == 1 else 's'}: "
+            f"{b['offered_kg'] / 1000:,.1f} t offered, "
+            f"{b['sold_kg'] / 1000:,.1f} t sold") in text
+    assert "event 2024-01-08 fee, applied 2024-01-08: exchange fee 3 bp a side" in text
+    assert "event 2024-01-18 fee, not reached: exchange fee 1 bp a side" in text
+
+
+def test_summary_fits_80_columns(tmp_path):
+    long_set = ("events=[" + ", ".join(f'{{date=2024-01-{d:02d}, kind="fee", bp={d}}}'
+                                       for d in range(8, 19)) + "]")
+    res = small_results(tmp_path, overrides=[long_set])
+    lines = format_summary(res).splitlines()
+    assert max(map(len, lines)) <= WIDTH
+    assert sum(line.startswith("event ") for line in lines) == 11
+
+
+def _scaled(summary: dict, k: int) -> dict:
+    """A summary with every amount (kg, fen, trades) k times as large: a huge --scale."""
+    if isinstance(summary, dict):
+        return {key: v * k if type(v) is int and (key.endswith(("_kg", "_fen"))
+                                                   or key == "trades") else _scaled(v, k)
+                for key, v in summary.items()}
+    return summary
+
+
+class _Results:
+    def __init__(self, summary):
+        self.summary = summary
+
+
+def test_summary_fits_80_columns_at_the_largest_scale_with_the_longest_codes(tmp_path):
+    summary = _scaled(small_results(tmp_path).summary, 10_131)  # the cap: 10M members
+    summary["scale"] = 10_131
+    summary["by_product"] = {f"P{k:015d}": v for k, v in
+                             enumerate(summary["by_product"].values())}  # 16 characters
+    text = format_summary(_Results(summary))
+    assert max(map(len, text.splitlines())) <= WIDTH
+    assert "value (M yuan)" in text  # past a trillion yuan the value is in millions
+    total = next(line for line in text.splitlines() if line.startswith("total"))
+    assert total.split()[3] == f"{summary['value_fen'] / 10**8:,.1f}"
 
 
 # ------------------------------------------------------------------------- refusals
