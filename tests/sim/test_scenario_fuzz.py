@@ -1,16 +1,20 @@
 """Fuzzing the scenario loader: any edit of a scenario file is a clear error or a sound run.
 
-Each example takes baotou-2024's raw TOML table (made small: few members, few steps), applies
-one to three random mutations (numbers to 0, negative, huge, inf or nan; floats where ints go;
-strings and other wrong types; required keys dropped; unknown keys added; dates shifted or
-shuffled; lists emptied), writes it back as TOML and loads it. The outcome must be one of:
+Each example takes baotou-2024's raw TOML table (made small: few members, few steps, dated
+events), applies one to three random mutations (numbers to 0, negative, huge, inf or nan, or
+the largest or smallest value the schema allows; floats where ints go; strings and other wrong
+types; required keys dropped; unknown keys added; dates moved, arrays shuffled or emptied; and
+plausible nudges, so that about one example in five loads), writes it back as TOML and loads
+it. The outcome must be one of:
 
 - a `ScenarioError` of one line whose message names the field by its `$.` path, or
-- a scenario that runs (a few trading days) and whose files re-sum exactly: the summary's
+- a scenario that runs (four trading days) and whose files re-sum exactly: the summary's
   tonnage and value equal the sums over trades.csv, every breakdown (by product, channel,
   kind) sums to the totals, and the off-exchange totals equal off_exchange.csv's buy side.
 
-Nothing else: no other exception, no traceback.
+Nothing else: no other exception, no traceback. One exception to the first rule, pinned as
+it is: a calendar of weekends and holidays only loads, and the run refuses it with a one-line
+RunError ("no trading days"). Inputs that fail today are pinned as strict xfails at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from hypothesis import strategies as st
 
 from sim import run
 from sim.calendar import trading_days
-from sim.errors import ScenarioError
+from sim.errors import RunError, ScenarioError
 from sim.scenario import Scenario, builtin_text, parse_scenario
 
 RUN_DAYS = 4  # trading days each runnable example simulates (2-5 January 2024)
@@ -283,10 +287,8 @@ def check_loads_or_says_where(raw: dict) -> None:
     cal = sc.calendar
     days = trading_days(cal.start, cal.end, cal.holidays)
     if not days:
-        # loads, then the run refuses it: see the report (should be a ScenarioError)
-        with pytest.raises(Exception, match="no trading days") as info:
-            run(sc)
-        assert type(info.value).__name__ == "RunError"
+        with pytest.raises(RunError, match=r"^[^\n]*: no trading days from [^\n]*$"):
+            run(sc)  # loads, and the run refuses it (see the module docstring)
         return
     with tempfile.TemporaryDirectory() as tmp:
         res = run(sc, until=days[min(RUN_DAYS, len(days)) - 1], out=Path(tmp) / "run")
