@@ -48,14 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a built-in scenario name (see `rexsim scenarios`) or a TOML file "
                         "(default: %(default)s)")
     p.add_argument("--seed", type=int_at_least(0), default=None,
-                   help="random seed (default: the scenario's)")
+                   help="random seed, 0 to 2**63-1 (default: the scenario's)")
     p.add_argument("--until", type=iso_date, default=None, metavar="DATE",
                    help="stop after this date, YYYY-MM-DD (default: the scenario's end)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="directory for the output files (default: out/SCENARIO)")
+                   help="the run's directory (default: out/NAME, NAME the scenario's name); "
+                        "a previous run there is replaced whole, a directory holding other "
+                        "files is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     p.add_argument("--scale", type=int_at_least(1), default=1, metavar="K",
-                   help="multiply the population and order flow by K (default: 1)")
+                   help="multiply the members, the national market and the order flow by K "
+                        "(default: 1); a run too large for this machine's memory is refused "
+                        "before it starts (sim.limits)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="change one scenario setting for this run (repeatable), e.g. "
                         "population.members=1974, products.PRND_OX.band_pct=10, "

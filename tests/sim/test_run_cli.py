@@ -10,6 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import msgspec
@@ -261,6 +265,29 @@ def test_an_unknown_scenario_exits_2(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     msg = refused(["run", "baotou-2042"], tmp_path, capsys)
     assert msg.startswith("unknown scenario 'baotou-2042' (built-in: baotou-2024, ")
+
+
+def test_an_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C in the middle of a run: one line, exit 130, no staging or empty directories."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "--out",
+                             str(tmp_path / "new" / "deep" / "run")], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        # once the simulation streams into its staging directory (an interrupt in the few
+        # ms before can land in numpy's lazy `import numpy.random` and be lost: see the report)
+        while not list((tmp_path / "new" / "deep").glob(".run.partial-*/trades.csv")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.005)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (130, "", "rexsim: interrupted\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------- the library side
