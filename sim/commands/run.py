@@ -197,7 +197,8 @@ def _market_lines(s: dict) -> list[str]:
         out.append(f"{code} quoted on both sides in {p['two_sided_pct']:.1f}% of samples"
                    f"{spread}")
     blocks = s.get("block_auctions")
-    if blocks is not None:
+    held = s.get("resolved_scenario", {}).get("block_auctions", True) is not None
+    if blocks is not None and held:  # a scenario without [block_auctions] has none to show
         n = blocks["auctions"]
         out.append(f"{n:,} block auction{'' if n == 1 else 's'}: "
                    f"{fixed(blocks['offered_kg'], 1000, 1)} t offered, "

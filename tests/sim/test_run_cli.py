@@ -135,6 +135,13 @@ def test_summary_table_shows_the_market_around_the_exchange(tmp_path):
     assert "event 2024-01-18 fee, not reached: exchange fee 1 bp a side" in text
 
 
+def test_a_scenario_without_block_auctions_shows_no_block_auction_line(tmp_path):
+    res = run(msgspec.structs.replace(small_scenario(), block_auctions=None), until=END,
+              out=tmp_path / "r")
+    assert res.summary["block_auctions"]["auctions"] == 0
+    assert "block auction" not in format_summary(res)
+
+
 def test_summary_fits_80_columns(tmp_path):
     long_set = ("events=[" + ", ".join(f'{{date=2024-01-{d:02d}, kind="fee", bp={d}}}'
                                        for d in range(8, 19)) + "]")
