@@ -32,9 +32,10 @@ the day's events (scale 64: 122,261 slots at 3, 12 and 48 steps); the analysis' 
 (month, product, side, member) cost up to ~450 B per slot-month (an upper bound: not every
 slot trades every month; 210-340 B measured); a quote sample 12 B during the run and 105 B
 while analysed (200 members at 12, 120 and 360 steps). Across the measured points the
-estimate is from 0.9 to 1.35 times the measured peak: an upper estimate, as a refusal should
-be. The fit is of today's model: re-measure when the agents' or the recorder's state changes
-(the test `test_estimate_is_near_the_measured_peak` checks one point).
+estimate is from 0.9 to 1.35 times the measured peak: it errs high, since refusing a run that
+might just have fitted costs less than starting one the kernel kills halfway. The fit is of
+today's model: re-measure when the agents' or the recorder's state changes (the slow test
+`test_estimate_is_near_the_measured_peak` checks one point).
 
 `national.enterprises` allocates nothing per enterprise (it is a count in the participation
 rule): more enterprises for the same members mean fewer slots, so it enters through
