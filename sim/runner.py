@@ -38,6 +38,7 @@ from sim.agents import Agents
 from sim.calendar import TradingCalendar
 from sim.counter import Counter
 from sim.errors import OutputError, RunError
+from sim.limits import check_size
 from sim.national import National
 from sim.population import build_population
 from sim.recorder import Recorder, SimResults
@@ -106,6 +107,7 @@ class Simulation:
         if type(self.seed) is not int or not 0 <= self.seed < 2**63:
             raise RunError(f"expected an int from 0 to 2**63-1, got {self.seed!r}",
                            param="seed", option="--seed")
+        check_size(sc, scale, until)  # a run too large for this machine stops here, whole
         self.scale = scale
         self.calendar = cal = TradingCalendar(sc.calendar)
         days = cal.days
