@@ -301,10 +301,12 @@ class _Members:
         product = self.product if by_product else np.zeros_like(self.product)
         group = (month << 12) | (product << 1) | self.sell
         keys, total = _sums((group << _MEMBER_BITS) | self.member, amount)
+        if not len(keys):
+            return
         group, member = keys >> _MEMBER_BITS, keys & ((1 << _MEMBER_BITS) - 1)
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else []
-        ends = list(starts[1:]) + [len(group)]
-        for a, b in zip(starts, ends, strict=True):
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        ends = np.r_[starts[1:], len(group)]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             g = int(group[a])
             yield (self.months[g >> 12] if by_month else None,
                    self.products[(g >> 1) & 1023] if by_product else None,

@@ -248,3 +248,13 @@ def test_on_a_real_run_the_measures_agree_with_the_recorders_own_tallies(tmp_pat
         assert (prov[name]["bought_kg"], prov[name]["sell_value_fen"]) == \
             (p["bought_kg"], p["sell_value_fen"])
     assert analysis.cumulative(r)[-1]["cum_tonnage_kg"] == s["tonnage_kg"]
+
+
+def test_a_run_without_trades_has_no_concentration_or_dominant_rows(tmp_path):
+    out = runfixture.write_run(tmp_path / "quiet")
+    header = (out / "trades.csv").read_text("utf-8").splitlines()[0]
+    (out / "trades.csv").write_text(header + "\n", "utf-8")  # the header alone: no trades
+    quiet = load_run(out)
+    assert len(analysis.concentration(quiet)) == 0
+    assert len(analysis.concentration(quiet, by_month=True, by_product=False)) == 0
+    assert len(analysis.dominant_share(quiet)) == 0
