@@ -70,6 +70,31 @@ def fee_of(value: int, bp: int) -> int:
     return value * bp // 10_000
 
 
+def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a * b elementwise, exactly: int64 where no product can overflow, else Python ints.
+
+    The scenario's bounds allow markets whose values pass 2**63 fen; there the arithmetic
+    moves to Python integers (an object array) rather than wrapping.
+    """
+    if not len(a) or int(np.abs(a).max()) * int(np.abs(b).max()) < 1 << 62:
+        return a * b
+    return np.array([x * y for x, y in zip(a.tolist(), b.tolist(), strict=True)],
+                    dtype=object)
+
+
+def exact_sums(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """The sum of `values` per `index` (0..size-1), exactly (see `exact_product`)."""
+    if values.dtype != object and (not len(values)
+                                   or int(np.abs(values).max()) * len(values) < 1 << 62):
+        out = np.zeros(size, dtype=np.int64)
+        np.add.at(out, index, values)
+        return out
+    out = np.zeros(size, dtype=object)
+    for i, v in zip(index.tolist(), values.tolist(), strict=True):
+        out[i] += v
+    return out
+
+
 class Agents:
     """All enterprises of a run: their holdings, needs, open orders and decisions."""
 
@@ -294,9 +319,8 @@ class Agents:
         stock, flat = self.stock, self.flat_l
         for i, v in zip(changed.tolist(), after[changed].tolist(), strict=True):
             stock[flat[i]] = v
-        pay = take * self.nat_int[self.slot_p] // 10  # what its own products earn: use at national
-        income = np.zeros(len(self.cash), dtype=np.int64)
-        np.add.at(income, self.slot_m, pay)
+        pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
+        income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
         for m, v in zip(np.flatnonzero(income).tolist(), income[income > 0].tolist(),
                         strict=True):
@@ -307,7 +331,7 @@ class Agents:
         t = self.totals
         t["used_kg"] += int(take.sum())
         t["shortfall_kg"] += int((whole - take)[self.is_user].sum())
-        t["income_fen"] += int(income.sum())
+        t["income_fen"] += int(sum(income.tolist()))
         return after
 
     def _carrying_cost(self, days: int, held: np.ndarray) -> None:
@@ -319,8 +343,8 @@ class Agents:
         rate = round(self.sc.inventory.carrying_cost_pct_year / 100 * days / 365 * 10**9)
         if not rate:
             return
-        due = np.zeros(len(self.cash), dtype=np.int64)
-        np.add.at(due, self.slot_m, held * self.nat_int[self.slot_p] // 10)
+        due = exact_sums(self.slot_m, exact_product(held, self.nat_int[self.slot_p]) // 10,
+                         len(self.cash))
         charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
         cash = self.cash
         charged = 0

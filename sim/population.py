@@ -29,6 +29,7 @@ __all__ = ["DOMINANT_HEAVY", "DOMINANT_LIGHT", "NEVER", "Population", "build_pop
 DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth producer
 DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth producer
 NEVER = 1 << 30  # a day index no run reaches
+HOLDING_CAP = float(1 << 62)  # the most opening cash (fen) or stock (kg) a member is given
 # what a member's draw is for (a member's stream is keyed by these, plus a product index)
 PROVINCE, ROLE, SIZE, JOIN, ONLINE, NEW_ONLINE, SWITCH, PREMIUM = range(1, 9)
 BUYS, SELLS, MAKES = 100, 200, 300  # + product index
@@ -218,11 +219,13 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     inv = sc.inventory
     stock_kg = (use_rate * inv.target_cover_days + make_rate * inv.seller_cover_days
                 + maker_target)
-    stock = (np.floor(stock_kg / lots) * lots).astype(np.int64)
+    # (capped at 2**62, far beyond any real holding, so that they stay int64 at any size the
+    # scenario's bounds allow)
+    stock = (np.floor(np.minimum(stock_kg, HOLDING_CAP) / lots) * lots).astype(np.int64)
     buy_value = (use_rate * anchors0).sum(axis=1) / 10  # fen per day of use
     maker_value = (maker_target * anchors0).sum(axis=1) / 10
-    cash = np.floor(buy_value * pop.cash_days + maker_value * sc.makers.cash_days
-                    ).astype(np.int64)
+    cash = np.floor(np.minimum(buy_value * pop.cash_days + maker_value * sc.makers.cash_days,
+                               HOLDING_CAP)).astype(np.int64)
     return Population(
         provinces=prov_names, roles=role_names, products=codes, keys=keys, province=province,
         role=role, size=size, join_day=join_day, online_day=online_day, use_rate=use_rate,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fnmatch
+import json
 import os
 import secrets
 import shutil
@@ -33,11 +34,15 @@ RUN_FILES = ("summary.json", "daily.csv", "trades.csv", "quotes.csv", "enterpris
 # files made from a run by `rexsim report`: stale once the run is rewritten, removed with it
 DERIVED_PATTERNS = ("report.html", "report-*.png")
 _PARTIAL = ".partial-"
-
+_CREATED: dict[Path, list[Path]] = {}  # staging dir -> parents `stage` created for it
 
 def foreign_entries(out: Path, own: Iterable[str] = ()) -> list[str]:
-    """Entries of directory `out` that are not a run's own files (sorted; dirs end with /)."""
-    allowed = set(RUN_FILES) | set(own)
+    """Entries of directory `out` that are not a run's own files (sorted; dirs end with /).
+
+    A run's own files are its tables and summary, the report made from it, `own`, and the
+    journal its summary names when that lies in `out` (it goes with the run it recorded).
+    """
+    allowed = set(RUN_FILES) | set(own) | set(_journal_of(out))
     found = []
     for entry in sorted(os.scandir(out), key=lambda e: e.name):
         name = entry.name
@@ -46,6 +51,22 @@ def foreign_entries(out: Path, own: Iterable[str] = ()) -> list[str]:
             continue
         found.append(name + "/" if entry.is_dir() else name)
     return found
+
+
+def _journal_of(out: Path) -> list[str]:
+    """The file name of the journal a previous run in `out` wrote into `out`, if any."""
+    try:
+        journal = json.loads((out / "summary.json").read_text("utf-8")).get("journal")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(journal, str):
+        return []
+    path = Path(journal)
+    try:
+        inside = path.resolve().parent == out.resolve()
+    except OSError:
+        return []
+    return [path.name] if inside else []
 
 
 def check_target(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
@@ -80,13 +101,20 @@ def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
     """
     path = check_target(out, own)
     parent = path.parent
+    created = []
+    missing = parent
+    while not missing.exists() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = parent / f".{path.name}{_PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
         staging.mkdir()
     except OSError as exc:
+        _remove_empty(created)
         raise OutputError(f"{path}: cannot write here: {exc.strerror or exc}", param="out",
                           option="--out") from None
+    _CREATED[staging] = created
     return staging
 
 
@@ -106,13 +134,23 @@ def publish(staging: Path, out: str | os.PathLike[str], own: Iterable[str] = ())
     except OSError as exc:
         raise OutputError(f"{path}: cannot write results: {exc.strerror or exc}", param="out",
                           option="--out") from None
+    _CREATED.pop(staging, None)
     _remove_stale(path)
     return path
 
 
 def discard(staging: Path) -> None:
-    """Remove a staging directory whose run did not complete."""
+    """Remove a staging directory whose run did not complete, and the empty parents it made."""
     shutil.rmtree(staging, ignore_errors=True)
+    _remove_empty(_CREATED.pop(staging, []))
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:  # deepest first
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -278,6 +278,8 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
             raise RunError(f"expected a date YYYY-MM-DD, got {until!r}", param="until",
                            option="--until") from None
     own = _own_files(out, journal) if out is not None else []
+    if journal is not None and not own:
+        _check_journal(journal)  # before anything else is done
     staging = rundir.stage(out, own) if out is not None else None
     journal_tmp = None
     if journal is not None:  # written where the new run's files are, or beside its path
@@ -326,6 +328,18 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     if out is not None:
         res.write(out, own)
     return res
+
+
+def _check_journal(journal: str | Path) -> None:
+    """Refuse, naming the user's path, a journal that cannot be written where it would go."""
+    aside = _aside(journal)
+    try:
+        with open(aside, "ab"):
+            pass
+        aside.unlink()
+    except OSError as exc:
+        raise OutputError(f"{journal}: cannot write the journal: {exc.strerror or exc}",
+                          param="journal", option="--journal") from None
 
 
 def _aside(journal: str | Path) -> Path:

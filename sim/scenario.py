@@ -571,7 +571,20 @@ def _check_calendar(sc: Scenario) -> list[str]:
                             f"before the end {spans[i - 1][1]} of the one before")
     if cal.sessions and (cal.auction[1] > cal.sessions[0][0] or cal.auction[1] <= cal.auction[0]):
         errs.append("$.calendar.auction: expected a window that ends by the first session")
+    if not errs and not _any_trading_day(cal):
+        errs.append(f"$.calendar: no trading days from {cal.start} to {cal.end} (weekends and "
+                    f"holidays only)")
     return errs
+
+
+def _any_trading_day(cal: CalendarSpec) -> bool:
+    """Whether some weekday from start to end falls outside every holiday range."""
+    day, one = cal.start, dt.timedelta(days=1)
+    while day <= cal.end:
+        if day.weekday() < 5 and not any(a <= day <= b for a, b in cal.holidays):
+            return True
+        day += one
+    return False
 
 
 def _check_events(sc: Scenario, codes: list[str], groups: dict[str, GroupSpec]) -> list[str]:

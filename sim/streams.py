@@ -13,6 +13,7 @@ under one seed measure the change, not the noise.
 from __future__ import annotations
 
 import numpy as np
+import numpy.random  # noqa: F401 (imported now: numpy would import it lazily mid-run)
 
 __all__ = ["Streams", "counter", "mix", "normal", "normal2", "uniform"]
 

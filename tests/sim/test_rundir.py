@@ -75,3 +75,28 @@ def test_a_stale_staging_directory_of_a_dead_writer_is_removed(tmp_path):
     staging = stage(out)
     publish(staging, out)
     assert not stale.exists()
+
+
+def test_a_run_that_fails_leaves_none_of_the_parents_it_made(tmp_path):
+    from sim import RunError, run
+
+    out = tmp_path / "a" / "b" / "run"
+    with pytest.raises(RunError, match="seed"):
+        run("baotou-2024", seed=2**63, out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rerun_replaces_the_previous_runs_journal_with_it(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    first = stage(out)
+    _write(first, ["trades.csv", "run.journal"])
+    (first / "summary.json").write_text(json.dumps({"journal": str(out / "run.journal")}),
+                                        "utf-8")
+    publish(first, out, own=["run.journal"])
+    assert foreign_entries(out) == []  # the journal goes with the run that wrote it
+    second = stage(out)
+    _write(second, ["summary.json", "trades.csv"])
+    publish(second, out)
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trades.csv"]

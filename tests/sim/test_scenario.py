@@ -235,3 +235,8 @@ def test_each_built_in_what_if_is_baotou_2024_with_its_one_change(name, check):
     base = load_scenario("baotou-2024")
     assert sc.name == name and check(sc)
     assert sc.calendar == base.calendar and sc.national == base.national
+
+
+def test_a_calendar_without_trading_days_names_the_calendar():
+    with pytest.raises(UserError, match=r"\$\.calendar: no trading days from 2024-01-06"):
+        load_scenario("baotou-2024", ["calendar.start=2024-01-06", "calendar.end=2024-01-07"])

@@ -357,9 +357,6 @@ def test_a_channel_event_runs():
     check_loads_or_says_where(raw)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="sim/agents.py _carrying_cost: a stock's value overflows int64 "
-                          "(held * nat_int), charges turn negative, the strict zip fails")
 def test_a_market_at_the_schemas_largest_sizes_is_refused_or_runs():
     """Each value is inside its bounds; together a member's stock is worth > 2**63 fen."""
     raw = copy.deepcopy(BASE)
