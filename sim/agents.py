@@ -71,7 +71,7 @@ def fee_of(value: int, bp: int) -> int:
 
 
 def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a * b elementwise, exactly: int64 where no product can overflow, else Python ints.
+    """A * b elementwise, exactly: int64 where no product can overflow, else Python ints.
 
     The scenario's bounds allow markets whose values pass 2**63 fen; there the arithmetic
     moves to Python integers (an object array) rather than wrapping.
@@ -454,7 +454,8 @@ class Agents:
 
     def step(self, t: int, k: int) -> int:
         """Decision step k of the day at instant t: users and producers with a need act, market
-        makers requote, large users negotiate; returns the next free instant."""
+        makers requote, large users negotiate; returns the next free instant.
+        """
         d = self.day
         # a need of a lot, in a joined member's slot; decisions come at a rate proportional
         # to need: a slot needing k orders' worth acts as k slots of one order each would
@@ -536,7 +537,8 @@ class Agents:
     def deal_off(self, idx: np.ndarray, amount: np.ndarray | None = None,
                  friction: np.ndarray | None = None) -> None:
         """Meet each slot's need (or `amount`) off the exchange, at the national price with
-        its premium (buyers) or discount (sellers), as far as its cash or stock allows."""
+        its premium (buyers) or discount (sellers), as far as its cash or stock allows.
+        """
         need = self.need[idx] if amount is None else amount
         friction = self.friction[idx] if friction is None else friction
         lot = self.lot_s[idx]
@@ -723,7 +725,8 @@ class Agents:
 
     def _delays(self, idx: list[int], t0: int) -> dict[int, int]:
         """The counter's keying delay (ns) for each offline slot among `idx` should it lodge
-        now, drawn from the slot's own stream (one vectorised draw per batch)."""
+        now, drawn from the slot's own stream (one vectorised draw per batch).
+        """
         online = self.online_l
         if self.channel_open["online"]:
             off = [i for i in idx if not online[i]]

@@ -54,7 +54,8 @@ class Deals:
 
     def negotiate(self, i: int, want: int, t: int, key: int) -> int:
         """A large user agrees a deal for up to `want` kg off the book with a producer drawn
-        in proportion to output, and registers it; returns the kg dealt (0: no deal)."""
+        in proportion to output, and registers it; returns the kg dealt (0: no deal).
+        """
         a = self.agents
         if not a.channel_open["offline"]:
             return 0

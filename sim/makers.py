@@ -94,7 +94,8 @@ class Makers:
     def quotes(self, which: np.ndarray, inventory: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bid and ask prices (yuan/t on the tick, within the band) and sizes (kg) of the
-        makers `which` holding `inventory`."""
+        makers `which` holding `inventory`.
+        """
         a, spec = self.a, self.spec
         target, limit = self.target[which], self.limit[which]
         span = np.maximum(limit - target, 1.0)

@@ -109,7 +109,8 @@ def _pick(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _participation(volume: float, lot: int, every: float, candidates: float) -> float:
     """Share of an eligible role's enterprises that trade a product: each trades a lot per
-    `every` days on average (so small markets have few traders), at most all of them."""
+    `every` days on average (so small markets have few traders), at most all of them.
+    """
     if candidates <= 0 or volume <= 0:
         return 0.0
     return min(1.0, volume * every / lot / candidates)

@@ -72,7 +72,8 @@ def normal(keys: np.ndarray, counter: int) -> np.ndarray:
 
 def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
     """Two independent standard normal floats per key from one draw (both Box-Muller outputs);
-    the first is `normal(keys, counter)`."""
+    the first is `normal(keys, counter)`.
+    """
     z = mix(keys, (counter << 2) | 1)
     u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32
     u2 = (z & _LOW32).astype(np.float64) * _TO_UNIT32
@@ -83,7 +84,8 @@ def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
 
 def counter(*coordinates: int) -> int:
     """One draw number from its coordinates (day, step, purpose, ...), each below 2**16
-    (at most three of them, and the first below 2**14, so that lanes fit in 64 bits)."""
+    (at most three of them, and the first below 2**14, so that lanes fit in 64 bits).
+    """
     out = 0
     for c in coordinates:
         out = (out << 16) | (c & 0xFFFF)

@@ -1,5 +1,6 @@
 """The enterprises' mechanisms on hand-computed cases: elastic use and output, inventories,
-concessions, the exact ledger with fees."""
+concessions, the exact ledger with fees.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from engine import Cancelled, CancelReason, Side, Trade
 from sim import Simulation
-from sim.agents import USE, MAKE
+from sim.agents import MAKE, USE
 from sim.scenario import SupplyEvent
 from tests.sim.small import small_scenario
 

@@ -1,5 +1,6 @@
 """Dated scenario events: withdrawals and returns, national shocks, fees; and common random
-numbers: a what-if leaves every other member's random draws exactly as they were."""
+numbers: a what-if leaves every other member's random draws exactly as they were.
+"""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_holdings_are_conserved_through_a_withdrawal_and_a_return():
 
 
 def test_a_national_supply_cut_moves_the_national_price_to_its_equilibrium():
-    cut = [f'events=[{{date=2024-01-03, kind="supply", group="light", pct=-20}}]']
+    cut = ['events=[{date=2024-01-03, kind="supply", group="light", pct=-20}]']
     base = Simulation(small_scenario(), seed=2)
     shock = Simulation(with_overrides(small_scenario(), cut), seed=2)
     for s in (base, shock):
@@ -118,7 +119,8 @@ def test_the_same_shock_and_seed_give_identical_trades(runs):
 
 def test_withdrawing_a_member_leaves_every_other_members_draws_identical(monkeypatch):
     """Common random numbers: record every draw (stream key, draw number) -> value; for any
-    draw both runs made, the value is the same, and the other members draw from the same keys."""
+    draw both runs made, the value is the same, and the other members draw from the same keys.
+    """
     drawn: dict[str, dict[tuple[int, int, str], float]] = {}
 
     def recording(name, fn, log):

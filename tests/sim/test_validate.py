@@ -1,5 +1,6 @@
 """`rexsim validate`: the checks' measures on hand-made runs, the implied responses, and the
-whole validation over real runs (one seed in the default suite, seeds 1-5 with -m slow)."""
+whole validation over real runs (one seed in the default suite, seeds 1-5 with -m slow).
+"""
 
 from __future__ import annotations
 

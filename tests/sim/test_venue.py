@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from sim.venue import EXCHANGE, OFF, SKIP, OffExchange, buyer_cap, delay_cost_bp, route, \
-    seller_floor
+from sim.venue import (
+    EXCHANGE,
+    OFF,
+    SKIP,
+    OffExchange,
+    buyer_cap,
+    delay_cost_bp,
+    route,
+    seller_floor,
+)
 
 
 def test_the_cap_and_floor_are_the_off_exchange_price_net_of_the_exchanges_costs():
