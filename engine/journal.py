@@ -19,7 +19,8 @@ What is journaled, and why ids come out the same:
 - every call of a command method (`add_member`, `suspend_member`, `reinstate_member`,
   `begin_day`, `open_market`, `close_market`, `submit_limit`, `submit_market`, `cancel`,
   `amend`, `register_negotiated`, `open_block_auction`, `bid_block_auction`,
-  `settle_block_auction`) that the exchange answered with events, refused requests included:
+  `settle_block_auction`, `set_band`, `set_channel_open`) that the exchange answered,
+  refused requests included:
   a refused order may still use up the id its `Rejected` names, so replay re-issues the
   refusal too, and ids are never written into calls that did not give one. Order,
   auction and bid ids therefore come out of the replayed exchange's own counter, as they did.
@@ -31,8 +32,9 @@ What is journaled, and why ids come out the same:
   changed nothing but, at most, its id counter, and should it have used up ids before
   raising, an `IdsUsed` record keeps the replayed counter in step. Arguments a record cannot
   hold exactly (a member id that is neither an int nor a str, a float price, an int beyond
-  64 bits) are refused with `TypeError` before the exchange sees them, where a plain
-  `Exchange` may answer some of them with a `Rejected` (an unknown member `3.5`).
+  64 bits) are refused with `TypeError` before the exchange sees them; a plain `Exchange`
+  refuses the same arguments (`TypeError`, or `ValueError` for an int outside the signed
+  64-bit range), so journaling never changes what a request does.
 
 Writing is batched: records collect in memory and reach the file at each `flush()`, at each
 `close_market` (so a crash loses at most the day in progress), when the buffer passes
@@ -241,6 +243,22 @@ class SettleBlockAuction(Command, frozen=True, tag="settle_block_auction", array
     time: int
 
 
+class SetBand(Command, frozen=True, tag="set_band", array_like=True, gc=False):
+    """`Exchange.set_band`."""
+
+    product: str
+    band_pct: int | None
+    band_abs: int | None
+
+
+class SetChannelOpen(Command, frozen=True, tag="set_channel_open", array_like=True, gc=False):
+    """`Exchange.set_channel_open`."""
+
+    channel: Channel
+    is_open: bool
+    time: int
+
+
 class IdsUsed(Command, frozen=True, tag="ids_used", array_like=True, gc=False):
     """A request raised after the exchange had used up ids: its id counter stood at `next_id`."""
 
@@ -250,7 +268,7 @@ class IdsUsed(Command, frozen=True, tag="ids_used", array_like=True, gc=False):
 COMMANDS: tuple[type[Command], ...] = (
     AddMember, SuspendMember, ReinstateMember, BeginDay, OpenMarket, CloseMarket, SubmitLimit,
     SubmitMarket, Cancel, Amend, RegisterNegotiated, OpenBlockAuction, BidBlockAuction,
-    SettleBlockAuction, IdsUsed,
+    SettleBlockAuction, SetBand, SetChannelOpen, IdsUsed,
 )
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -260,7 +278,7 @@ _DECODER = msgspec.msgpack.Decoder(JournalHeader | AddMember | SuspendMember | R
                                    | BeginDay | OpenMarket | CloseMarket | SubmitLimit
                                    | SubmitMarket | Cancel | Amend | RegisterNegotiated
                                    | OpenBlockAuction | BidBlockAuction | SettleBlockAuction
-                                   | IdsUsed)
+                                   | SetBand | SetChannelOpen | IdsUsed)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -668,6 +686,29 @@ class JournalingExchange(Exchange):
         return self._run(SettleBlockAuction(auction_id, time), Exchange.settle_block_auction,
                          self, auction_id, time=time)
 
+    # ------------------------------------------------------------------ rule changes
+
+    def set_band(self, product: str, *, band_pct: int | None, band_abs: int | None = None
+                 ) -> list[Event]:
+        if self._applying:
+            return Exchange.set_band(self, product, band_pct=band_pct, band_abs=band_abs)
+        if (type(product) is not str or (band_pct is not None and type(band_pct) is not int)
+                or (band_abs is not None and type(band_abs) is not int)):
+            raise _unjournalable("set_band", ("product", product, _STR),
+                                 ("band_pct", band_pct, _OPT_INT),
+                                 ("band_abs", band_abs, _OPT_INT))
+        return self._run(SetBand(product, band_pct, band_abs), Exchange.set_band, self, product,
+                         band_pct=band_pct, band_abs=band_abs)
+
+    def set_channel_open(self, channel: Channel, is_open: bool, *, time: int) -> list[Event]:
+        if self._applying:
+            return Exchange.set_channel_open(self, channel, is_open, time=time)
+        if type(channel) is not Channel or type(is_open) is not bool or type(time) is not int:
+            raise _unjournalable("set_channel_open", ("channel", channel, _CHANNEL),
+                                 ("is_open", is_open, _BOOL), ("time", time, _INT))
+        return self._run(SetChannelOpen(channel._value_, is_open, time),
+                         Exchange.set_channel_open, self, channel, is_open, time=time)
+
 
 # ---------------------------------------------------------------------------- reading
 
@@ -805,6 +846,8 @@ _APPLY: dict[type, Callable[[Exchange, Any], list[Event] | None]] = {
     BidBlockAuction: lambda ex, c: ex.bid_block_auction(c.member, c.auction_id, c.price, c.qty,
                                                         time=c.time, channel=c.channel),
     SettleBlockAuction: lambda ex, c: ex.settle_block_auction(c.auction_id, time=c.time),
+    SetBand: lambda ex, c: ex.set_band(c.product, band_pct=c.band_pct, band_abs=c.band_abs),
+    SetChannelOpen: lambda ex, c: ex.set_channel_open(c.channel, c.is_open, time=c.time),
     IdsUsed: _ids_used,
 }
 

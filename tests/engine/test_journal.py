@@ -148,6 +148,13 @@ def session(ex: Exchange) -> None:
     ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 20_000, time=35)
     ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 1000, time=36)  # small
     ex.register_negotiated("magnet", "magnet", "PRND_OX", 400_000, 20_000, time=37)
+    # rule changes: a closed channel refuses new requests; a band rule waits for the next day
+    ex.set_channel_open(OFFLINE, False, time=37)
+    ex.submit_limit("magnet", "PRND_OX", BUY, 399_000, 1000, channel=OFFLINE, time=37)
+    ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 20_000, time=37)
+    ex.set_channel_open(OFFLINE, True, time=38)
+    ex.set_band("PRND_OX", band_pct=10)
+    ex.set_band("GOLD", band_pct=10, band_abs=None)  # UNKNOWN_PRODUCT
     # block auctions
     a = ex.open_block_auction("separator", "PRND_OX", 30_000, 390_000, start=40, end=50,
                               time=38)[0].auction_id
@@ -183,6 +190,7 @@ def session(ex: Exchange) -> None:
     # a second day: GTC orders carried into the call auction
     ex.begin_day(time=100)
     ex.submit_limit("magnet", "PRND_OX", SELL, 379_000, 1000, time=101)
+    ex.submit_limit("separator", "PRND_OX", BUY, 365_000, 1000, time=102)  # the 10% band
     ex.open_market(time=110)
     ex.close_market(time=120)
 
@@ -235,7 +243,7 @@ def test_records_hold_every_argument_exactly_with_enums_and_big_integers():
     ex, _, f = started()
     ex.add_member(2**63 - 1, joined=-(2**63))
     ex.add_member("m")
-    ex.begin_day(time=2**64 - 1, products=("LA_OX",))  # any iterable of codes becomes a list
+    ex.begin_day(time=2**63 - 1, products=("LA_OX",))  # any iterable of codes becomes a list
     ex.submit_limit("m", "PRND_OX", SELL, 401_000, 1000, tif=DAY, post_only=True,
                     channel=OFFLINE, time=5, order_id=2**62)
     ex.close()
@@ -685,21 +693,21 @@ def test_a_plain_exchange_runs_no_journal_code():
     for name in ("add_member", "suspend_member", "reinstate_member", "begin_day", "open_market",
                  "close_market", "submit_limit", "submit_market", "cancel", "amend",
                  "register_negotiated", "open_block_auction", "bid_block_auction",
-                 "settle_block_auction", "_done"):
+                 "settle_block_auction", "set_band", "set_channel_open", "_done"):
         assert getattr(Exchange, name).__module__ == "engine.exchange", name
         assert name in vars(JournalingExchange), name
     ex = Exchange([PRND])
     assert not hasattr(ex, "journal") and not hasattr(ex, "_unwritten")
     ex.add_member(1)
-    # a plain exchange answers an unknown member id of any type with a Rejected
-    assert ex.submit_limit(3.5, "PRND_OX", BUY, 400_000, 1000, time=1)[0].reason is \
-        RejectReason.UNKNOWN_MEMBER
+    # a plain exchange refuses what a record cannot hold, as the journaling one does
+    with pytest.raises(TypeError, match="member must be an int or str"):
+        ex.submit_limit(3.5, "PRND_OX", BUY, 400_000, 1000, time=1)
 
 
 def test_every_public_command_of_the_exchange_is_journaled():
     queries = {"subscribe", "member", "members", "day", "block_auction", "products", "product",
                "state", "book", "preopen_orders", "order", "order_product", "band",
-               "settlement", "daily_bars", "current_bar", "snapshot"}
+               "settlement", "daily_bars", "current_bar", "snapshot", "channel_open"}
     public = {name for name in dir(Exchange) if not name.startswith("_")}
     commands = public - queries
     assert commands, "no command methods found"
