@@ -52,6 +52,7 @@ from engine import (
 from engine import journal as journal_module
 from engine.journal import (
     COMMANDS,
+    BeginDay,
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
     CloseMarket,
@@ -549,6 +550,122 @@ def test_a_corrupt_record_in_the_middle_is_an_error_naming_the_record_and_its_of
     header = data[:frames(data)[1][0]]
     with pytest.raises(JournalError, match="a second header"):
         read_journal(data[:offset] + header + data[offset:])
+
+
+def small_journal() -> bytes:
+    """A short real journal: members, a day with orders, trades and a close (17 frames)."""
+    ex, _, f = started()
+    for m in (1, 2, "m"):
+        ex.add_member(m)
+    ex.begin_day(time=10)
+    ex.submit_limit(1, "PRND_OX", SELL, 401_000, 3000, time=11)
+    ex.submit_limit(2, "PRND_OX", BUY, 399_000, 2000, time=12)
+    ex.open_market(time=20)
+    ex.submit_limit("m", "PRND_OX", BUY, 401_000, 1000, time=21)
+    ex.submit_market(2, "PRND_OX", BUY, 1000, time=22)
+    ex.amend(2, 2, price=399_500, time=23)
+    ex.cancel(1, 1, time=24)
+    ex.register_negotiated(2, 1, "PRND_OX", 400_000, 5000, time=25)
+    ex.set_band("PRND_OX", band_pct=10)
+    ex.close_market(time=30)
+    ex.close()
+    return f.getvalue()
+
+
+SMALL = small_journal()
+SMALL_CONTENTS = read_journal(SMALL)
+SMALL_FRAMES = frames(SMALL)
+
+
+def assert_no_silent_loss(damaged: bytes, damaged_frame: int) -> str:
+    """The damaged journal reads as the original, or raises JournalError, or, only when the
+    damage is in the last frame, reads as a torn tail: every record before it, and a drop."""
+    try:
+        contents = read_journal(damaged)
+    except JournalError as exc:
+        assert "\n" not in str(exc)
+        return "error"
+    if contents == SMALL_CONTENTS:
+        return "same"
+    last = len(SMALL_FRAMES) - 1
+    assert damaged_frame == last, f"frame {damaged_frame} damaged, read as {contents}"
+    assert contents.commands == SMALL_CONTENTS.commands[:-1]
+    assert contents.dropped_bytes == len(damaged) - SMALL_FRAMES[last][0]
+    return "torn"
+
+
+def test_damage_to_any_length_field_is_an_error_or_a_torn_tail_never_a_silent_loss():
+    outcomes = {"same": 0, "error": 0, "torn": 0}
+    for index, (offset, _) in enumerate(SMALL_FRAMES):
+        for byte in range(offset, offset + 4):  # the length field
+            for mask in (*(1 << bit for bit in range(8)), 0xFF):
+                damaged = bytearray(SMALL)
+                damaged[byte] ^= mask
+                outcomes[assert_no_silent_loss(bytes(damaged), index)] += 1
+    assert outcomes["error"] > 0 and outcomes["torn"] > 0  # the last frame's damage is a tear
+
+
+@given(position=st.integers(0, len(SMALL) - 1), mask=st.integers(1, 255))
+def test_any_single_byte_of_damage_is_an_error_or_a_torn_tail_never_a_silent_loss(position,
+                                                                                   mask):
+    damaged = bytearray(SMALL)
+    damaged[position] ^= mask
+    index = max(i for i, (offset, _) in enumerate(SMALL_FRAMES) if offset <= position)
+    assert_no_silent_loss(bytes(damaged), index)
+
+
+def test_a_length_in_the_middle_pointing_past_the_end_is_damage_naming_record_and_offset():
+    offset, size = SMALL_FRAMES[5]
+    damaged = bytearray(SMALL)
+    damaged[offset + 2] ^= 0x10  # 4096 more: the frame now runs past the end of the file
+    with pytest.raises(JournalError, match=f"record 5 at byte offset {offset} is corrupt: "
+                                           f"length .* runs past the end of the file, and a whole "
+                                           f"record follows at byte offset {offset + size}"):
+        read_journal(bytes(damaged))
+    with pytest.raises(JournalError, match="record 5"):
+        replay(bytes(damaged))
+
+
+def handmade(*commands) -> bytes:
+    """A journal of the given command records, written directly (no exchange checks them)."""
+    f = io.BytesIO()
+    journal = Journal(f)
+    journal.start(JournalHeader(FORMAT_VERSION, [PRND, LA], ExchangeSettings()))
+    for command in commands:
+        journal.append(command)
+    journal.close()
+    return f.getvalue()
+
+
+@pytest.mark.parametrize("commands, said", [
+    ((BeginDay(1, None), BeginDay(2, None)), "ValueError: begin_day: product PRND_OX is "
+                                             "pre_open; close_market first"),
+    ((BeginDay(1, ["GOLD"]),), "KeyError: unknown product 'GOLD'"),
+    ((OpenMarket(1, None),), "ValueError: open_market: product PRND_OX is closed; begin_day first"),
+])
+def test_a_command_the_exchange_refuses_is_a_journal_error_naming_the_record(commands, said):
+    data = handmade(*commands)
+    offset = frames(data)[len(commands)][0]
+    tag = type(commands[-1]).__struct_config__.tag
+    with pytest.raises(JournalError) as err:
+        replay(data)
+    assert str(err.value) == (f"journal: record {len(commands)} at byte offset {offset} ({tag}): "
+                              f"the exchange refused it: {said}")
+    exchange = Exchange([PRND, LA])
+    for i, command in enumerate(commands[:-1], start=1):
+        apply_command(exchange, command, record=i)
+    with pytest.raises(JournalError, match=f"record {len(commands)} \\({tag}\\): the exchange "
+                                           f"refused it"):
+        apply_command(exchange, commands[-1], record=len(commands))
+
+
+def test_a_listener_that_raises_during_replay_is_not_taken_for_a_refusal():
+    def fussy(event):
+        raise ValueError("listener bug")
+
+    with pytest.raises(ValueError, match="listener bug") as err:
+        replay(SMALL, fussy)
+    assert type(err.value) is ValueError and "while replaying record 4" in err.value.__notes__[0]
 
 
 def test_what_is_not_a_whole_journal_is_refused_with_one_clear_line(tmp_path):
