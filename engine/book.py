@@ -16,8 +16,22 @@ delete, so a level that was once very deep and is drained one order per request 
 over the freed slots; it is compacted on the next growth of the dict.)
 
 Every public request returns the events it caused, in order. A request that cannot be
-honoured returns exactly one `Rejected` and changes nothing; misuse of the API (a float price,
-a side that is not a `Side`) raises `TypeError`.
+honoured returns exactly one `Rejected` and changes nothing; misuse of the API raises before
+anything changes: `TypeError` for a value of the wrong type (a float price, a bool time, a
+side that is not a `Side`, a channel that is not a `Channel`, a `post_only` that is not a
+bool), `ValueError` for an int outside the signed 64-bit range [-2**63, 2**63 - 1], which
+every int argument (ids, prices, quantities, times) must be in, as a journal record holds it.
+
+Checks on the hot path
+----------------------
+The request methods test their arguments at the cost of a few comparisons. Types first, with
+`x.__class__ is int` (exact: no bool, no numpy int; cheaper here than `type(x) is int`). Then
+one conservative test of everything else: it passes the common case (a price whose level
+already rests, which proves it positive, on the grid and in range; small ints; a known
+channel) and sends anything else to a slow path (`_check_order`) that raises for misuse,
+returns the one `Rejected`, or finds the request valid after all (a large but valid int, a
+price of a new level). Only the time is tested exactly on every request (`bit_length`): times
+are rarely small ints.
 """
 
 from __future__ import annotations
@@ -57,6 +71,12 @@ DAY = TimeInForce.DAY
 IOC = TimeInForce.IOC
 FOK = TimeInForce.FOK
 ONLINE = Channel.ONLINE
+OFFLINE = Channel.OFFLINE
+
+INT64_MIN = -(1 << 63)  # every int argument (ids, prices, quantities, times) is a signed
+INT64_MAX = (1 << 63) - 1  # 64-bit int, what the journal's MessagePack records hold
+_SMALL = (1 << 30) - 1  # ints up to this size pass the fast range tests; larger take the exact
+_NEG_SMALL = -_SMALL  # (a constant: `-_SMALL` would negate, and allocate, on every call)
 
 _IOC_REMAINDER = CancelReason.IOC_REMAINDER
 _MARKET_REMAINDER = CancelReason.MARKET_REMAINDER
@@ -208,54 +228,82 @@ class OrderBook:
         time: int = 0,
     ) -> list[Event]:
         """Submit a limit order: it trades with what it crosses, then rests, per its `tif`."""
-        if type(order_id) is not int or type(price) is not int or type(qty) is not int:
-            raise _misuse_args(order_id=order_id, price=price, qty=qty)
+        # Misuse raises before anything changes (see "Checks on the hot path" in the module
+        # docstring): first the exact int tests, then one conservative test of everything
+        # else, whose slow path (_check_order) tells misuse, a Rejected and a valid order apart.
+        if (order_id.__class__ is not int or price.__class__ is not int
+                or qty.__class__ is not int or time.__class__ is not int):
+            raise _misuse_args(order_id=order_id, price=price, qty=qty, time=time)
+        # Sort keys (see "How matching works"): own levels under `key`, and the opposite
+        # levels this order reaches are those at or above `limit_key`.
         if side is BUY:
             opp = self._asks
             own = self._bids
+            key = price
+            limit_key = -price
         elif side is SELL:
             opp = self._bids
             own = self._asks
+            key = -price
+            limit_key = price
         else:
             raise _misuse("side", side, "a Side")
+        orders = self._orders
+        level = own.levels.get(key)  # a level at this price proves the price valid
+        if ((level is None and (price <= 0 or price % self.tick or price > _SMALL))
+                or qty <= 0 or qty % self.lot or qty > _SMALL
+                or order_id > _SMALL or order_id < _NEG_SMALL or order_id in orders
+                or time.bit_length() > 63 or (channel is not ONLINE and channel is not OFFLINE)):
+            bad = self._check_order(order_id, price, qty, tif, post_only, channel, time)
+            if bad is not None:
+                return bad
+        okeys = opp.keys
+        if not okeys or okeys[-1] < limit_key:  # crosses nothing: the common case, one branch
+            if post_only is not False and post_only is not True:
+                raise _misuse("post_only", post_only, "a bool")
+            if tif is not GTC and tif is not DAY:
+                if tif is IOC:
+                    return [Accepted(order_id, side, price, qty, owner, tif, time, self.product,
+                                     channel),
+                            Cancelled(order_id, side, price, qty, owner, _IOC_REMAINDER, time,
+                                      self.product, channel)]
+                if tif is FOK:
+                    return _reject(order_id, RejectReason.FOK_CANNOT_FILL,
+                                   f"fill-or-kill at {price} crosses nothing", time,
+                                   self.product, channel)
+                raise _misuse("tif", tif, "a TimeInForce")
+            events: list[Event] = [Accepted(order_id, side, price, qty, owner, tif, time,
+                                            self.product, channel)]
+            if level is None:
+                level = _new_level(own.levels, own.keys, key, price)
+            level.total += qty
+            level[order_id] = orders[order_id] = Order(order_id, side, level.price, qty, owner,
+                                                       tif, channel, time)
+            return events
         if tif is not GTC and tif is not DAY and tif is not IOC and tif is not FOK:
             raise _misuse("tif", tif, "a TimeInForce")
-        orders = self._orders
-        product = self.product
-        if price <= 0 or price % self.tick or qty <= 0 or qty % self.lot or order_id in orders:
-            return self._invalid_order(order_id, price, qty, time, channel)
-        okeys = opp.keys
-        limit_key = opp.sign * price
-        crosses = okeys and okeys[-1] >= limit_key
-        if crosses:
-            if post_only:
-                return _reject(order_id, RejectReason.POST_ONLY_WOULD_CROSS,
-                               f"post-only {side.value} at {price} would cross "
-                               f"{opp.sign * okeys[-1]}", time, product, channel)
-            if tif is FOK and not self._fillable(opp, limit_key, qty, owner):
-                return _reject(order_id, RejectReason.FOK_CANNOT_FILL,
-                               f"fill-or-kill for {qty} cannot fill completely at {price}",
-                               time, product, channel)
-        elif tif is FOK:
+        if post_only is not False:
+            if post_only is not True:
+                raise _misuse("post_only", post_only, "a bool")
+            return _reject(order_id, RejectReason.POST_ONLY_WOULD_CROSS,
+                           f"post-only {side.value} at {price} would cross "
+                           f"{opp.sign * okeys[-1]}", time, self.product, channel)
+        if tif is FOK and not self._fillable(opp, limit_key, qty, owner):
             return _reject(order_id, RejectReason.FOK_CANNOT_FILL,
-                           f"fill-or-kill at {price} crosses nothing", time, product, channel)
-        events: list[Event] = [Accepted(order_id, side, price, qty, owner, tif, time, product,
-                                        channel)]
-        if crosses:
-            qty = self._take(opp, order_id, side, price, limit_key, qty, owner, channel, time,
-                             events)
-            if qty <= 0:  # filled, or stopped by self-trade prevention (-1)
-                return events
+                           f"fill-or-kill for {qty} cannot fill completely at {price}",
+                           time, self.product, channel)
+        events = [Accepted(order_id, side, price, qty, owner, tif, time, self.product, channel)]
+        qty = self._take(opp, order_id, side, price, limit_key, qty, owner, channel, time,
+                         events)
+        if qty <= 0:  # filled, or stopped by self-trade prevention (-1)
+            return events
         if tif is IOC:
             events.append(Cancelled(order_id, side, price, qty, owner, _IOC_REMAINDER, time,
-                                    product, channel))
+                                    self.product, channel))
             return events
-        # rest what is left at the tail of its level
-        key = own.sign * price
-        level = own.levels.get(key)
-        if level is None:
-            level = _new_level(own.levels, own.keys, key, price)
-        level.total += qty
+        # rest what is left at the tail of its level (none rested at a price that crossed)
+        level = _new_level(own.levels, own.keys, key, price)
+        level.total = qty
         level[order_id] = orders[order_id] = Order(order_id, side, level.price, qty, owner, tif,
                                                    channel, time)
         return events
@@ -276,9 +324,10 @@ class OrderBook:
         A `protection` price stops the sweep at levels worse than it; whatever is left is
         cancelled.
         """
-        if type(order_id) is not int or type(qty) is not int:
-            raise _misuse_args(order_id=order_id, qty=qty)
-        if protection is not None and type(protection) is not int:
+        if (order_id.__class__ is not int or qty.__class__ is not int
+                or time.__class__ is not int):
+            raise _misuse_args(order_id=order_id, qty=qty, time=time)
+        if protection is not None and protection.__class__ is not int:
             raise _misuse("protection", protection, "an int or None")
         if side is BUY:
             opp = self._asks
@@ -286,38 +335,49 @@ class OrderBook:
             opp = self._bids
         else:
             raise _misuse("side", side, "a Side")
-        product = self.product
-        if qty <= 0 or qty % self.lot or order_id in self._orders:
-            return self._invalid_order(order_id, None, qty, time, channel)
-        if protection is not None and (protection <= 0 or protection % self.tick):
-            return self._invalid_order(order_id, protection, self.lot, time, channel)
+        if (qty <= 0 or qty % self.lot or qty > _SMALL
+                or order_id > _SMALL or order_id < _NEG_SMALL or order_id in self._orders
+                or time.bit_length() > 63 or (channel is not ONLINE and channel is not OFFLINE)):
+            bad = self._check_order(order_id, None, qty, IOC, False, channel, time)
+            if bad is not None:
+                return bad
+        if protection is not None and (protection <= 0 or protection % self.tick
+                                       or protection > _SMALL):
+            bad = self._check_order(order_id, protection, self.lot, IOC, False, channel, time)
+            if bad is not None:
+                return bad
         if not opp.keys:
             return _reject(order_id, RejectReason.NO_LIQUIDITY,
                            f"market {side.value} with no {opp.side.value} orders resting",
-                           time, product, channel)
+                           time, self.product, channel)
         events: list[Event] = [Accepted(order_id, side, protection, qty, owner, IOC, time,
-                                        product, channel)]
+                                        self.product, channel)]
         limit_key = None if protection is None else opp.sign * protection
         qty = self._take(opp, order_id, side, protection, limit_key, qty, owner, channel, time,
                          events)
         if qty > 0:
             events.append(Cancelled(order_id, side, protection, qty, owner, _MARKET_REMAINDER,
-                                    time, product, channel))
+                                    time, self.product, channel))
         return events
 
     def cancel(self, order_id: int, *, time: int = 0) -> list[Event]:
         """Cancel a resting order's whole open quantity."""
-        if type(order_id) is not int:
-            raise _misuse("order_id", order_id, "an int")
+        if order_id.__class__ is not int or time.__class__ is not int or time.bit_length() > 63:
+            check_ints(order_id=order_id, time=time)
         order = self._orders.pop(order_id, None)
         if order is None:
+            check_ints(order_id=order_id)  # (a resting order's id is in range)
             return _reject(order_id, RejectReason.UNKNOWN_ORDER,
                            f"no resting order with id {order_id}", time, self.product, ONLINE)
         side = order.side
         price = order.price
         qty = order.qty
-        own = self._bids if side is BUY else self._asks
-        key = own.sign * price
+        if side is BUY:
+            own = self._bids
+            key = price
+        else:
+            own = self._asks
+            key = -price
         level = own.levels[key]
         del level[order_id]
         if level:
@@ -345,15 +405,15 @@ class OrderBook:
         Lowering the quantity at the same price keeps time priority; a price change or a
         quantity increase re-queues the order at the tail, where it may trade at once.
         """
-        if type(order_id) is not int:
-            raise _misuse("order_id", order_id, "an int")
-        if price is not None and type(price) is not int:
-            raise _misuse("price", price, "an int or None")
-        if qty is not None and type(qty) is not int:
-            raise _misuse("qty", qty, "an int or None")
+        if (order_id.__class__ is not int or time.__class__ is not int or time.bit_length() > 63
+                or (price is not None and (price.__class__ is not int or price > _SMALL))
+                or (qty is not None and (qty.__class__ is not int or qty > _SMALL))):
+            check_ints(order_id=order_id, time=time)
+            check_optional_ints(price=price, qty=qty)
         product = self.product
         order = self._orders.get(order_id)
         if order is None:
+            check_ints(order_id=order_id)  # (a resting order's id is in range)
             return _reject(order_id, RejectReason.UNKNOWN_ORDER,
                            f"no resting order with id {order_id}", time, product, ONLINE)
         channel = order.channel
@@ -411,6 +471,7 @@ class OrderBook:
 
     def expire_day_orders(self, *, time: int = 0) -> list[Event]:
         """Expire every resting DAY order (the close of a session), in arrival order."""
+        check_ints(time=time)
         product = self.product
         events: list[Event] = []
         for order in [o for o in self._orders.values() if o.tif is DAY]:
@@ -422,27 +483,39 @@ class OrderBook:
 
     # ------------------------------------------------------------------ matching internals
 
-    def _invalid_order(self, order_id: int, price: int | None, qty: int, time: int,
-                       channel: Channel) -> list[Event]:
-        """The one Rejected for a malformed order, checked in the documented order."""
+    def _check_order(self, order_id: int, price: int | None, qty: int, tif: Any,
+                     post_only: Any, channel: Any, time: int) -> list[Event] | None:
+        """The slow path of limit and market: raise for misuse, else the one Rejected, else None.
+
+        Called when the conservative fast test fails; None means the order is valid after all
+        (a large but valid int, or a price whose level does not exist yet). Misuse is checked
+        first, then the rejects in the documented order: price, tick, lot, duplicate id.
+        """
+        if channel is not ONLINE and channel is not OFFLINE:
+            raise _misuse("channel", channel, "a Channel")
+        if tif is not GTC and tif is not DAY and tif is not IOC and tif is not FOK:
+            raise _misuse("tif", tif, "a TimeInForce")
+        if post_only is not False and post_only is not True:
+            raise _misuse("post_only", post_only, "a bool")
+        check_ints(order_id=order_id, qty=qty, time=time)
+        check_optional_ints(price=price)
+        product = self.product
         if price is not None:
             if price <= 0:
                 return _reject(order_id, RejectReason.PRICE_NOT_POSITIVE,
-                               f"price {price} is not positive", time, self.product, channel)
+                               f"price {price} is not positive", time, product, channel)
             if price % self.tick:
                 return _reject(order_id, RejectReason.PRICE_OFF_TICK,
                                f"price {price} is not a multiple of the tick {self.tick}",
-                               time, self.product, channel)
+                               time, product, channel)
         if qty <= 0 or qty % self.lot:
             return _reject(order_id, RejectReason.QTY_NOT_LOT_MULTIPLE,
                            f"quantity {qty} is not a positive multiple of the lot {self.lot}",
-                           time, self.product, channel)
+                           time, product, channel)
         if order_id in self._orders:
             return _reject(order_id, RejectReason.DUPLICATE_ORDER_ID,
-                           f"order id {order_id} is already resting", time, self.product,
-                           channel)
-        raise AssertionError("_invalid_order called for a valid order")  # pragma: no cover
-
+                           f"order id {order_id} is already resting", time, product, channel)
+        return None
 
     def _take(self, opp: BookSide, order_id: int, side: Side, price: int | None,
               limit_key: int | None, qty: int, owner: Any, channel: Channel, time: int,
@@ -668,7 +741,29 @@ class OrderBook:
 
 
 def _misuse_args(**values: Any) -> TypeError:
+    """The TypeError for the first of `values` that is not an exact int."""
     for name, value in values.items():
-        if type(value) is not int:
+        if value.__class__ is not int:
             return _misuse(name, value, "an int")
     raise AssertionError("called without a bad argument")  # pragma: no cover
+
+
+def check_ints(**values: Any) -> None:
+    """Raise for the first of `values` that is not an int in the signed 64-bit range.
+
+    TypeError for a value that is not an exact int (None, bool and numpy ints are misuse),
+    ValueError for one outside [INT64_MIN, INT64_MAX].
+    """
+    for name, value in values.items():
+        if value.__class__ is not int:
+            raise _misuse(name, value, "an int")
+        if value < INT64_MIN or value > INT64_MAX:
+            raise ValueError(f"{name} must be in the signed 64-bit range [-2**63, 2**63 - 1], "
+                             f"got {value}")
+
+
+def check_optional_ints(**values: Any) -> None:
+    """`check_ints` for arguments that may also be None."""
+    for name, value in values.items():
+        if value is not None:
+            check_ints(**{name: value})

@@ -37,6 +37,7 @@ class RejectReason(enum.Enum):
     NOT_OWNER = "not_owner"  # cancel/amend of someone else's order
     PRICE_OUTSIDE_BAND = "price_outside_band"  # outside the day's price band
     MARKET_CLOSED = "market_closed"  # the product's session does not accept requests now
+    CHANNEL_CLOSED = "channel_closed"  # the request's channel is closed (set_channel_open)
     NOT_ALLOWED_IN_AUCTION = "not_allowed_in_auction"  # e.g. market/IOC/FOK in the call auction
     BELOW_MIN_BLOCK = "below_min_block"  # negotiated trade smaller than the product's block
     SAME_ENTERPRISE = "same_enterprise"  # negotiated trade with one enterprise on both sides

@@ -14,7 +14,15 @@ it and stays thin on the hot path (a product lookup, a member lookup, a band che
   GTC orders carried into a day whose band excludes their price are cancelled (OUTSIDE_BAND);
 - the settlement: the day's VWAP over every channel, floor-divided to an integer, or the
   previous settlement when nothing traded; daily bars;
-- negotiated trades (offline, off the book) and block auctions.
+- negotiated trades (offline, off the book) and block auctions;
+- dated rule changes: `set_band` (a product's band rule, from its next day) and
+  `set_channel_open` (a channel stops or resumes taking new requests; what rests stays).
+
+Arguments: member ids are str or int, every int argument (ids, prices, quantities, times) is
+an int in the signed 64-bit range [-2**63, 2**63 - 1]. Misuse raises before anything changes
+(an order id is not used up): `TypeError` for the wrong type (a float or bool time, `True` or
+`1.0` as a member id, a float auction id, a str channel), `ValueError` for an int out of
+range; business failures are a `Rejected`.
 
 Requests return their events in order. Listeners receive every event only after the request
 that caused it has been fully applied: events are queued and delivered in request order, so a
@@ -40,6 +48,9 @@ Events of each action, in order (a refused request is always exactly one `Reject
 | | then per open block auction, in opening order: `BlockAuctionWithdrawn` if the member |
 | | sells it, else `BlockBidWithdrawn`* for the member's bids, in arrival order (same reason) |
 | `reinstate_member` | none |
+| `set_band` | none (an unknown product: `Rejected(UNKNOWN_PRODUCT)`) |
+| `set_channel_open` | none; while closed, each new request on the channel is one |
+| | `Rejected(CHANNEL_CLOSED)` |
 
 Auction trades: the maker is the earlier of the two orders, the aggressor the later one's
 side. Every event carries the product code; order events carry their order's channel, and
@@ -56,7 +67,16 @@ import msgspec
 
 from engine.auction import TIE_BREAKS
 from engine.block_auction import BlockAuction, BlockBid, allocate_block
-from engine.book import BookSnapshot, OrderBook, SelfTradePolicy, TradePriceRule
+from engine.book import (
+    INT64_MAX,
+    INT64_MIN,
+    BookSnapshot,
+    OrderBook,
+    SelfTradePolicy,
+    TradePriceRule,
+    check_ints,
+    check_optional_ints,
+)
 from engine.events import (
     Accepted,
     Amended,
@@ -77,7 +97,7 @@ from engine.events import (
 )
 from engine.orders import Channel, Order, RestingOrder, Side, TimeInForce
 from engine.preopen import PreOpenBook
-from engine.product import Product
+from engine.product import Product, check_band
 from engine.session import DailyBar, DayTally, SessionState
 
 __all__ = ["Exchange", "ExchangeSettings", "ExchangeSnapshot", "MarketSnapshot", "Member"]
@@ -90,7 +110,9 @@ DAY = TimeInForce.DAY
 ONLINE = Channel.ONLINE
 OFFLINE = Channel.OFFLINE
 BUY = Side.BUY
+SELL = Side.SELL
 R = RejectReason
+_CLOSED = object()  # stands in for a closed channel in the request fast paths' identity tests
 
 
 class ExchangeSettings(msgspec.Struct, frozen=True):
@@ -126,7 +148,11 @@ class Member(msgspec.Struct, frozen=True, gc=False):
 
 
 class MarketSnapshot(msgspec.Struct, frozen=True):
-    """Everything observable about one product on the exchange."""
+    """Everything observable about one product on the exchange.
+
+    `product` is the listing as it stands, with a band rule changed by `set_band` (which
+    `band` shows from the next day on).
+    """
 
     code: str
     state: SessionState
@@ -137,6 +163,7 @@ class MarketSnapshot(msgspec.Struct, frozen=True):
     preopen: list[RestingOrder]
     bars: list[DailyBar]
     today: DailyBar
+    product: Product
 
 
 class ExchangeSnapshot(msgspec.Struct, frozen=True):
@@ -150,6 +177,7 @@ class ExchangeSnapshot(msgspec.Struct, frozen=True):
     markets: list[MarketSnapshot]
     members: list[Member]
     auctions: list[BlockAuction]
+    closed_channels: list[Channel]
 
 
 class _Market:
@@ -215,6 +243,10 @@ class Exchange:
         # nothing held back); None otherwise. The request methods inline that direct delivery.
         self._solo: Callable[[Event], None] | None = None
         self._resubscribed = False  # a listener subscribed during a delivery
+        # The channels taking requests (set_channel_open), as the request fast paths test them:
+        # each the Channel itself while open, _CLOSED while closed.
+        self._online = ONLINE
+        self._offline = OFFLINE
 
     # ------------------------------------------------------------------ listeners
 
@@ -290,11 +322,12 @@ class Exchange:
     # ------------------------------------------------------------------ members
 
     def add_member(self, member_id: int | str, *, joined: int = 0) -> None:
-        """Register a member enterprise; it may trade from `joined` (ns) on."""
-        if type(member_id) is not int and type(member_id) is not str:
-            raise TypeError(f"member_id must be an int or str, got {member_id!r}")
-        if type(joined) is not int:
-            raise TypeError(f"joined must be an int (ns), got {joined!r}")
+        """Register a member enterprise; it may trade from `joined` (ns) on.
+
+        Member ids are str or int (signed 64-bit); a bool or a float is misuse (TypeError).
+        """
+        _check_member("member_id", member_id)
+        check_ints(joined=joined)
         if member_id in self._members:
             raise ValueError(f"member {member_id!r} is already registered")
         self._members[member_id] = Member(member_id, joined)
@@ -317,6 +350,8 @@ class Exchange:
         arrival order), then per open block auction in opening order (see the module table).
         Suspending a member that is already suspended changes nothing and returns no events.
         """
+        _check_member("member_id", member_id)
+        check_ints(time=time)
         member = self._members.get(member_id)
         if member is None:
             return self._done([Rejected(None, R.UNKNOWN_MEMBER,
@@ -354,6 +389,7 @@ class Exchange:
 
     def reinstate_member(self, member_id: int | str) -> list[Event]:
         """Lift a suspension; its cancelled orders, withdrawn auctions and bids stay gone."""
+        _check_member("member_id", member_id)
         member = self._members.get(member_id)
         if member is None:
             return self._done([Rejected(None, R.UNKNOWN_MEMBER, f"unknown member {member_id!r}")])
@@ -382,15 +418,25 @@ class Exchange:
         """Index of the latest trading day begun by any product; -1 before the first."""
         return max(m.day for m in self._markets.values())
 
-    def _session_markets(self, step: str, products: Iterable[str] | None,
+    def _session_markets(self, step: str, time: int, products: Iterable[str] | None,
                          required: SessionState, hint: str) -> list[_Market]:
-        """The markets a session step applies to, all of them in the `required` state."""
+        """The markets a session step applies to, all of them in the `required` state.
+
+        Misuse raises before anything changes: a time that is not a 64-bit int (TypeError,
+        ValueError), `products` that is not an iterable of str codes (TypeError), an unknown
+        code (KeyError) or a product in another state (ValueError).
+        """
+        check_ints(time=time)
         if products is None:
             chosen = list(self._markets.values())
         else:
             if isinstance(products, str):
                 raise TypeError(f"{step}: products must be a list of codes, not one string")
-            chosen = [self._market(code) for code in dict.fromkeys(products)]
+            codes = list(products)
+            for code in codes:
+                if code.__class__ is not str:
+                    raise TypeError(f"{step}: product codes must be str, got {code!r}")
+            chosen = [self._market(code) for code in dict.fromkeys(codes)]
         for m in chosen:
             if m.state is not required:
                 raise ValueError(f"{step}: product {m.code} is {m.state.value}; {hint} first")
@@ -399,11 +445,12 @@ class Exchange:
     def begin_day(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
         """Start a trading day: each product (default all) enters its call auction.
 
-        The day's band is set from the previous settlement. Resting GTC orders move into the
-        call auction with their time priority; those priced outside the new band are
-        cancelled (OUTSIDE_BAND). Each product counts its own days.
+        The day's band is set from the previous settlement, by the product's band rule as it
+        stands now (a `set_band` since the last begin_day applies from here). Resting GTC
+        orders move into the call auction with their time priority; those priced outside the
+        new band are cancelled (OUTSIDE_BAND). Each product counts its own days.
         """
-        chosen = self._session_markets("begin_day", products, CLOSED, "close_market")
+        chosen = self._session_markets("begin_day", time, products, CLOSED, "close_market")
         events: list[Event] = []
         for m in chosen:
             m.day += 1
@@ -425,7 +472,7 @@ class Exchange:
 
     def open_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
         """Uncross each call auction (default all) at one price, then trade continuously."""
-        chosen = self._session_markets("open_market", products, PRE_OPEN, "begin_day")
+        chosen = self._session_markets("open_market", time, products, PRE_OPEN, "begin_day")
         events: list[Event] = []
         tie_break = self.settings.auction_tie_break
         for m in chosen:
@@ -453,7 +500,8 @@ class Exchange:
 
     def close_market(self, *, time: int, products: Iterable[str] | None = None) -> list[Event]:
         """Close the day of each product (default all): DAY orders expire, the day settles."""
-        chosen = self._session_markets("close_market", products, CONTINUOUS, "open_market")
+        chosen = self._session_markets("close_market", time, products, CONTINUOUS,
+                                       "open_market")
         events: list[Event] = []
         for m in chosen:
             events.extend(m.book.expire_day_orders(time=time))
@@ -468,6 +516,53 @@ class Exchange:
         self._where = {oid: m for oid, m in self._where.items()
                        if oid in m.live or oid in m.pre.orders}
         return self._done(events)
+
+    # ------------------------------------------------------------------ rule changes
+
+    def set_band(self, product: str, *, band_pct: int | None, band_abs: int | None = None
+                 ) -> list[Event]:
+        """Change a product's band rule from its next trading day on; no events.
+
+        Validated as `Product` validates it (each None or an int, 0 <= band_pct < 100,
+        band_abs >= 0; `band_abs` takes precedence, both None means no band): misuse raises
+        TypeError/ValueError, an unknown product is one `Rejected(UNKNOWN_PRODUCT)`. Today's
+        band stands: the new rule sets the band at the product's next `begin_day`, from the
+        previous settlement as always, and `band(product)` shows it while the product is
+        closed. `product(code)` returns the updated listing.
+        """
+        _check_product(product)
+        check_band(band_pct, band_abs)
+        m = self._markets.get(product)
+        if m is None:
+            return self._done([Rejected(None, R.UNKNOWN_PRODUCT, f"unknown product {product!r}",
+                                        0, product)])
+        m.product = msgspec.structs.replace(m.product, band_pct=band_pct, band_abs=band_abs)
+        return []
+
+    def set_channel_open(self, channel: Channel, is_open: bool, *, time: int) -> list[Event]:
+        """Open or close a channel for new requests from `time` (ns) on; no events.
+
+        While a channel is closed, `submit_limit`, `submit_market` and `bid_block_auction` on
+        it, `open_block_auction` opened on it and, for the offline channel, `register_negotiated`
+        each get exactly one `Rejected(CHANNEL_CLOSED)` and change nothing. Orders already
+        resting (in a book or a call auction) stay, and their owners can still cancel and
+        amend them; open block auctions still settle. Opening an open channel, or closing a
+        closed one, changes nothing.
+        """
+        _check_channel(channel)
+        if is_open is not True and is_open is not False:
+            raise TypeError(f"is_open must be a bool, got {is_open!r}")
+        check_ints(time=time)
+        if channel is ONLINE:
+            self._online = ONLINE if is_open else _CLOSED
+        else:
+            self._offline = OFFLINE if is_open else _CLOSED
+        return []
+
+    def channel_open(self, channel: Channel) -> bool:
+        """Whether `channel` takes new requests (see `set_channel_open`)."""
+        _check_channel(channel)
+        return channel is self._online or channel is self._offline
 
     # ------------------------------------------------------------------ orders
 
@@ -504,24 +599,30 @@ class Exchange:
                      channel: Channel = ONLINE, time: int, order_id: int | None = None
                      ) -> list[Event]:
         """Submit a limit order for `member`: Accepted, then Trades/Cancelled, or one Rejected."""
-        # The common case in one test: a product in continuous trading, an active member, a
-        # price inside the band, a known channel and a fresh id. Anything else takes the full
-        # path, which finds the exact reason; so does API misuse the book raises on (before
-        # it changes anything), for the exchange's own message.
+        # The common case in one test: a product in continuous trading, an active member (an
+        # int or str: `True` and `1.0` equal member 1 but are misuse), a price inside the
+        # band, an open channel and a fresh id. Anything else takes the full path, which finds
+        # the exact reason; so does API misuse the book raises on (before it changes
+        # anything: a float or bool time, a 2**70 quantity...), for the exchange's own message.
         try:
             m = self._trading[product]
-            oid = self._next_id if order_id is None else order_id
             fast = (self._joined[member] <= time and price >= m.low and price <= m.high
-                    and oid >= self._next_id)  # a non-int id: the book raises, see below
+                    and (member.__class__ is int or member.__class__ is str))
+            if order_id is None:
+                oid = self._next_id
+            elif order_id >= self._next_id:  # an id that is not an int: the book refuses it
+                oid = order_id
+            else:
+                fast = False
         except (KeyError, TypeError):
             fast = False
-        if not fast or (channel is not ONLINE and channel is not OFFLINE):
+        if not fast or (channel is not self._online and channel is not self._offline):
             return self._limit_checked(member, product, side, price, qty, tif, post_only,
                                        channel, time, order_id)
         try:
             events = m.book.limit(oid, side, price, qty, member, tif, post_only,
                                   channel=channel, time=time)
-        except TypeError:
+        except (TypeError, ValueError):
             return self._limit_checked(member, product, side, price, qty, tif, post_only,
                                        channel, time, order_id)
         self._next_id = oid + 1
@@ -533,16 +634,22 @@ class Exchange:
     def _limit_checked(self, member: Any, product: Any, side: Side, price: int, qty: int,
                        tif: TimeInForce, post_only: bool, channel: Channel, time: int,
                        order_id: int | None) -> list[Event]:
-        """submit_limit, every check in order: the exact reject, or misuse raised."""
+        """submit_limit, every check in order: misuse raised, or the exact reject."""
+        # misuse first, before an id is used up: misuse changes nothing
+        _check_request(member, product, side, channel, time)
+        check_ints(price=price, qty=qty)
+        check_optional_ints(order_id=order_id)
+        if tif is not GTC and tif is not DAY and tif is not TimeInForce.IOC \
+                and tif is not TimeInForce.FOK:
+            raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
+        if post_only is not False and post_only is not True:
+            raise TypeError(f"post_only must be a bool, got {post_only!r}")
         m = self._markets.get(product)
         mem = self._members.get(member)
         if m is None or mem is None or mem.suspended or time < mem.joined:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
-        if type(price) is not int:
-            raise TypeError(f"price must be an int, got {type(price).__name__} {price!r}")
-        if not isinstance(tif, TimeInForce):
-            raise TypeError(f"tif must be a TimeInForce, got {tif!r}")
-        _check_order_types(side, qty, channel)  # before an id is used up: misuse changes nothing
+        if channel is not self._online and channel is not self._offline:
+            return self._done(_channel_closed(order_id, product, time, channel))
         oid = self._new_id(order_id)
         if order_id is not None and oid in self._where and self._live(oid):
             return self._done(_duplicate(oid, time, product, channel))
@@ -625,22 +732,23 @@ class Exchange:
         """Submit a market order (continuous trading only): sweeps, never rests."""
         try:  # the common case in one test, as in submit_limit
             m = self._trading[product]
-            fast = self._joined[member] <= time
+            fast = (self._joined[member] <= time
+                    and (member.__class__ is int or member.__class__ is str))
+            if order_id is None:
+                oid = self._next_id
+            elif order_id >= self._next_id:  # an id that is not an int: the book refuses it
+                oid = order_id
+            else:
+                fast = False
         except (KeyError, TypeError):
             fast = False
-        if order_id is None:
-            oid = self._next_id
-        elif type(order_id) is int and order_id >= self._next_id:
-            oid = order_id
-        else:
-            fast = False
-        if not fast or (channel is not ONLINE and channel is not OFFLINE):
+        if not fast or (channel is not self._online and channel is not self._offline):
             return self._market_checked(member, product, side, qty, protection, channel, time,
                                         order_id)
         try:
             events = m.book.market(oid, side, qty, member, protection=protection,
                                    channel=channel, time=time)
-        except TypeError:
+        except (TypeError, ValueError):
             return self._market_checked(member, product, side, qty, protection, channel, time,
                                         order_id)
         self._next_id = oid + 1
@@ -651,14 +759,16 @@ class Exchange:
     def _market_checked(self, member: Any, product: Any, side: Side, qty: int,
                         protection: int | None, channel: Channel, time: int,
                         order_id: int | None) -> list[Event]:
-        """submit_market, every check in order: the exact reject, or misuse raised."""
+        """submit_market, every check in order: misuse raised, or the exact reject."""
+        _check_request(member, product, side, channel, time)  # misuse changes nothing
+        check_ints(qty=qty)
+        check_optional_ints(protection=protection, order_id=order_id)
         m = self._markets.get(product)
         mem = self._members.get(member)
         if m is None or mem is None or mem.suspended or time < mem.joined:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
-        _check_order_types(side, qty, channel)  # before an id is used up: misuse changes nothing
-        if protection is not None and type(protection) is not int:
-            raise TypeError(f"protection must be an int or None, got {protection!r}")
+        if channel is not self._online and channel is not self._offline:
+            return self._done(_channel_closed(order_id, product, time, channel))
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
         oid = self._new_id(order_id)
@@ -671,25 +781,32 @@ class Exchange:
         return self._done(events)
 
     def cancel(self, member: int | str, order_id: int, *, time: int) -> list[Event]:
-        """Cancel one of the member's orders (continuous book or call auction)."""
+        """Cancel one of the member's orders (continuous book or call auction).
+
+        A closed channel (set_channel_open) takes no new orders, but its resting orders can
+        still be cancelled and amended.
+        """
         try:  # the common case in one test: the active owner's live order, continuous trading
             m = self._where[order_id]
             fast = (m.live[order_id].owner == member and m.state is CONTINUOUS
-                    and self._joined[member] <= time)
+                    and self._joined[member] <= time
+                    and (member.__class__ is int or member.__class__ is str))
         except (KeyError, TypeError):
             fast = False
         if not fast:
             return self._cancel_checked(member, order_id, time)
         try:
             events = m.book.cancel(order_id, time=time)
-        except TypeError:  # misuse (an id that only equals an int): the exchange's message
+        except (TypeError, ValueError):  # misuse (an id that only equals an int, a bad time)
             return self._cancel_checked(member, order_id, time)
         return self._done(events)
 
     def _cancel_checked(self, member: Any, order_id: int, time: int) -> list[Event]:
-        """cancel, every check in order: the exact reject, or misuse raised."""
-        if type(order_id) is not int:
+        """cancel, every check in order: misuse raised, or the exact reject."""
+        _check_member("member", member)
+        if order_id.__class__ is not int:
             raise TypeError(f"order_id must be an int, got {order_id!r}")
+        check_ints(time=time)
         found = self._find(member, order_id, time)
         if type(found) is list:
             return self._done(found)
@@ -733,14 +850,15 @@ class Exchange:
             m = self._where[order_id]
             fast = (m.live[order_id].owner == member and m.state is CONTINUOUS
                     and self._joined[member] <= time
-                    and (price is None or (m.low <= price <= m.high and not price % m.tick)))
+                    and (price is None or (m.low <= price <= m.high and not price % m.tick))
+                    and (member.__class__ is int or member.__class__ is str))
         except (KeyError, TypeError):
             fast = False
         if not fast:
             return self._amend_checked(member, order_id, price, qty, time)
         try:
             events = m.book.amend(order_id, price, qty, time=time)
-        except TypeError:
+        except (TypeError, ValueError):
             return self._amend_checked(member, order_id, price, qty, time)
         if len(events) > 1:
             self._record(m, events)
@@ -748,13 +866,16 @@ class Exchange:
 
     def _amend_checked(self, member: Any, order_id: int, price: int | None, qty: int | None,
                        time: int) -> list[Event]:
-        """amend, every check in order: the exact reject, or misuse raised."""
-        if type(order_id) is not int:
+        """amend, every check in order: misuse raised, or the exact reject."""
+        _check_member("member", member)
+        if order_id.__class__ is not int:
             raise TypeError(f"order_id must be an int, got {order_id!r}")
-        if price is not None and type(price) is not int:
+        if price is not None and price.__class__ is not int:
             raise TypeError(f"price must be an int or None, got {price!r}")
-        if qty is not None and type(qty) is not int:
+        if qty is not None and qty.__class__ is not int:
             raise TypeError(f"qty must be an int or None, got {qty!r}")
+        check_ints(time=time)
+        check_optional_ints(price=price, qty=qty)
         found = self._find(member, order_id, time)
         if type(found) is list:
             return self._done(found)
@@ -832,17 +953,22 @@ class Exchange:
         """Register a bilateral deal: one offline Trade (aggressor BUY, maker = seller).
 
         Validated against members, the session, the band, the lot and the minimum block; the
-        deal never touches the book. Each side gets a fresh order id.
+        deal never touches the book. Each side gets a fresh order id. Deals count as offline:
+        while the offline channel is closed they are refused (CHANNEL_CLOSED).
         """
+        _check_member("buyer", buyer)
+        _check_member("seller", seller)
+        _check_product(product)
+        check_ints(price=price, qty=qty, time=time)
         m = self._markets.get(product)
         if m is None:
             return self._done(_unknown_product(None, product, time, OFFLINE))
-        if type(price) is not int or type(qty) is not int:
-            raise TypeError(f"price and qty must be ints, got {price!r}, {qty!r}")
         for who in (buyer, seller):
             bad = self._member_reject(who, time, None, product, OFFLINE)
             if bad is not None:
                 return self._done(bad)
+        if self._offline is not OFFLINE:
+            return self._done(_channel_closed(None, product, time, OFFLINE))
         if m.state is CLOSED:
             return self._done([Rejected(None, R.MARKET_CLOSED, f"{product} is closed", time,
                                         product, OFFLINE)])
@@ -877,25 +1003,27 @@ class Exchange:
         """Offer `qty` for sale to bids at or above `reserve_price` during [start, end).
 
         `uniform` (default: the exchange setting) makes every winner pay the lowest winning
-        bid instead of its own. `time` (default `start`) stamps the event.
+        bid instead of its own. `time` (default `start`) stamps the event. An auction opened
+        on a closed channel is refused (CHANNEL_CLOSED).
         """
+        _check_member("seller", seller)
+        _check_product(product)
+        _check_channel(channel)
+        check_ints(qty=qty, reserve_price=reserve_price, start=start, end=end)
+        check_optional_ints(time=time)
+        if uniform is not None and uniform is not True and uniform is not False:
+            raise TypeError(f"uniform must be a bool or None, got {uniform!r}")
         when = start if time is None else time
-        if not isinstance(channel, Channel):
-            raise TypeError(f"channel must be a Channel, got {channel!r}")
         m = self._markets.get(product)
         if m is None:
             return self._done(_unknown_product(None, product, when, channel))
-        for name, value in (("qty", qty), ("reserve_price", reserve_price), ("start", start),
-                            ("end", end)):
-            if type(value) is not int:
-                raise TypeError(f"{name} must be an int, got {value!r}")
         if uniform is None:
             uniform = self.settings.block_uniform_price
-        elif type(uniform) is not bool:
-            raise TypeError(f"uniform must be a bool or None, got {uniform!r}")
         bad = self._member_reject(seller, when, None, product, channel)
         if bad is not None:
             return self._done(bad)
+        if channel is not self._online and channel is not self._offline:
+            return self._done(_channel_closed(None, product, when, channel))
         if m.state is CLOSED:
             return self._done([Rejected(None, R.MARKET_CLOSED, f"{product} is closed", when,
                                         product, channel)])
@@ -925,11 +1053,15 @@ class Exchange:
 
     def bid_block_auction(self, member: int | str, auction_id: int, price: int, qty: int, *,
                           time: int, channel: Channel = ONLINE) -> list[Event]:
-        """Bid in a block auction during its window: BlockBidAccepted or one Rejected."""
-        if type(price) is not int or type(qty) is not int:
-            raise TypeError(f"price and qty must be ints, got {price!r}, {qty!r}")
-        if not isinstance(channel, Channel):
-            raise TypeError(f"channel must be a Channel, got {channel!r}")
+        """Bid in a block auction during its window: BlockBidAccepted or one Rejected.
+
+        A bid on a closed channel is refused (CHANNEL_CLOSED).
+        """
+        _check_member("member", member)
+        _check_channel(channel)
+        if auction_id.__class__ is not int:
+            raise TypeError(f"auction_id must be an int, got {auction_id!r}")
+        check_ints(price=price, qty=qty, time=time)
         a = self._auctions.get(auction_id)
         if a is None:
             return self._done([Rejected(None, R.UNKNOWN_AUCTION,
@@ -947,6 +1079,8 @@ class Exchange:
         bad = self._member_reject(member, time, None, code, channel)
         if bad is not None:
             return self._done(bad)
+        if channel is not self._online and channel is not self._offline:
+            return self._done(_channel_closed(None, code, time, channel))
         if m.state is CLOSED:
             return self._done([Rejected(None, R.MARKET_CLOSED, f"{code} is closed", time, code,
                                         channel)])
@@ -984,6 +1118,9 @@ class Exchange:
         A withdrawn auction is refused (AUCTION_WITHDRAWN). Bids of members suspended since
         bidding are not there to count: the suspension removed them.
         """
+        if auction_id.__class__ is not int:
+            raise TypeError(f"auction_id must be an int, got {auction_id!r}")
+        check_ints(time=time)
         a = self._auctions.get(auction_id)
         if a is None:
             return self._done([Rejected(None, R.UNKNOWN_AUCTION,
@@ -1090,16 +1227,18 @@ class Exchange:
         return m.tally.bar(m.day, m.settlement)
 
     def snapshot(self) -> ExchangeSnapshot:
-        """Everything observable: books, call auctions, sessions, bands, bars, members, blocks."""
+        """Everything observable: books, call auctions, sessions, bands, bars, members, blocks,
+        closed channels."""
         markets = [
             MarketSnapshot(m.code, m.state, m.day, self.band(m.code), m.settlement,
                            m.book.snapshot(), m.pre.snapshot(), list(m.bars),
-                           m.tally.bar(m.day, m.settlement))
+                           m.tally.bar(m.day, m.settlement), m.product)
             for m in self._markets.values()
         ]
         auctions = [msgspec.structs.replace(a, bids=list(a.bids)) for a in self._auctions.values()]
-        return ExchangeSnapshot(self.day, markets, list(self._members.values()),
-                                auctions)
+        closed = [c for c in (ONLINE, OFFLINE) if not self.channel_open(c)]
+        return ExchangeSnapshot(self.day, markets, list(self._members.values()), auctions,
+                                closed)
 
 
 def _unknown_product(order_id: int | None, product: Any, time: int, channel: Channel) -> list:
@@ -1108,14 +1247,45 @@ def _unknown_product(order_id: int | None, product: Any, time: int, channel: Cha
                      channel)]
 
 
-def _check_order_types(side: Any, qty: Any, channel: Any) -> None:
-    """Raise TypeError for a side, quantity or channel of the wrong type (API misuse)."""
-    if side is not BUY and side is not Side.SELL:
+def _check_member(name: str, value: Any) -> None:
+    """Raise unless `value` can be a member id: a str, or an int in the signed 64-bit range.
+
+    A bool or a float that equals a member's int id (`True`, `1.0` for member 1) is misuse.
+    """
+    cls = value.__class__
+    if cls is str:
+        return
+    if cls is not int:
+        raise TypeError(f"{name} must be an int or str, got {type(value).__name__} {value!r}")
+    if value < INT64_MIN or value > INT64_MAX:
+        raise ValueError(f"{name} must be in the signed 64-bit range [-2**63, 2**63 - 1], "
+                         f"got {value}")
+
+
+def _check_product(value: Any) -> None:
+    if value.__class__ is not str:
+        raise TypeError(f"product must be a str code, got {type(value).__name__} {value!r}")
+
+
+def _check_channel(value: Any) -> None:
+    if value is not ONLINE and value is not OFFLINE:
+        raise TypeError(f"channel must be a Channel, got {value!r}")
+
+
+def _check_request(member: Any, product: Any, side: Any, channel: Any, time: Any) -> None:
+    """Raise TypeError/ValueError for an order request's member, product, side, channel, time."""
+    _check_member("member", member)
+    _check_product(product)
+    if side is not BUY and side is not SELL:
         raise TypeError(f"side must be a Side, got {side!r}")
-    if type(qty) is not int:
-        raise TypeError(f"qty must be an int, got {type(qty).__name__} {qty!r}")
-    if channel is not ONLINE and channel is not OFFLINE:
-        raise TypeError(f"channel must be a Channel, got {channel!r}")
+    _check_channel(channel)
+    check_ints(time=time)
+
+
+def _channel_closed(order_id: int | None, product: str | None, time: int, channel: Channel
+                    ) -> list:
+    return [Rejected(order_id, R.CHANNEL_CLOSED, f"the {channel.value} channel is closed", time,
+                     product, channel)]
 
 
 def _duplicate(order_id: int, time: int, code: str, channel: Channel) -> list:

@@ -19,7 +19,8 @@ What is journaled, and why ids come out the same:
 - every call of a command method (`add_member`, `suspend_member`, `reinstate_member`,
   `begin_day`, `open_market`, `close_market`, `submit_limit`, `submit_market`, `cancel`,
   `amend`, `register_negotiated`, `open_block_auction`, `bid_block_auction`,
-  `settle_block_auction`) that the exchange answered with events, refused requests included:
+  `settle_block_auction`, `set_band`, `set_channel_open`) that the exchange answered,
+  refused requests included:
   a refused order may still use up the id its `Rejected` names, so replay re-issues the
   refusal too, and ids are never written into calls that did not give one. Order,
   auction and bid ids therefore come out of the replayed exchange's own counter, as they did.
@@ -31,18 +32,22 @@ What is journaled, and why ids come out the same:
   changed nothing but, at most, its id counter, and should it have used up ids before
   raising, an `IdsUsed` record keeps the replayed counter in step. Arguments a record cannot
   hold exactly (a member id that is neither an int nor a str, a float price, an int beyond
-  64 bits) are refused with `TypeError` before the exchange sees them, where a plain
-  `Exchange` may answer some of them with a `Rejected` (an unknown member `3.5`).
+  64 bits) are refused with `TypeError` before the exchange sees them; a plain `Exchange`
+  refuses the same arguments (`TypeError`, or `ValueError` for an int outside the signed
+  64-bit range), so journaling never changes what a request does.
 
 Writing is batched: records collect in memory and reach the file at each `flush()`, at each
 `close_market` (so a crash loses at most the day in progress), when the buffer passes
 `buffer_size` bytes (after a command, never inside one), and on `close()`.
 
-Reading tolerates a crash: a journal whose last frame is cut short, or damaged with nothing
-but zeros after it (what a crash leaves of an append), replays up to its last whole record
-and reports how many bytes it dropped. Anything else — a bad checksum with more records after
-it, a record whose checksum holds but that does not decode, a length no record could have, a
-missing or second header — is corruption: a `JournalError` naming the record and its offset.
+Reading tolerates a crash: a journal whose last frame is cut short or damaged (a length that
+runs past the end, a bad checksum, zeros), with no whole record anywhere after it, replays up
+to its last whole record and reports how many bytes it dropped. A frame whose length or
+checksum does not hold *with a whole record after it* (a frame of fitting length, a checksum
+that holds, a payload that decodes; found by searching forward byte by byte) is damage, not a
+crash: a `JournalError` naming the record and its byte offset, never a silent loss of the
+records after it. So is a record whose checksum holds but that does not decode, and a missing
+or second header.
 
 Cost: a plain `Exchange` runs none of this code. Journaling adds about 11,000 instructions to
 a request (the argument checks, one msgpack encode, a crc32 and a buffer append), measured
@@ -241,6 +246,22 @@ class SettleBlockAuction(Command, frozen=True, tag="settle_block_auction", array
     time: int
 
 
+class SetBand(Command, frozen=True, tag="set_band", array_like=True, gc=False):
+    """`Exchange.set_band`."""
+
+    product: str
+    band_pct: int | None
+    band_abs: int | None
+
+
+class SetChannelOpen(Command, frozen=True, tag="set_channel_open", array_like=True, gc=False):
+    """`Exchange.set_channel_open`."""
+
+    channel: Channel
+    is_open: bool
+    time: int
+
+
 class IdsUsed(Command, frozen=True, tag="ids_used", array_like=True, gc=False):
     """A request raised after the exchange had used up ids: its id counter stood at `next_id`."""
 
@@ -250,7 +271,7 @@ class IdsUsed(Command, frozen=True, tag="ids_used", array_like=True, gc=False):
 COMMANDS: tuple[type[Command], ...] = (
     AddMember, SuspendMember, ReinstateMember, BeginDay, OpenMarket, CloseMarket, SubmitLimit,
     SubmitMarket, Cancel, Amend, RegisterNegotiated, OpenBlockAuction, BidBlockAuction,
-    SettleBlockAuction, IdsUsed,
+    SettleBlockAuction, SetBand, SetChannelOpen, IdsUsed,
 )
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -260,7 +281,7 @@ _DECODER = msgspec.msgpack.Decoder(JournalHeader | AddMember | SuspendMember | R
                                    | BeginDay | OpenMarket | CloseMarket | SubmitLimit
                                    | SubmitMarket | Cancel | Amend | RegisterNegotiated
                                    | OpenBlockAuction | BidBlockAuction | SettleBlockAuction
-                                   | IdsUsed)
+                                   | SetBand | SetChannelOpen | IdsUsed)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -668,6 +689,29 @@ class JournalingExchange(Exchange):
         return self._run(SettleBlockAuction(auction_id, time), Exchange.settle_block_auction,
                          self, auction_id, time=time)
 
+    # ------------------------------------------------------------------ rule changes
+
+    def set_band(self, product: str, *, band_pct: int | None, band_abs: int | None = None
+                 ) -> list[Event]:
+        if self._applying:
+            return Exchange.set_band(self, product, band_pct=band_pct, band_abs=band_abs)
+        if (type(product) is not str or (band_pct is not None and type(band_pct) is not int)
+                or (band_abs is not None and type(band_abs) is not int)):
+            raise _unjournalable("set_band", ("product", product, _STR),
+                                 ("band_pct", band_pct, _OPT_INT),
+                                 ("band_abs", band_abs, _OPT_INT))
+        return self._run(SetBand(product, band_pct, band_abs), Exchange.set_band, self, product,
+                         band_pct=band_pct, band_abs=band_abs)
+
+    def set_channel_open(self, channel: Channel, is_open: bool, *, time: int) -> list[Event]:
+        if self._applying:
+            return Exchange.set_channel_open(self, channel, is_open, time=time)
+        if type(channel) is not Channel or type(is_open) is not bool or type(time) is not int:
+            raise _unjournalable("set_channel_open", ("channel", channel, _CHANNEL),
+                                 ("is_open", is_open, _BOOL), ("time", time, _INT))
+        return self._run(SetChannelOpen(channel._value_, is_open, time),
+                         Exchange.set_channel_open, self, channel, is_open, time=time)
+
 
 # ---------------------------------------------------------------------------- reading
 
@@ -693,8 +737,54 @@ def _read_source(source: str | os.PathLike[str] | bytes | bytearray | memoryview
     raise TypeError(f"source must be a path, bytes or a binary file, got {source!r}")
 
 
+def _frame_problem(data: bytes, view: memoryview, offset: int) -> str:
+    """What is wrong with the frame at `offset` ("" when it is whole and its checksum holds)."""
+    size = len(data)
+    if size - offset < _FRAME.size:
+        return f"{size - offset} bytes, too few for a frame"
+    length, crc = _FRAME.unpack_from(data, offset)
+    if length > MAX_RECORD_BYTES:
+        return f"length {length} is more than any record could have"
+    if length == 0:
+        return "length 0"
+    end = offset + _FRAME.size + length
+    if end > size:
+        return f"length {length} runs past the end of the file"
+    if _crc32(view[offset + _FRAME.size:end]) != crc:
+        return "checksum mismatch"
+    return ""
+
+
+def _next_whole_record(data: bytes, view: memoryview, start: int) -> int | None:
+    """The offset of the first whole record at or after `start`, or None.
+
+    A whole record is a frame whose length fits the file, whose checksum holds and whose
+    payload decodes as a record: damage with one of these after it is not a torn tail.
+    """
+    size = len(data)
+    if data.count(0, start) == size - start:
+        return None  # only zeros: what a crash leaves of an append
+    unpack = _FRAME.unpack_from
+    decode = _DECODER.decode
+    for p in range(start, size - _FRAME.size):
+        length, crc = unpack(data, p)
+        end = p + _FRAME.size + length
+        if 0 < length and end <= size and _crc32(view[p + _FRAME.size:end]) == crc:
+            try:
+                decode(view[p + _FRAME.size:end])
+            except msgspec.DecodeError:
+                continue
+            return p
+    return None
+
+
 def _scan(data: bytes, name: str) -> tuple[JournalHeader, list[tuple[int, Command]], int]:
-    """Decode every whole frame: (header, [(offset, command)], dropped bytes of the tail)."""
+    """Decode every whole frame: (header, [(offset, command)], dropped bytes of the tail).
+
+    A frame that is cut short, or whose length or checksum does not hold, ends the journal
+    when no whole record follows it anywhere (a torn tail: a crash during the last append);
+    with a whole record after it, it is damage, and a JournalError.
+    """
     view = memoryview(data)
     size = len(data)
     offset = 0
@@ -702,29 +792,19 @@ def _scan(data: bytes, name: str) -> tuple[JournalHeader, list[tuple[int, Comman
     commands: list[tuple[int, Command]] = []
     decode = _DECODER.decode
     while offset < size:
-        if size - offset < _FRAME.size:
-            break  # a length or checksum cut short
-        length, crc = _FRAME.unpack_from(data, offset)
-        end = offset + _FRAME.size + length
-        if length > MAX_RECORD_BYTES:
-            problem = f"length {length} is more than any record could have"
-        elif end > size:
-            break  # the last frame, cut short
-        elif length == 0 or _crc32(view[offset + _FRAME.size:end]) != crc:
-            if data.count(0, end) == size - end:
-                break  # the last frame, damaged by a crash (at most zeros follow it)
-            problem = "checksum mismatch"
-        else:
-            problem = ""
+        problem = _frame_problem(data, view, offset)
+        if problem:
+            later = _next_whole_record(data, view, offset + 1)
+            if later is None:
+                break  # a torn tail
+            what = "record 0 (the header)" if header is None else f"record {len(commands) + 1}"
+            raise JournalError(f"{name}: {what} at byte offset {offset} is corrupt: {problem}, "
+                               f"and a whole record follows at byte offset {later}")
+        end = offset + _FRAME.size + _FRAME.unpack_from(data, offset)[0]
         if header is None:
-            if problem:
-                raise JournalError(f"{name}: not a rexsim journal (no header record at byte "
-                                   f"offset 0: {problem})")
             header = _decode_header(view[_FRAME.size:end], name)
         else:
             where = f"{name}: record {len(commands) + 1} at byte offset {offset}"
-            if problem:
-                raise JournalError(f"{where} is corrupt: {problem}")
             try:
                 record = decode(view[offset + _FRAME.size:end])
             except msgspec.DecodeError as exc:
@@ -805,17 +885,57 @@ _APPLY: dict[type, Callable[[Exchange, Any], list[Event] | None]] = {
     BidBlockAuction: lambda ex, c: ex.bid_block_auction(c.member, c.auction_id, c.price, c.qty,
                                                         time=c.time, channel=c.channel),
     SettleBlockAuction: lambda ex, c: ex.settle_block_auction(c.auction_id, time=c.time),
+    SetBand: lambda ex, c: ex.set_band(c.product, band_pct=c.band_pct, band_abs=c.band_abs),
+    SetChannelOpen: lambda ex, c: ex.set_channel_open(c.channel, c.is_open, time=c.time),
     IdsUsed: _ids_used,
 }
 
 
-def apply_command(exchange: Exchange, command: Command) -> list[Event]:
-    """Issue one journaled command to `exchange` and return its events (none for add_member)."""
+_DELIVERY = (Exchange._done.__code__, Exchange._publish.__code__)
+
+
+def _raised_by_exchange(exc: BaseException) -> bool:
+    """True when `exc` is the exchange refusing a command, not a listener failing on an event.
+
+    The exchange raises for misuse before it delivers anything; a listener's exception comes
+    through the delivery (`Exchange._done` / `_publish`).
+    """
+    if not isinstance(exc, TypeError | ValueError | KeyError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in _DELIVERY:
+            return False
+        tb = tb.tb_next
+    return True
+
+
+def _refused(exc: BaseException, command: Command, where: str) -> JournalError:
+    """The one-line JournalError for a command the exchange refused with an exception."""
+    said = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return JournalError(f"{where} ({command.__struct_config__.tag}): the exchange refused it: "
+                        f"{type(exc).__name__}: {said}")
+
+
+def apply_command(exchange: Exchange, command: Command, *, record: int | None = None
+                  ) -> list[Event]:
+    """Issue one journaled command to `exchange` and return its events (none for add_member).
+
+    A command the exchange refuses with an exception (a second begin_day, an unknown product)
+    raises `JournalError` naming the record (`record`, its number, when given) and what the
+    exchange said; an exception raised by one of the exchange's listeners propagates as it is.
+    """
     try:
         apply = _APPLY[type(command)]
     except KeyError:
         raise TypeError(f"command must be a journal Command, got {command!r}") from None
-    return apply(exchange, command) or []
+    try:
+        return apply(exchange, command) or []
+    except Exception as exc:
+        if not _raised_by_exchange(exc):
+            raise
+        where = "command" if record is None else f"record {record}"
+        raise _refused(exc, command, where) from exc
 
 
 class ReplayReport(msgspec.Struct, frozen=True):
@@ -861,7 +981,9 @@ def replay(source: str | os.PathLike[str] | bytes | bytearray | memoryview | Bin
     `listener` (subscribed before the first command) hears every event as the original
     exchange's listeners did; it should only observe, as the journal already holds every
     request the original listeners made. `events` is every command's events, in order (empty
-    with `keep_events=False`, for journals too long to hold in memory).
+    with `keep_events=False`, for journals too long to hold in memory). A command the exchange
+    refuses with an exception raises `JournalError` naming its record, byte offset and what
+    the exchange said.
     """
     data, name = _read_source(source)
     header, commands, dropped = _scan(data, name)
@@ -875,6 +997,9 @@ def replay(source: str | os.PathLike[str] | bytes | bytearray | memoryview | Bin
         try:
             out = apply[type(command)](exchange, command)
         except Exception as exc:
+            if _raised_by_exchange(exc):
+                raise _refused(exc, command, f"{name}: record {i} at byte offset {offset}"
+                               ) from exc
             exc.add_note(f"{name}: while replaying record {i} at byte offset {offset} "
                          f"({type(command).__name__})")
             raise

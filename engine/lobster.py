@@ -55,6 +55,7 @@ from engine.lobster_io import (
     EXECUTE,
     PARTIAL_CANCEL,
     BookRow,
+    FileNotes,
     LobsterFormatError,
     LobsterSource,
     Message,
@@ -90,6 +91,9 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     orderbook_file: str
     levels: int
     rows: int = 0  # orderbook rows read (= messages)
+    rounded_times: int = 0  # message times with digits beyond nanoseconds, rounded to the ns
+    message_header_skipped: bool = False  # the message file began with LOBSTER's column names
+    orderbook_header_skipped: bool = False  # likewise the orderbook file
     mismatch_rows: int = 0  # rows differing at a price inside the window on both rows
     best_price_mismatch_rows: int = 0  # rows whose best bid or best ask differs
     refilled_levels: int = 0  # levels brought in line with a row as they entered the window
@@ -114,7 +118,8 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     unknown_order_messages: int = 0  # types 2-4 naming an id the book does not hold
     uncertain_orders: int = 0  # known orders whose price left the window
     uncertain_size_corrections: int = 0  # messages sizing an uncertain order differently
-    anomalies: dict[str, int] = msgspec.field(default_factory=dict)  # should all stay absent
+    # should all stay absent; "time_went_backwards" counts messages earlier than the one before
+    anomalies: dict[str, int] = msgspec.field(default_factory=dict)
     passed: bool = False  # mismatch_rows == 0 and fifo_share >= 0.995
 
     def finish(self) -> ReplayReport:
@@ -137,20 +142,24 @@ def replay(
     Sources are paths, `"archive.zip:MEMBER"` strings or `LobsterSource`s. `levels` defaults
     to the width of the orderbook rows. `progress(n)` is called now and then with the number
     of rows done since the last call. Raises `LobsterFormatError` on unreadable or malformed
-    input, naming the file and line.
+    input, naming the file and line. What `engine.lobster_io` accepts beyond LOBSTER's own
+    files (times past nanoseconds, a byte-order mark, blank lines at the end, a header row)
+    is counted in the report; times that go backwards are an anomaly, and replayed as given.
     """
     messages_src = open_source(message_source)
     rows_src = open_source(orderbook_source)
-    levels, rows = read_book_lines(rows_src, levels)
+    msg_notes, row_notes = FileNotes(), FileNotes()
+    levels, rows = read_book_lines(rows_src, levels, row_notes)
     report = ReplayReport(message_file=messages_src.name, orderbook_file=rows_src.name,
                           levels=levels)
-    messages = iter_messages(messages_src)
+    messages = iter_messages(messages_src, msg_notes)
     first_msg = next(messages, None)
     first_row = next(rows, None)
     if first_msg is None:
-        raise LobsterFormatError(f"{messages_src.name}:1: empty file")
+        raise LobsterFormatError(f"{messages_src.name}:{msg_notes.first_line}: empty file")
     assert first_row is not None  # read_book_lines has read the first line
-    state = _Replay(report, levels, rows_src)
+    msg_skip, row_skip = msg_notes.first_line - 1, row_notes.first_line - 1
+    state = _Replay(report, levels, rows_src, row_skip)
     state.open(first_msg, first_row)
     lineno = 1
     done = 1
@@ -159,8 +168,8 @@ def replay(
         row = next(rows, None)
         if row is None:
             raise LobsterFormatError(
-                f"{messages_src.name}:{lineno}: more messages than {rows_src.name} has rows "
-                f"({lineno - 1})")
+                f"{messages_src.name}:{lineno + msg_skip}: more messages than {rows_src.name} "
+                f"has rows ({lineno - 1})")
         step(msg, row, lineno)
         done += 1
         if progress is not None and done == PROGRESS_EVERY:
@@ -168,11 +177,14 @@ def replay(
             done = 0
     if next(rows, None) is not None:
         raise LobsterFormatError(
-            f"{rows_src.name}:{lineno + 1}: more rows than {messages_src.name} has messages "
-            f"({lineno})")
+            f"{rows_src.name}:{lineno + 1 + row_skip}: more rows than {messages_src.name} has "
+            f"messages ({lineno})")
     if progress is not None and done:
         progress(done)
     report.rows = lineno
+    report.rounded_times = msg_notes.rounded_times
+    report.message_header_skipped = msg_notes.header is not None
+    report.orderbook_header_skipped = row_notes.header is not None
     report.uncertain_orders = state.uncertain_marked
     return report.finish()
 
@@ -180,10 +192,12 @@ def replay(
 class _Replay:
     """The state of one replay: the book, what is known about its orders, and the counts."""
 
-    def __init__(self, report: ReplayReport, levels: int, rows_src: LobsterSource) -> None:
+    def __init__(self, report: ReplayReport, levels: int, rows_src: LobsterSource,
+                 row_skip: int = 0) -> None:
         self.report = report
         self.levels = levels
         self.rows_src = rows_src
+        self.row_skip = row_skip  # lines before the first row (a header row)
         self.book = OrderBook(tick=1, lot=1, product=None)
         self.next_id = -1  # synthetic ids (anonymous volume, counterparties) are negative
         self.uncertain: set[int] = set()  # known ids whose price has left the window
@@ -227,6 +241,8 @@ class _Replay:
     def step(self, msg: Message, line: str, lineno: int) -> None:
         """Apply one message, compare with its row, then bring the window in line with it."""
         time, kind, order_id, size, price, direction = msg
+        if time < self.time:
+            self._anomaly("time_went_backwards")
         self.time = time
         side = BUY if direction == 1 else SELL
         if kind == ADD:
@@ -446,7 +462,7 @@ class _Replay:
         try:
             return parse_row(line, self.levels)
         except ValueError as exc:
-            raise row_error(self.rows_src, lineno, line, exc) from None
+            raise row_error(self.rows_src, lineno + self.row_skip, line, exc) from None
 
     def _check(self, line: str, lineno: int) -> None:
         """Compare the book with the row at trusted prices, then reconcile the whole window.

@@ -5,6 +5,18 @@ A LOBSTER day is a pair of files with one line per event: the *message* file
 after that event, `ask_price_1, ask_size_1, bid_price_1, bid_size_1, ask_price_2, ...`).
 Everything here is integer: times become nanoseconds after midnight, prices stay in LOBSTER's
 units (dollars x 10000). Malformed input raises `LobsterFormatError` naming the file and line.
+
+What is accepted beyond LOBSTER's own files (each reported, where it is not exact, in the
+replay report):
+- times with more than nine decimals, as files re-written through floats have
+  (`43002.632812672004`): rounded to the nearest nanosecond, halves up, and counted
+  (`FileNotes.rounded_times`); trailing zeros (`34200.015105074000`) are exact, not counted;
+- a UTF-8 byte-order mark, stripped; blank lines at the end of a file, ignored (a blank line
+  with rows after it is an error naming its line);
+- a first line that is LOBSTER's column names (the message file's `Time, Type, Order ID,
+  Size, Price, Direction`, the orderbook file's `Ask Price 1, Ask Size 1, Bid Price 1, ...`;
+  any case, spaces or underscores): skipped and reported (`FileNotes.header`). A first line
+  of other words is refused: LOBSTER's files have no header, so it is not one of theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from operator import gt as _gt
@@ -23,6 +36,7 @@ __all__ = [
     "ASK_EMPTY",
     "BID_EMPTY",
     "BookRow",
+    "FileNotes",
     "LobsterFormatError",
     "LobsterSource",
     "Message",
@@ -60,6 +74,22 @@ class LobsterFormatError(ValueError):
     """A LOBSTER file is unreadable or malformed; the message names the file and line."""
 
 
+class FileNotes:
+    """What reading one LOBSTER file found besides its rows (filled in as it is read).
+
+    `header` is the header row that was skipped (None: the file had none, as LOBSTER writes
+    them), so its data rows start on line `first_line`; `rounded_times` counts message rows
+    whose time had sub-nanosecond digits that were not all zero.
+    """
+
+    __slots__ = ("header", "first_line", "rounded_times")
+
+    def __init__(self) -> None:
+        self.header: str | None = None
+        self.first_line = 1
+        self.rounded_times = 0
+
+
 class LobsterSource:
     """A readable LOBSTER file: a plain CSV path, or one member of a zip archive."""
 
@@ -75,21 +105,33 @@ class LobsterSource:
         return str(self.path) if self.member is None else f"{self.path}:{self.member}"
 
     def lines(self) -> Iterator[str]:
-        """The file's lines, without line endings."""
+        """The file's lines, without line endings, a byte-order mark or blank lines at the end.
+
+        A blank line followed by a non-blank one is an error naming the blank line.
+        """
         try:
             if self.member is None:
-                handle = open(self.path, encoding="utf-8", newline="")  # noqa: SIM115
+                handle = open(self.path, encoding="utf-8-sig", newline="")  # noqa: SIM115
             else:
                 with zipfile.ZipFile(self.path) as archive:
                     raw = archive.open(self.member)
-                handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         except (OSError, zipfile.BadZipFile, KeyError) as exc:
             raise LobsterFormatError(f"{self.name}: cannot read: {_why(exc)}") from None
         with handle:
             lineno = 0
+            blank = 0  # the first of the blank lines just read
             try:
                 for lineno, line in enumerate(handle, 1):  # noqa: B007
-                    yield line.rstrip("\r\n")
+                    line = line.rstrip("\r\n")
+                    if not line or line.isspace():
+                        blank = blank or lineno
+                        continue
+                    if blank:
+                        raise LobsterFormatError(
+                            f"{self.name}:{blank}: a blank line with rows after it (only blank "
+                            f"lines at the end of a file are ignored)")
+                    yield line
             except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
                 raise LobsterFormatError(
                     f"{self.name}:{lineno + 1}: cannot read: {_why(exc)}") from None
@@ -146,20 +188,42 @@ def _why(exc: BaseException) -> str:
 # ---------------------------------------------------------------------- messages
 
 
-def parse_time(text: str) -> int:
-    """Seconds after midnight with up to nine decimals -> integer nanoseconds (no floats)."""
+def time_ns(text: str) -> tuple[int, bool]:
+    """Seconds after midnight -> (integer nanoseconds, whether they were rounded); no floats.
+
+    Digits beyond the ninth decimal round to the nearest nanosecond, halves up; they count as
+    rounded unless they are all zeros.
+    """
     whole, dot, frac = text.strip().partition(".")
-    if not whole.isdecimal() or (dot and (not frac.isdecimal() or len(frac) > 9)):
-        raise ValueError(f"time {text!r} is not seconds with at most 9 decimals")
-    return int(whole) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+    if not whole.isdecimal() or (dot and not frac.isdecimal()):
+        raise ValueError(f"time {text!r} is not seconds after midnight (digits[.digits])")
+    ns = int(whole) * 1_000_000_000
+    if len(frac) <= 9:
+        return ns + (int(frac.ljust(9, "0")) if frac else 0), False
+    extra = frac[9:]
+    return ns + int(frac[:9]) + (int(extra[0]) >= 5), extra.strip("0") != ""
 
 
-def parse_message(line: str) -> Message:
-    """Parse one message line; raise ValueError saying what is wrong."""
+def parse_time(text: str) -> int:
+    """Seconds after midnight -> integer nanoseconds, rounded to the nearest (halves up)."""
+    return time_ns(text)[0]
+
+
+def parse_message(line: str, notes: FileNotes | None = None) -> Message:
+    """Parse one message line; raise ValueError saying what is wrong.
+
+    A time rounded to the nanosecond is counted in `notes.rounded_times`.
+    """
     fields = line.split(",")
     if len(fields) != 6:
         raise ValueError(f"expected 6 comma-separated fields, got {len(fields)}")
-    time_ns = parse_time(fields[0])
+    whole, dot, frac = fields[0].partition(".")  # time_ns, inlined for the common case
+    if len(frac) <= 9 and whole.isdecimal() and (frac.isdecimal() or not dot):
+        time_ns_ = int(whole) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+    else:
+        time_ns_, rounded = time_ns(fields[0])
+        if rounded and notes is not None:
+            notes.rounded_times += 1
     try:
         kind, order_id, size, price, direction = map(int, fields[1:])
     except ValueError:
@@ -176,15 +240,53 @@ def parse_message(line: str) -> Message:
             raise ValueError(f"order id {order_id} is negative")
     elif not HIDDEN_EXECUTE <= kind <= HALT:
         raise ValueError(f"event type {kind} is not one of 1-7")
-    return (time_ns, kind, order_id, size, price, direction)
+    return (time_ns_, kind, order_id, size, price, direction)
 
 
-def iter_messages(source: LobsterSource) -> Iterator[Message]:
-    """Parsed messages of a message file, in order."""
+MESSAGE_COLUMNS = ("time", "type", "orderid", "size", "price", "direction")
+_NOT_A_NAME = re.compile(r"[\s_\-.]+")
+
+
+def _names(line: str) -> list[str]:
+    """The fields of a header row, lower case, without spaces, underscores, dashes or dots."""
+    return [_NOT_A_NAME.sub("", field).lower() for field in line.split(",")]
+
+
+def _is_header(line: str) -> bool:
+    """Whether a first line is words, not numbers (a LOBSTER row has no letters)."""
+    return any(c.isalpha() for c in line)
+
+
+def _header(source: LobsterSource, line: str, known: bool, columns: str,
+            notes: FileNotes | None) -> None:
+    """Skip a recognised header row (noted), or refuse a first line of other words."""
+    if not known:
+        raise LobsterFormatError(
+            f"{source.name}:1: a header row ({_clip(line)}) that is not LOBSTER's columns "
+            f"({columns}); LOBSTER files have none")
+    if notes is not None:
+        notes.header = line
+        notes.first_line = 2
+
+
+def iter_messages(source: LobsterSource, notes: FileNotes | None = None) -> Iterator[Message]:
+    """Parsed messages of a message file, in order (a LOBSTER header row skipped, noted)."""
     name = source.name
-    for lineno, line in enumerate(source.lines(), 1):
+    lines = source.lines()
+    first = next(lines, None)
+    start = 1
+    if first is not None and _is_header(first):
+        names = _names(first)
+        if names[1:2] == ["eventtype"]:
+            names[1] = "type"
+        _header(source, first, tuple(names) == MESSAGE_COLUMNS,
+                "Time,Type,OrderID,Size,Price,Direction", notes)
+        first = None
+        start = 2
+    for lineno, line in enumerate(lines if first is None else itertools.chain((first,), lines),
+                                  start):
         try:
-            message = parse_message(line)
+            message = parse_message(line, notes)
         except ValueError as exc:
             raise LobsterFormatError(f"{name}:{lineno}: {exc}: {_clip(line)}") from None
         yield message
@@ -267,34 +369,53 @@ def _side(prices: list[int], sizes: list[int], empty: int, sign: int,
     return out
 
 
-def row_levels(source: LobsterSource, first_line: str) -> int:
+def row_levels(source: LobsterSource, first_line: str, lineno: int = 1) -> int:
     """How many levels an orderbook file carries, from the width of its first line."""
     width = len(first_line.split(","))
     if width % 4:
         raise LobsterFormatError(
-            f"{source.name}:1: {width} fields is not a multiple of 4 (price and size per side "
-            f"per level): {_clip(first_line)}")
+            f"{source.name}:{lineno}: {width} fields is not a multiple of 4 (price and size per "
+            f"side per level): {_clip(first_line)}")
     return width // 4
 
 
-def read_book_lines(source: LobsterSource,
-                    levels: int | None = None) -> tuple[int, Iterator[str]]:
-    """The number of levels of an orderbook file and an iterator over all its lines.
+def _is_book_header(line: str) -> bool:
+    names = _names(line)
+    if len(names) % 4:
+        return False
+    want = [f"{side}{what}{k}" for k in range(1, len(names) // 4 + 1)
+            for side, what in (("ask", "price"), ("ask", "size"), ("bid", "price"),
+                               ("bid", "size"))]
+    return names == want
+
+
+def read_book_lines(source: LobsterSource, levels: int | None = None,
+                    notes: FileNotes | None = None) -> tuple[int, Iterator[str]]:
+    """The number of levels of an orderbook file and an iterator over all its data lines.
 
     With `levels` None the number is inferred from the first line's width; otherwise the width
-    must agree with it. The file is opened (and its first line read) at once. Lines are
-    parsed by the caller (`parse_row`), which can skip a line equal to `format_row` of the
-    book it expects.
+    must agree with it. The file is opened (and its first line read) at once; a LOBSTER header
+    row is skipped (noted in `notes`). Lines are parsed by the caller (`parse_row`), which can
+    skip a line equal to `format_row` of the book it expects.
     """
     name = source.name
     lines = source.lines()
     first = next(lines, None)
+    if first is not None and _is_header(first):
+        _header(source, first, _is_book_header(first),
+                "AskPrice1,AskSize1,BidPrice1,BidSize1,AskPrice2,...", notes)
+        first = next(lines, None)
+        if first is None:
+            raise LobsterFormatError(f"{name}:2: no rows after the header row")
+        lineno = 2
+    else:
+        lineno = 1
     if first is None:
         raise LobsterFormatError(f"{name}:1: empty file")
-    found = row_levels(source, first)
+    found = row_levels(source, first, lineno)
     if levels is not None and found != levels:
         raise LobsterFormatError(
-            f"{name}:1: rows carry {found} levels, but {levels} were asked for")
+            f"{name}:{lineno}: rows carry {found} levels, but {levels} were asked for")
     return found, itertools.chain((first,), lines)
 
 

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import msgspec
 
+_INT64_MAX = (1 << 63) - 1  # as engine.book.INT64_MAX: what a journal record can hold
+
 
 def _check_int(name: str, value: object, minimum: int) -> None:
     if type(value) is not int:
-        raise TypeError(f"Product.{name} must be an int, got {type(value).__name__}")
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
-        raise ValueError(f"Product.{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > _INT64_MAX:
+        raise ValueError(f"{name} must be below 2**63, got {value}")
+
+
+def check_band(band_pct: object, band_abs: object, prefix: str = "") -> None:
+    """Raise unless the band rule is valid: each None or an int, 0 <= band_pct < 100, band_abs >= 0.
+
+    TypeError for a value that is neither None nor an int (a bool is not an int), ValueError
+    for one out of range. `prefix` names the owner in messages ("Product.").
+    """
+    if band_pct is not None:
+        _check_int(f"{prefix}band_pct", band_pct, 0)
+        if band_pct >= 100:
+            raise ValueError(f"{prefix}band_pct must be < 100, got {band_pct}")
+    if band_abs is not None:
+        _check_int(f"{prefix}band_abs", band_abs, 0)
 
 
 class Product(msgspec.Struct, frozen=True, gc=False):
@@ -33,22 +51,17 @@ class Product(msgspec.Struct, frozen=True, gc=False):
     def __post_init__(self) -> None:
         if type(self.code) is not str or not self.code:
             raise ValueError(f"Product.code must be a non-empty str, got {self.code!r}")
-        _check_int("tick", self.tick, 1)
-        _check_int("lot", self.lot, 1)
-        _check_int("reference_price", self.reference_price, 1)
+        _check_int("Product.tick", self.tick, 1)
+        _check_int("Product.lot", self.lot, 1)
+        _check_int("Product.reference_price", self.reference_price, 1)
         if self.reference_price % self.tick:
             raise ValueError(
                 f"Product.reference_price {self.reference_price} is not a multiple of "
                 f"tick {self.tick}"
             )
-        if self.band_pct is not None:
-            _check_int("band_pct", self.band_pct, 0)
-            if self.band_pct >= 100:
-                raise ValueError(f"Product.band_pct must be < 100, got {self.band_pct}")
-        if self.band_abs is not None:
-            _check_int("band_abs", self.band_abs, 0)
+        check_band(self.band_pct, self.band_abs, "Product.")
         if self.min_block is not None:
-            _check_int("min_block", self.min_block, 1)
+            _check_int("Product.min_block", self.min_block, 1)
             if self.min_block % self.lot:
                 raise ValueError(
                     f"Product.min_block {self.min_block} is not a multiple of lot {self.lot}"

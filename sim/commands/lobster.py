@@ -4,6 +4,13 @@ Each argument is a CSV path or `ARCHIVE.zip:MEMBER`. A progress bar goes to stde
 terminal; the last output is one JSON object on stdout (`engine.lobster.ReplayReport`). Exit
 status 0 when no row differs at a trusted price and at least 99.5% of the FIFO-checkable
 executions hit the head of the queue; 1 otherwise; 2 for unreadable or malformed input.
+
+Accepted beyond LOBSTER's own files, and reported: times with more than nine decimals (float
+artefacts such as 43002.632812672004) are rounded to the nanosecond (`rounded_times`); a
+UTF-8 byte-order mark is stripped and blank lines at the end are ignored; a first line of
+LOBSTER's column names is skipped (`message_header_skipped`, `orderbook_header_skipped`).
+Times that go backwards are replayed as given and counted (`anomalies.time_went_backwards`).
+A first line of other words, or a blank line with rows after it, is malformed input.
 """
 
 from __future__ import annotations

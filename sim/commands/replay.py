@@ -2,6 +2,9 @@
 
 With `--against RUN_DIR` it also checks that the replay trades exactly what that run's
 `trades.csv` records, trade for trade: an audit that the journal and the results agree.
+Exit 0, or 1 when they differ; 2 (one line, no traceback) for a journal that cannot be read
+or replayed (damaged, or a command the exchange refuses) and for `--against` something that
+is not a run (no `trades.csv`, or one without a run's columns), checked before replaying.
 """
 
 from __future__ import annotations
@@ -29,12 +32,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_replay)
 
 
+TRADE_COLUMNS = ("time", "product", "price", "qty_kg", "buy_order", "sell_order")
+
+
+def _run_trades(against: str) -> Path:
+    """The trades.csv of the run `against` names (a run directory or the file itself).
+
+    Raises UserError (exit 2) unless it is a file whose header has a run's trade columns.
+    """
+    from sim.cli import UserError
+
+    run = Path(against)
+    path = run / "trades.csv" if run.is_dir() else run
+    if not path.is_file():
+        what = "not a run directory (it has no trades.csv)" if run.is_dir() else "no such file"
+        raise UserError(f"--against {against}: {what}")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+                        ) from None
+    missing = [c for c in TRADE_COLUMNS if c not in header]
+    if missing:
+        raise UserError(f"--against {against}: {path} is not a rexsim trades.csv (no column "
+                        f"{', '.join(missing)})")
+    return path
+
+
 def _replay(args: argparse.Namespace) -> int:
     from engine import JournalError, Trade, replay
     from sim.cli import UserError
     from sim.units import fixed
 
     trades: list[tuple] = []
+    against = None if args.against is None else _run_trades(args.against)  # before replaying
 
     def keep(event: object) -> None:
         if event.__class__ is Trade:
@@ -64,7 +96,7 @@ def _replay(args: argparse.Namespace) -> int:
                           for code, (kg, fen, n) in by_product.items()}}
     status = 0
     if args.against is not None:
-        differences = _differences(trades, Path(args.against))
+        differences = _differences(trades, against)
         doc["against"] = {"run": str(args.against), "equal": not differences,
                           "differences": differences}
         status = 1 if differences else 0
@@ -85,11 +117,10 @@ def _replay(args: argparse.Namespace) -> int:
     return status
 
 
-def _differences(trades: list[tuple], run_dir: Path) -> list[str]:
+def _differences(trades: list[tuple], path: Path) -> list[str]:
     """How the replayed trades differ from a run's trades.csv (empty when they are equal)."""
     from sim.cli import UserError
 
-    path = run_dir / "trades.csv" if run_dir.is_dir() else run_dir
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [(int(r["time"]), r["product"], int(r["price"]), int(r["qty_kg"]),

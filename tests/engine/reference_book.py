@@ -39,11 +39,26 @@ from engine.orders import Order
 
 
 def _require_int(name: str, value: Any, *, optional: bool = False) -> None:
-    """Raise TypeError unless `value` is a plain int (bool and numpy ints are misuse)."""
+    """Raise unless `value` is a plain int (bool and numpy ints are misuse) of 64 bits.
+
+    TypeError for the wrong type, ValueError outside the signed 64-bit range.
+    """
     if optional and value is None:
         return
     if type(value) is not int:
         raise TypeError(f"{name} must be int, got {type(value).__name__}")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{name} must be a signed 64-bit int, got {value}")
+
+
+def _require_flags(tif: Any, post_only: Any, channel: Any) -> None:
+    """Raise TypeError unless tif is a TimeInForce, post_only a bool and channel a Channel."""
+    if type(tif) is not TimeInForce:
+        raise TypeError("tif must be a TimeInForce")
+    if type(post_only) is not bool:
+        raise TypeError("post_only must be a bool")
+    if type(channel) is not Channel:
+        raise TypeError("channel must be a Channel")
 
 
 class ReferenceBook:
@@ -155,10 +170,10 @@ class ReferenceBook:
         _require_int("order_id", order_id)
         _require_int("price", price)
         _require_int("qty", qty)
+        _require_int("time", time)
         if not isinstance(side, Side):
             raise TypeError("side must be a Side")
-        if not isinstance(tif, TimeInForce):
-            raise TypeError("tif must be a TimeInForce")
+        _require_flags(tif, post_only, channel)
         reason = self._price_reason(price)
         if reason is None and self._qty_bad(qty):
             reason = RejectReason.QTY_NOT_LOT_MULTIPLE
@@ -195,8 +210,10 @@ class ReferenceBook:
         _require_int("order_id", order_id)
         _require_int("qty", qty)
         _require_int("protection", protection, optional=True)
+        _require_int("time", time)
         if not isinstance(side, Side):
             raise TypeError("side must be a Side")
+        _require_flags(TimeInForce.IOC, False, channel)
         reason = RejectReason.QTY_NOT_LOT_MULTIPLE if self._qty_bad(qty) else None
         if reason is None and self._find(order_id) is not None:
             reason = RejectReason.DUPLICATE_ORDER_ID
@@ -214,6 +231,7 @@ class ReferenceBook:
     def cancel(self, order_id: int, *, time: int = 0) -> list[Event]:
         """Cancel a resting order by id."""
         _require_int("order_id", order_id)
+        _require_int("time", time)
         o = self._find(order_id)
         if o is None:
             return self._reject(order_id, RejectReason.UNKNOWN_ORDER, time, Channel.ONLINE)
@@ -226,6 +244,7 @@ class ReferenceBook:
         _require_int("order_id", order_id)
         _require_int("price", price, optional=True)
         _require_int("qty", qty, optional=True)
+        _require_int("time", time)
         o = self._find(order_id)
         if o is None:
             return self._reject(order_id, RejectReason.UNKNOWN_ORDER, time, Channel.ONLINE)
@@ -250,6 +269,7 @@ class ReferenceBook:
 
     def expire_day_orders(self, *, time: int = 0) -> list[Event]:
         """Expire every resting DAY order, in arrival order."""
+        _require_int("time", time)
         day = [o for o in self.resting if o.tif is TimeInForce.DAY]
         self.resting = [o for o in self.resting if o.tif is not TimeInForce.DAY]
         return [Expired(o.order_id, o.side, o.price, o.qty, o.owner, time, self.product, o.channel)

@@ -141,6 +141,53 @@ def test_next_days_band_is_measured_from_the_settlement():
     assert ex.band("LA_OX") == LA.band(LA.reference_price)  # nothing traded: previous
 
 
+def test_a_band_change_takes_effect_at_the_next_day_and_today_s_band_stands():
+    ex = opened()
+    today = ex.band("PRND_OX")
+    assert ex.set_band("PRND_OX", band_pct=10) == []
+    assert ex.band("PRND_OX") == today  # today's band stands
+    only_reject(ex.submit_limit(1, "PRND_OX", BUY, 370_000, 1000, time=21),
+                RejectReason.PRICE_OUTSIDE_BAND)
+    assert ex.product("PRND_OX") == msgspec.structs.replace(PRND, band_pct=10)
+    assert ex.products[0].band_pct == 10 and ex.product("LA_OX") == LA
+    ex.close_market(time=30)  # nothing traded: the settlement stays 400_000
+    assert ex.band("PRND_OX") == (360_000, 440_000)  # closed: the coming day's band
+    ex.begin_day(time=40)
+    assert ex.band("PRND_OX") == (360_000, 440_000)
+    assert type(ex.submit_limit(1, "PRND_OX", BUY, 370_000, 1000, time=41)[0]) is Accepted
+
+
+def test_a_band_rule_follows_product_rules_absolute_first_and_none_for_no_band():
+    ex = make()
+    ex.set_band("PRND_OX", band_pct=10, band_abs=1_000)  # the absolute half-width wins
+    ex.set_band("LA_OX", band_pct=None)  # no band at all
+    ex.begin_day(time=10)
+    assert ex.band("PRND_OX") == (399_000, 401_000)
+    assert ex.band("LA_OX") == (LA.tick, 1 << 62)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"band_pct": 100}, ValueError), ({"band_pct": -1}, ValueError),
+    ({"band_pct": 5, "band_abs": -1}, ValueError), ({"band_pct": True}, TypeError),
+    ({"band_pct": 5.0}, TypeError), ({"band_pct": None, "band_abs": "10"}, TypeError),
+])
+def test_a_band_change_is_validated_as_product_validates_it(kwargs, error):
+    ex = opened()
+    before = digest(ex)
+    with pytest.raises(error, match="band_"):
+        ex.set_band("PRND_OX", **kwargs)
+    with pytest.raises(TypeError, match="product"):
+        ex.set_band(1, band_pct=5)
+    assert digest(ex) == before
+
+
+def test_a_band_change_of_an_unknown_product_is_one_rejected_and_changes_nothing():
+    ex = opened()
+    before = digest(ex)
+    only_reject(ex.set_band("GOLD", band_pct=10), RejectReason.UNKNOWN_PRODUCT)
+    assert digest(ex) == before
+
+
 # ------------------------------------------------------------------ members
 
 
@@ -492,6 +539,81 @@ def test_negotiated_trade_rejects_change_nothing(buyer, seller, price, qty, reas
     ex = opened()
     before = digest(ex)
     only_reject(ex.register_negotiated(buyer, seller, "PRND_OX", price, qty, time=21), reason)
+    assert digest(ex) == before
+
+
+# ------------------------------------------------------------------ channels
+
+
+def closed_offline() -> Exchange:
+    """Continuous trading with a resting offline ask (order 1), an open block auction (2), and
+    the offline channel closed."""
+    ex = opened()
+    ex.submit_limit(1, "PRND_OX", SELL, 401_000, 2000, channel=Channel.OFFLINE, time=21)
+    ex.open_block_auction(1, "PRND_OX", 10_000, 390_000, start=20, end=100, time=21)
+    assert ex.set_channel_open(Channel.OFFLINE, False, time=22) == []
+    return ex
+
+
+@pytest.mark.parametrize("request_", [
+    lambda ex: ex.submit_limit(2, "PRND_OX", BUY, 401_000, 1000, channel=Channel.OFFLINE,
+                               time=23),
+    lambda ex: ex.submit_limit(2, "PRND_OX", BUY, 401_000, 1000, channel=Channel.OFFLINE,
+                               time=23, order_id=500),
+    lambda ex: ex.submit_market(2, "PRND_OX", BUY, 1000, channel=Channel.OFFLINE, time=23),
+    lambda ex: ex.register_negotiated(2, 3, "PRND_OX", 400_000, 5000, time=23),
+    lambda ex: ex.open_block_auction(2, "LA_OX", 10_000, 3_900, start=23, end=30,
+                                     channel=Channel.OFFLINE),
+    lambda ex: ex.bid_block_auction(2, 2, 395_000, 5000, time=23, channel=Channel.OFFLINE),
+], ids=["limit", "limit-own-id", "market", "negotiated", "open-block", "bid-block"])
+def test_a_request_on_a_closed_channel_is_one_rejected_channel_closed_using_no_id(request_):
+    ex = closed_offline()
+    fresh = closed_offline()
+    before = digest(ex)
+    [event] = request_(ex)
+    assert event.reason is RejectReason.CHANNEL_CLOSED and event.channel is Channel.OFFLINE
+    assert event.order_id in (None, 500)
+    assert digest(ex) == before and ex._next_id == fresh._next_id
+
+
+def test_a_closed_channel_leaves_resting_orders_and_the_other_channel_alone():
+    ex = closed_offline()
+    assert not ex.channel_open(Channel.OFFLINE) and ex.channel_open(Channel.ONLINE)
+    assert ex.snapshot().closed_channels == [Channel.OFFLINE]
+    assert ex.order(1) is not None  # the resting offline order stays ...
+    trade = ex.submit_limit(2, "PRND_OX", BUY, 401_000, 1000, time=23)[1]
+    assert type(trade) is Trade and trade.maker_order_id == 1  # ... and trades
+    assert type(ex.amend(1, 1, price=402_000, time=24)[0]) is Amended  # its owner may amend
+    assert type(ex.cancel(1, 1, time=25)[0]) is Cancelled  # ... and cancel it
+    assert type(ex.bid_block_auction(2, 2, 395_000, 5000, time=26)[0]) is not Rejected
+    assert type(ex.settle_block_auction(2, time=100)[-1]).__name__ == "BlockAuctionSettled"
+
+
+def test_a_closed_channel_refuses_call_auction_orders_and_reopens():
+    ex = make()
+    ex.begin_day(time=10)
+    ex.set_channel_open(Channel.ONLINE, False, time=11)
+    only_reject(ex.submit_limit(1, "PRND_OX", BUY, 400_000, 1000, time=12),
+                RejectReason.CHANNEL_CLOSED)
+    ex.set_channel_open(Channel.ONLINE, False, time=12)  # closing a closed channel: no change
+    assert ex.snapshot().closed_channels == [Channel.ONLINE]
+    ex.open_market(time=20)
+    only_reject(ex.submit_limit(1, "PRND_OX", BUY, 400_000, 1000, time=21),
+                RejectReason.CHANNEL_CLOSED)  # the fast path too
+    ex.set_channel_open(Channel.ONLINE, True, time=22)
+    assert type(ex.submit_limit(1, "PRND_OX", BUY, 400_000, 1000, time=23)[0]) is Accepted
+    assert ex.snapshot().closed_channels == []
+
+
+def test_opening_or_closing_a_channel_takes_a_channel_a_bool_and_an_int_time():
+    ex = opened()
+    before = digest(ex)
+    for call in (lambda: ex.set_channel_open("offline", False, time=1),
+                 lambda: ex.set_channel_open(Channel.OFFLINE, 0, time=1),
+                 lambda: ex.set_channel_open(Channel.OFFLINE, False, time=1.0),
+                 lambda: ex.channel_open("online")):
+        with pytest.raises(TypeError):
+            call()
     assert digest(ex) == before
 
 

@@ -52,6 +52,7 @@ from engine import (
 from engine import journal as journal_module
 from engine.journal import (
     COMMANDS,
+    BeginDay,
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
     CloseMarket,
@@ -148,6 +149,13 @@ def session(ex: Exchange) -> None:
     ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 20_000, time=35)
     ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 1000, time=36)  # small
     ex.register_negotiated("magnet", "magnet", "PRND_OX", 400_000, 20_000, time=37)
+    # rule changes: a closed channel refuses new requests; a band rule waits for the next day
+    ex.set_channel_open(OFFLINE, False, time=37)
+    ex.submit_limit("magnet", "PRND_OX", BUY, 399_000, 1000, channel=OFFLINE, time=37)
+    ex.register_negotiated("magnet", "separator", "PRND_OX", 400_000, 20_000, time=37)
+    ex.set_channel_open(OFFLINE, True, time=38)
+    ex.set_band("PRND_OX", band_pct=10)
+    ex.set_band("GOLD", band_pct=10, band_abs=None)  # UNKNOWN_PRODUCT
     # block auctions
     a = ex.open_block_auction("separator", "PRND_OX", 30_000, 390_000, start=40, end=50,
                               time=38)[0].auction_id
@@ -183,6 +191,7 @@ def session(ex: Exchange) -> None:
     # a second day: GTC orders carried into the call auction
     ex.begin_day(time=100)
     ex.submit_limit("magnet", "PRND_OX", SELL, 379_000, 1000, time=101)
+    ex.submit_limit("separator", "PRND_OX", BUY, 365_000, 1000, time=102)  # the 10% band
     ex.open_market(time=110)
     ex.close_market(time=120)
 
@@ -235,7 +244,7 @@ def test_records_hold_every_argument_exactly_with_enums_and_big_integers():
     ex, _, f = started()
     ex.add_member(2**63 - 1, joined=-(2**63))
     ex.add_member("m")
-    ex.begin_day(time=2**64 - 1, products=("LA_OX",))  # any iterable of codes becomes a list
+    ex.begin_day(time=2**63 - 1, products=("LA_OX",))  # any iterable of codes becomes a list
     ex.submit_limit("m", "PRND_OX", SELL, 401_000, 1000, tif=DAY, post_only=True,
                     channel=OFFLINE, time=5, order_id=2**62)
     ex.close()
@@ -543,6 +552,122 @@ def test_a_corrupt_record_in_the_middle_is_an_error_naming_the_record_and_its_of
         read_journal(data[:offset] + header + data[offset:])
 
 
+def small_journal() -> bytes:
+    """A short real journal: members, a day with orders, trades and a close (17 frames)."""
+    ex, _, f = started()
+    for m in (1, 2, "m"):
+        ex.add_member(m)
+    ex.begin_day(time=10)
+    ex.submit_limit(1, "PRND_OX", SELL, 401_000, 3000, time=11)
+    ex.submit_limit(2, "PRND_OX", BUY, 399_000, 2000, time=12)
+    ex.open_market(time=20)
+    ex.submit_limit("m", "PRND_OX", BUY, 401_000, 1000, time=21)
+    ex.submit_market(2, "PRND_OX", BUY, 1000, time=22)
+    ex.amend(2, 2, price=399_500, time=23)
+    ex.cancel(1, 1, time=24)
+    ex.register_negotiated(2, 1, "PRND_OX", 400_000, 5000, time=25)
+    ex.set_band("PRND_OX", band_pct=10)
+    ex.close_market(time=30)
+    ex.close()
+    return f.getvalue()
+
+
+SMALL = small_journal()
+SMALL_CONTENTS = read_journal(SMALL)
+SMALL_FRAMES = frames(SMALL)
+
+
+def assert_no_silent_loss(damaged: bytes, damaged_frame: int) -> str:
+    """The damaged journal reads as the original, or raises JournalError, or, only when the
+    damage is in the last frame, reads as a torn tail: every record before it, and a drop."""
+    try:
+        contents = read_journal(damaged)
+    except JournalError as exc:
+        assert "\n" not in str(exc)
+        return "error"
+    if contents == SMALL_CONTENTS:
+        return "same"
+    last = len(SMALL_FRAMES) - 1
+    assert damaged_frame == last, f"frame {damaged_frame} damaged, read as {contents}"
+    assert contents.commands == SMALL_CONTENTS.commands[:-1]
+    assert contents.dropped_bytes == len(damaged) - SMALL_FRAMES[last][0]
+    return "torn"
+
+
+def test_damage_to_any_length_field_is_an_error_or_a_torn_tail_never_a_silent_loss():
+    outcomes = {"same": 0, "error": 0, "torn": 0}
+    for index, (offset, _) in enumerate(SMALL_FRAMES):
+        for byte in range(offset, offset + 4):  # the length field
+            for mask in (*(1 << bit for bit in range(8)), 0xFF):
+                damaged = bytearray(SMALL)
+                damaged[byte] ^= mask
+                outcomes[assert_no_silent_loss(bytes(damaged), index)] += 1
+    assert outcomes["error"] > 0 and outcomes["torn"] > 0  # the last frame's damage is a tear
+
+
+@given(position=st.integers(0, len(SMALL) - 1), mask=st.integers(1, 255))
+def test_any_single_byte_of_damage_is_an_error_or_a_torn_tail_never_a_silent_loss(position,
+                                                                                   mask):
+    damaged = bytearray(SMALL)
+    damaged[position] ^= mask
+    index = max(i for i, (offset, _) in enumerate(SMALL_FRAMES) if offset <= position)
+    assert_no_silent_loss(bytes(damaged), index)
+
+
+def test_a_length_in_the_middle_pointing_past_the_end_is_damage_naming_record_and_offset():
+    offset, size = SMALL_FRAMES[5]
+    damaged = bytearray(SMALL)
+    damaged[offset + 2] ^= 0x10  # 4096 more: the frame now runs past the end of the file
+    with pytest.raises(JournalError, match=f"record 5 at byte offset {offset} is corrupt: "
+                                           f"length .* runs past the end of the file, and a whole "
+                                           f"record follows at byte offset {offset + size}"):
+        read_journal(bytes(damaged))
+    with pytest.raises(JournalError, match="record 5"):
+        replay(bytes(damaged))
+
+
+def handmade(*commands) -> bytes:
+    """A journal of the given command records, written directly (no exchange checks them)."""
+    f = io.BytesIO()
+    journal = Journal(f)
+    journal.start(JournalHeader(FORMAT_VERSION, [PRND, LA], ExchangeSettings()))
+    for command in commands:
+        journal.append(command)
+    journal.close()
+    return f.getvalue()
+
+
+@pytest.mark.parametrize("commands, said", [
+    ((BeginDay(1, None), BeginDay(2, None)), "ValueError: begin_day: product PRND_OX is "
+                                             "pre_open; close_market first"),
+    ((BeginDay(1, ["GOLD"]),), "KeyError: unknown product 'GOLD'"),
+    ((OpenMarket(1, None),), "ValueError: open_market: product PRND_OX is closed; begin_day first"),
+])
+def test_a_command_the_exchange_refuses_is_a_journal_error_naming_the_record(commands, said):
+    data = handmade(*commands)
+    offset = frames(data)[len(commands)][0]
+    tag = type(commands[-1]).__struct_config__.tag
+    with pytest.raises(JournalError) as err:
+        replay(data)
+    assert str(err.value) == (f"journal: record {len(commands)} at byte offset {offset} ({tag}): "
+                              f"the exchange refused it: {said}")
+    exchange = Exchange([PRND, LA])
+    for i, command in enumerate(commands[:-1], start=1):
+        apply_command(exchange, command, record=i)
+    with pytest.raises(JournalError, match=f"record {len(commands)} \\({tag}\\): the exchange "
+                                           f"refused it"):
+        apply_command(exchange, commands[-1], record=len(commands))
+
+
+def test_a_listener_that_raises_during_replay_is_not_taken_for_a_refusal():
+    def fussy(event):
+        raise ValueError("listener bug")
+
+    with pytest.raises(ValueError, match="listener bug") as err:
+        replay(SMALL, fussy)
+    assert type(err.value) is ValueError and "while replaying record 4" in err.value.__notes__[0]
+
+
 def test_what_is_not_a_whole_journal_is_refused_with_one_clear_line(tmp_path):
     data, *_ = crashed_session()
     header_size = frames(data)[0][1]
@@ -685,21 +810,21 @@ def test_a_plain_exchange_runs_no_journal_code():
     for name in ("add_member", "suspend_member", "reinstate_member", "begin_day", "open_market",
                  "close_market", "submit_limit", "submit_market", "cancel", "amend",
                  "register_negotiated", "open_block_auction", "bid_block_auction",
-                 "settle_block_auction", "_done"):
+                 "settle_block_auction", "set_band", "set_channel_open", "_done"):
         assert getattr(Exchange, name).__module__ == "engine.exchange", name
         assert name in vars(JournalingExchange), name
     ex = Exchange([PRND])
     assert not hasattr(ex, "journal") and not hasattr(ex, "_unwritten")
     ex.add_member(1)
-    # a plain exchange answers an unknown member id of any type with a Rejected
-    assert ex.submit_limit(3.5, "PRND_OX", BUY, 400_000, 1000, time=1)[0].reason is \
-        RejectReason.UNKNOWN_MEMBER
+    # a plain exchange refuses what a record cannot hold, as the journaling one does
+    with pytest.raises(TypeError, match="member must be an int or str"):
+        ex.submit_limit(3.5, "PRND_OX", BUY, 400_000, 1000, time=1)
 
 
 def test_every_public_command_of_the_exchange_is_journaled():
     queries = {"subscribe", "member", "members", "day", "block_auction", "products", "product",
                "state", "book", "preopen_orders", "order", "order_product", "band",
-               "settlement", "daily_bars", "current_bar", "snapshot"}
+               "settlement", "daily_bars", "current_bar", "snapshot", "channel_open"}
     public = {name for name in dir(Exchange) if not name.startswith("_")}
     commands = public - queries
     assert commands, "no command methods found"

@@ -11,13 +11,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.lobster import LobsterFormatError, ReplayReport, open_source, replay
-from engine.lobster_io import ASK_EMPTY, BID_EMPTY, parse_time
+from engine.lobster_io import ASK_EMPTY, BID_EMPTY, parse_time, time_ns
 from sim.cli import main
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster"
@@ -507,8 +508,115 @@ def test_time_is_parsed_to_exact_integer_nanoseconds():
     assert parse_time("34200.015105074") == 34200 * 10**9 + 15105074
     assert parse_time("34200.05990197") == 34200 * 10**9 + 59901970  # trailing zero trimmed
     assert parse_time("57600") == 57600 * 10**9
-    with pytest.raises(ValueError):
-        parse_time("34200.0151050741")
+    for bad in ("", "x", "-1", "34200.", "3.4e4", "34200.5.1"):
+        with pytest.raises(ValueError, match="is not seconds after midnight"):
+            parse_time(bad)
+
+
+@pytest.mark.parametrize("text, ns, rounded", [
+    ("43002.632812672004", 43002_632812672, True),  # a float-printing artefact
+    ("34200.015105074000", 34200_015105074, False),  # trailing zeros are exact
+    ("34200.0151050745", 34200_015105075, True),  # halves round up
+    ("34200.00000000049999", 34200_000000000, True),
+    ("34200.9999999996", 34201_000000000, True),  # rounding carries into the seconds
+])
+def test_times_past_nanoseconds_round_to_the_nearest_and_say_so(text, ns, rounded):
+    assert time_ns(text) == (ns, rounded)
+    assert parse_time(text) == ns
+
+
+# ---------------------------------------------------------------------- what files carry
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_float_artefact_times_replay_rounded_and_are_counted_in_the_report(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    exact = replay(m, o)
+    rows = lines_of(m)
+    rows[0] = rows[0].replace("34200.5,", "34200.500000000004,", 1)  # rounded
+    rows[1] = rows[1].replace("34200.5,", "34200.500000000000,", 1)  # exact
+    rows[2] = rows[2].replace("34200.5,", "34200.5000000002,", 1)  # rounded
+    m.write_text("\n".join(rows) + "\n")
+    report = replay(m, o)
+    assert report.rounded_times == 2 and exact.rounded_times == 0
+    assert msgspec.structs.replace(report, rounded_times=0) == exact
+
+
+def test_times_that_go_backwards_are_an_anomaly_and_the_replay_goes_on(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    rows = lines_of(m)
+    rows[2] = rows[2].replace("34200.5,", "34100.25,", 1)  # earlier than the row before
+    m.write_text("\n".join(rows) + "\n")
+    report = replay(m, o)
+    assert report.anomalies == {"time_went_backwards": 1} and report.rows == len(GOOD)
+    assert report.passed
+
+
+def test_a_byte_order_mark_and_blank_lines_at_the_end_are_ignored(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    plain = replay(m, o)
+    m.write_bytes(b"\xef\xbb\xbf" + m.read_bytes() + b"\n\r\n  \n")
+    o.write_bytes(b"\xef\xbb\xbf" + o.read_bytes() + b"\n")
+    assert replay(m, o) == plain
+
+
+def test_a_blank_line_with_rows_after_it_is_an_error_naming_its_line(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    rows = lines_of(o)
+    o.write_text("\n".join(rows[:2] + [""] + rows[2:]) + "\n")
+    with pytest.raises(LobsterFormatError) as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{o}:3")
+    assert "blank line with rows after it" in str(exc.value)
+
+
+@pytest.mark.parametrize("message_header, book_header", [
+    ("Time,Type,OrderID,Size,Price,Direction", None),
+    ("time, event_type, order_id, size, price, direction", None),
+    (None, "AskPrice1,AskSize1,BidPrice1,BidSize1"),
+    ("Time,Type,Order ID,Size,Price,Direction", "ask_price_1,ask_size_1,bid_price_1,bid_size_1"),
+])
+def test_a_lobster_header_row_is_skipped_and_reported(tmp_path, message_header, book_header):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    plain = replay(m, o)
+    for path, header in ((m, message_header), (o, book_header)):
+        if header is not None:
+            path.write_text(header + "\n" + path.read_text())
+    report = replay(m, o)
+    assert report.message_header_skipped is (message_header is not None)
+    assert report.orderbook_header_skipped is (book_header is not None)
+    assert msgspec.structs.replace(report, message_header_skipped=False,
+                                   orderbook_header_skipped=False) == plain
+
+
+def test_lines_are_numbered_as_in_the_file_after_a_skipped_header(tmp_path):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    o.write_text("AskPrice1,AskSize1,BidPrice1,BidSize1\n" + o.read_text())
+    rows = lines_of(o)
+    rows[3] = "1010,30,1010,50"  # the third data row, on line 4: crossed
+    o.write_text("\n".join(rows) + "\n")
+    with pytest.raises(LobsterFormatError) as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{o}:4")
+
+
+@pytest.mark.parametrize("which, header", [
+    ("message", "t,kind,id,qty,px,side"),
+    ("orderbook", "ask,ask_size,bid,bid_size"),
+    ("message", "Time,Type,OrderID,Size,Price"),  # LOBSTER's names, one missing
+])
+def test_a_first_line_of_other_words_is_refused_saying_lobster_files_have_no_header(
+        tmp_path, which, header):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    path = m if which == "message" else o
+    path.write_text(header + "\n" + path.read_text())
+    with pytest.raises(LobsterFormatError) as exc:
+        replay(m, o)
+    assert_one_line_error(exc, f"{path}:1")
+    assert "a header row" in str(exc.value) and "LOBSTER files have none" in str(exc.value)
 
 
 # ---------------------------------------------------------------------- the CLI
@@ -553,6 +661,33 @@ def test_cli_exits_2_with_one_line_naming_file_and_line_on_malformed_input(tmp_p
     assert captured.err.count("\n") == 1
     assert f"{m}:2: " in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_cli_exits_0_on_a_day_with_a_header_rounded_times_and_a_bom(tmp_path, capsys):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    rows = lines_of(m)
+    rows[1] = rows[1].replace("34200.5,", "34200.500000000004,", 1)
+    m.write_bytes(b"\xef\xbb\xbf" + ("Time,Type,OrderID,Size,Price,Direction\n"
+                                       + "\n".join(rows) + "\n\n").encode())
+    assert main(["lobster", str(m), str(o)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rounded_times"] == 1 and out["message_header_skipped"] is True
+    assert out["orderbook_header_skipped"] is False and out["anomalies"] == {}
+
+
+@pytest.mark.parametrize("damage", ["header", "blank"])
+def test_cli_exits_2_with_one_line_on_a_foreign_header_or_a_blank_line_inside(tmp_path, capsys,
+                                                                             damage):
+    m, o = write_day(tmp_path, GOOD, levels=1)
+    rows = lines_of(m)
+    if damage == "header":
+        m.write_text("t,kind,id,qty,px,side\n" + m.read_text())
+    else:
+        m.write_text("\n".join(rows[:1] + [""] + rows[1:]) + "\n")
+    assert main(["lobster", str(m), str(o)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"{m}:{1 if damage == 'header' else 2}: " in captured.err
 
 
 # ---------------------------------------------------------------------- the real GOOG days

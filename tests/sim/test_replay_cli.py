@@ -73,3 +73,48 @@ def test_an_unwritable_journal_path_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["run", "--quiet", "--until", "2024-01-03", "--out", str(tmp_path / "o"),
                  "--journal", str(bad)]) == 2
     assert "cannot write the journal" in capsys.readouterr().err
+
+
+def test_a_journal_whose_command_the_exchange_refuses_is_one_line_and_exit_2(tmp_path, capsys):
+    from tests.engine.test_journal import BeginDay, handmade
+
+    path = tmp_path / "twice.journal"
+    path.write_bytes(handmade(BeginDay(1, None), BeginDay(2, None)))
+    assert main(["replay", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "record 2" in captured.err and "the exchange refused it" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_a_journal_damaged_in_the_middle_is_one_line_and_exit_2_not_a_torn_tail(journaled,
+                                                                               tmp_path, capsys):
+    data = bytearray((journaled / "run.journal").read_bytes())
+    offset = 0
+    for _ in range(3):  # the length field of the fourth frame
+        offset += 8 + int.from_bytes(data[offset:offset + 4], "big")
+    data[offset + 2] ^= 0x10
+    path = tmp_path / "damaged.journal"
+    path.write_bytes(bytes(data))
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"record 3 at byte offset {offset} is corrupt" in err
+
+
+@pytest.mark.parametrize("make_target, message", [
+    (lambda tmp: tmp, "not a run directory (it has no trades.csv)"),
+    (lambda tmp: tmp / "nothing-here", "no such file"),
+    (lambda tmp: _write(tmp / "other.csv", "a,b\n1,2\n"), "is not a rexsim trades.csv (no column"),
+    (lambda tmp: _write(tmp / "empty.csv", ""), "is not a rexsim trades.csv (no column"),
+])
+def test_against_something_that_is_not_a_run_is_a_usage_error_before_replaying(
+        journaled, tmp_path, capsys, make_target, message):
+    target = make_target(tmp_path)
+    assert main(["replay", str(journaled / "run.journal"), "--against", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
