@@ -1227,8 +1227,10 @@ class Exchange:
         return m.tally.bar(m.day, m.settlement)
 
     def snapshot(self) -> ExchangeSnapshot:
-        """Everything observable: books, call auctions, sessions, bands, bars, members, blocks,
-        closed channels."""
+        """Everything observable.
+
+        Books, call auctions, sessions, bands, bars, members, blocks and closed channels.
+        """
         markets = [
             MarketSnapshot(m.code, m.state, m.day, self.band(m.code), m.settlement,
                            m.book.snapshot(), m.pre.snapshot(), list(m.bars),

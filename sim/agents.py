@@ -251,7 +251,6 @@ class Agents:
         self.day = d
         pop = self.pop
         nat = self.national
-        sc = self.sc
         joined = pop.join_day <= d
         self.active = joined[self.slot_m]
         online = (pop.online_day <= d)[self.slot_m]
@@ -453,8 +452,9 @@ class Agents:
                    auction=True)
 
     def step(self, t: int, k: int) -> int:
-        """Decision step k of the day at instant t: users and producers with a need act, market
-        makers requote, large users negotiate; returns the next free instant.
+        """Decision step k of the day at instant t; returns the next free instant.
+
+        Users and producers with a need act, market makers requote, large users negotiate.
         """
         d = self.day
         # a need of a lot, in a joined member's slot; decisions come at a rate proportional
@@ -536,8 +536,10 @@ class Agents:
 
     def deal_off(self, idx: np.ndarray, amount: np.ndarray | None = None,
                  friction: np.ndarray | None = None) -> None:
-        """Meet each slot's need (or `amount`) off the exchange, at the national price with
-        its premium (buyers) or discount (sellers), as far as its cash or stock allows.
+        """Meet each slot's need (or `amount`) off the exchange.
+
+        At the national price with its premium (buyers) or discount (sellers), as far as its
+        cash or stock allows.
         """
         need = self.need[idx] if amount is None else amount
         friction = self.friction[idx] if friction is None else friction
@@ -724,8 +726,9 @@ class Agents:
         counts["rejected"] += n_rej
 
     def _delays(self, idx: list[int], t0: int) -> dict[int, int]:
-        """The counter's keying delay (ns) for each offline slot among `idx` should it lodge
-        now, drawn from the slot's own stream (one vectorised draw per batch).
+        """The counter's keying delay (ns) for each offline slot among `idx` lodging now.
+
+        Drawn from the slot's own stream (one vectorised draw per batch).
         """
         online = self.online_l
         if self.channel_open["online"]:

@@ -295,8 +295,9 @@ class _Members:
 
     def groups(self, by_month: bool, by_product: bool, amount: np.ndarray
                ) -> Iterator[tuple[str | None, str | None, str, np.ndarray, np.ndarray]]:
-        """(month, product, side, member ids, amounts) per group, members summed over what
-        the group pools; months, products and sides in code order.
+        """(month, product, side, member ids, amounts) per group.
+
+        Members are summed over what the group pools; months, products and sides in code order.
         """
         month = self.month if by_month else np.zeros_like(self.month)
         product = self.product if by_product else np.zeros_like(self.product)

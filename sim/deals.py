@@ -53,8 +53,9 @@ class Deals:
         self._seller_total = [float(agents.rate[sl].sum()) for sl in agents.sellers_of]
 
     def negotiate(self, i: int, want: int, t: int, key: int) -> int:
-        """A large user agrees a deal for up to `want` kg off the book with a producer drawn
-        in proportion to output, and registers it; returns the kg dealt (0: no deal).
+        """A large user negotiates up to `want` kg off the book; returns the kg dealt (0: none).
+
+        The producer is drawn in proportion to output, and the deal registered.
         """
         a = self.agents
         if not a.channel_open["offline"]:

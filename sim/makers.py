@@ -10,10 +10,10 @@ inventory around its target and quotes a bid and an ask around the national pric
 so spreads widen with the product's recent volatility and with inventory away from target.
 It stops bidding at its inventory limit and offering when it has nothing to sell. Online
 makers requote at every decision step whose quote moved by a quarter of its half-spread or
-more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at the counter. Quotes
-are DAY orders on the members' ledger, like every other order (`sim.agents`). A maker's
-quotes change only when its inventory does (a fill) or the day does, so only those makers
-are requoted (`dirty`, which the agents' `apply` sets on a maker's fill).
+more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at
+the counter. Quotes are DAY orders on the members' ledger, like every other order
+(`sim.agents`). A maker's quotes change only when its inventory does (a fill) or the day
+does, so only those makers are requoted (`dirty`, which the agents' `apply` sets on a maker's fill).
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ class Makers:
 
     def quotes(self, which: np.ndarray, inventory: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Bid and ask prices (yuan/t on the tick, within the band) and sizes (kg) of the
-        makers `which` holding `inventory`.
+        """Bid and ask prices and sizes of the makers `which` holding `inventory`.
+
+        Prices in yuan/t, on the tick and within the band; sizes in kg.
         """
         a, spec = self.a, self.spec
         target, limit = self.target[which], self.limit[which]

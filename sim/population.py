@@ -108,8 +108,9 @@ def _pick(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _participation(volume: float, lot: int, every: float, candidates: float) -> float:
-    """Share of an eligible role's enterprises that trade a product: each trades a lot per
-    `every` days on average (so small markets have few traders), at most all of them.
+    """Share of an eligible role's enterprises that trade a product, at most all of them.
+
+    Each trades a lot per `every` days on average, so small markets have few traders.
     """
     if candidates <= 0 or volume <= 0:
         return 0.0
@@ -235,8 +236,9 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
 
 
 def _stratified(pool: np.ndarray, count: int, size: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """`count` members of `pool`, one from each of `count` strata of equal numbers by `size`:
-    in each stratum, the member with the lowest own draw `u`. Returned by increasing draw.
+    """`count` members of `pool`, one from each of `count` equal strata by `size`.
+
+    In each stratum, the member with the lowest own draw `u`. Returned by increasing draw.
 
     So the chosen members' share of `size` is about their share of members, whatever the
     seed, while who is chosen still comes from each member's own stream.
@@ -254,8 +256,10 @@ def _stratified(pool: np.ndarray, count: int, size: np.ndarray, u: np.ndarray) -
 def _choose_makers(sc: Scenario, keys: np.ndarray, eligible: np.ndarray, months: float,
                    ndays: int, scale: int, maker: np.ndarray, target: np.ndarray,
                    quote_size: np.ndarray) -> None:
-    """Each quoted product's market makers: `per_product` traders trading online from the start
-    (those with the lowest own draws for the product), sharing the makers' capacity.
+    """Each quoted product's market makers, sharing the makers' capacity.
+
+    `per_product` traders trading online from the start (those with the lowest own draws
+    for the product).
 
     Together a product's makers hold `inventory_days` of members' daily use and quote
     `quote_pct` of it, in equal parts; a quote is at least a lot.

@@ -375,7 +375,7 @@ def _own_files(out: str | Path, journal: str | Path | None) -> list[str]:
 
 def _python_call(scenario: Any, seed: Any, until: Any, scale: int, overrides: Any,
                  journal: Any) -> str:
-    """This call of `sim.run` written out, for a run's provenance."""
+    """The call of `sim.run` written out, for a run's provenance."""
     if isinstance(scenario, Scenario):
         scenario = f"<Scenario {scenario.name!r}>"
     else:

@@ -71,8 +71,9 @@ def normal(keys: np.ndarray, counter: int) -> np.ndarray:
 
 
 def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent standard normal floats per key from one draw (both Box-Muller outputs);
-    the first is `normal(keys, counter)`.
+    """Two independent standard normal floats per key from one draw.
+
+    Both Box-Muller outputs; the first is `normal(keys, counter)`.
     """
     z = mix(keys, (counter << 2) | 1)
     u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32
@@ -83,8 +84,9 @@ def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def counter(*coordinates: int) -> int:
-    """One draw number from its coordinates (day, step, purpose, ...), each below 2**16
-    (at most three of them, and the first below 2**14, so that lanes fit in 64 bits).
+    """One draw number from its coordinates (day, step, purpose, ...).
+
+    Each below 2**16, at most three of them, the first below 2**14, so lanes fit in 64 bits.
     """
     out = 0
     for c in coordinates:

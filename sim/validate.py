@@ -173,8 +173,9 @@ def _max_rise(d: Digest, code: str, month: str, window: int) -> float:
 
 
 def _days_to_level(shock: Digest, base: Digest, code: str, log_rise: float) -> int | None:
-    """Trading days from the shock until the settlement, paired with the baseline's, first
-    reaches 90% of the implied log rise (None: never).
+    """Trading days from the shock until the settlement first reaches 90% of the implied rise.
+
+    The log rise is paired with the baseline's settlement; None: never.
     """
     a, b = shock.daily[code], base.daily[code]
     start = SHOCK.isoformat()
@@ -209,10 +210,11 @@ def _member_days(sc: Scenario, seed: int) -> int:
 
 
 def friction_bp(sc: Scenario) -> float:
-    """How far a venue shock can lift the exchange's price above the national one: what the
-    buyers who stay on the exchange would pay to deal elsewhere, their off-exchange premium
-    at its 95th percentile (log-normal: the member's own and the deal's dispersion), plus the
-    exchange fee. A buyer never pays more on the exchange than its off-exchange price.
+    """How far a venue shock can lift the exchange's price above the national one.
+
+    What the buyers who stay on the exchange would pay to deal elsewhere, their off-exchange
+    premium at its 95th percentile (log-normal: the member's own and the deal's dispersion),
+    plus the exchange fee. A buyer never pays more on the exchange than its off-exchange price.
     """
     v = sc.venue
     sd = math.hypot(v.dispersion, v.deal_dispersion)

@@ -72,7 +72,7 @@ def main() -> None:
         shares = _shares(prices, args.tonnes, args.value_bn)
         text = PATH.read_text("utf-8")
         for code, share in shares.items():
-            m = re.search(r'code = "%s".*?monthly_tonnes = ([0-9.]+)' % code, text, re.S)
+            m = re.search(rf'code = "{code}".*?monthly_tonnes = ([0-9.]+)', text, re.S)
             old = float(m.group(1))
             want = args.tonnes * share / 100
             new = old * (want / max(got[code], 1e-9)) ** args.damping

@@ -74,7 +74,8 @@ def check_position(make: Callable[[], Any], state: Callable[[Any], Any], method:
             continue
         target = make()
         call = getattr(target, method)
-        assert_refused(lambda: call(**(kwargs | {arg: bad})), lambda: state(target),
+        assert_refused(lambda c=call, b=bad: c(**(kwargs | {arg: b})),
+                       lambda t=target: state(t),
                        f"{method}({arg}={bad!r})")
 
 

@@ -546,8 +546,10 @@ def test_negotiated_trade_rejects_change_nothing(buyer, seller, price, qty, reas
 
 
 def closed_offline() -> Exchange:
-    """Continuous trading with a resting offline ask (order 1), an open block auction (2), and
-    the offline channel closed."""
+    """Continuous trading, offline channel closed.
+
+    A resting offline ask (order 1) and an open block auction (2).
+    """
     ex = opened()
     ex.submit_limit(1, "PRND_OX", SELL, 401_000, 2000, channel=Channel.OFFLINE, time=21)
     ex.open_block_auction(1, "PRND_OX", 10_000, 390_000, start=20, end=100, time=21)

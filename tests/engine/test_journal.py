@@ -38,7 +38,6 @@ from engine import (
     OrderBook,
     Product,
     Rejected,
-    RejectReason,
     SelfTradePolicy,
     SessionState,
     Side,
@@ -52,9 +51,9 @@ from engine import (
 from engine import journal as journal_module
 from engine.journal import (
     COMMANDS,
-    BeginDay,
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
+    BeginDay,
     CloseMarket,
     IdsUsed,
     JournalHeader,
@@ -578,8 +577,10 @@ SMALL_FRAMES = frames(SMALL)
 
 
 def assert_no_silent_loss(damaged: bytes, damaged_frame: int) -> str:
-    """The damaged journal reads as the original, or raises JournalError, or, only when the
-    damage is in the last frame, reads as a torn tail: every record before it, and a drop."""
+    """The damaged journal reads as the original, raises JournalError, or reads as torn.
+
+    Torn only when the damage is in the last frame: every record before it, and a drop.
+    """
     try:
         contents = read_journal(damaged)
     except JournalError as exc:

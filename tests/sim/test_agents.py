@@ -1,5 +1,6 @@
-"""The enterprises' mechanisms on hand-computed cases: elastic use and output, inventories,
-concessions, the exact ledger with fees.
+"""The enterprises' mechanisms on hand-computed cases.
+
+Elastic use and output, inventories, concessions, the exact ledger with fees.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Dated scenario events: withdrawals and returns, national shocks, fees; and common random
-numbers: a what-if leaves every other member's random draws exactly as they were.
+"""Dated scenario events, and common random numbers.
+
+Withdrawals and returns, national shocks, fees, bands, channels; a what-if leaves every
+other member's random draws exactly as they were.
 """
 
 from __future__ import annotations
@@ -118,8 +120,10 @@ def test_the_same_shock_and_seed_give_identical_trades(runs):
 
 
 def test_withdrawing_a_member_leaves_every_other_members_draws_identical(monkeypatch):
-    """Common random numbers: record every draw (stream key, draw number) -> value; for any
-    draw both runs made, the value is the same, and the other members draw from the same keys.
+    """Common random numbers: any draw both runs made has the same value.
+
+    Record every draw (stream key, draw number) -> value; the other members draw from the
+    same keys.
     """
     drawn: dict[str, dict[tuple[int, int, str], float]] = {}
 
@@ -155,3 +159,64 @@ def test_withdrawing_a_member_leaves_every_other_members_draws_identical(monkeyp
     assert all(drawn["base"][k] == drawn["shock"][k] for k in common)
     # and the shocked run changed the market: what members did differs after the date
     assert results["base"].recorder.kg != results["shock"].recorder.kg
+
+
+def _by_day(res, product):
+    rows = [r for r in res.daily.rows if r[res.daily.columns.index("product")] == product]
+    cols = res.daily.columns
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def test_a_band_event_sets_each_products_band_from_its_date():
+    """A band event on the 8th narrows PRND_OX's band to +-2% from that day on.
+
+    Around the previous settlement; before it the scenario's 5% holds, other products keep
+    theirs, and every trade stays inside its day's band.
+    """
+    ev = ['events=[{date=2024-01-08, kind="band", pct=2, products=["PRND_OX"]}]']
+    res = run(small_scenario(), seed=4, overrides=ev, check=True)
+    days = _by_day(res, "PRND_OX")
+    for prev, day in zip(days, days[1:], strict=False):
+        width = (day["band_high"] - day["band_low"]) / 2 / prev["settlement"]
+        want = 0.02 if day["date"] >= "2024-01-08" else 0.05
+        assert width == pytest.approx(want, abs=0.001), day["date"]
+    dy = next(p for p in small_scenario().products if p.code == "DY_OX").band_pct / 100
+    other = _by_day(res, "DY_OX")
+    assert all((d["band_high"] - d["band_low"]) / 2 / p["settlement"] == pytest.approx(
+        dy, abs=0.001) for p, d in zip(other, other[1:], strict=False))
+    band = {d["date"]: (d["band_low"], d["band_high"]) for d in days}
+    cols = res.trades.columns
+    for r in res.trades.rows:
+        t = dict(zip(cols, r, strict=True))
+        if t["product"] == "PRND_OX" and t["kind"] != "negotiated":
+            low, high = band[t["date"]]
+            assert low <= t["price"] <= high
+
+
+def test_closing_the_offline_channel_moves_offline_members_off_the_exchange():
+    """While the offline channel is closed no offline trade is matched.
+
+    Members still offline deal off the exchange instead; when it reopens, offline trading
+    resumes.
+    """
+    ev = ['events=[{date=2024-01-08, kind="channel", channel="offline", open=false}, '
+          '{date=2024-01-15, kind="channel", channel="offline", open=true}]']
+    base = run(small_scenario(), seed=5)
+    shut = run(small_scenario(), seed=5, overrides=ev, check=True)
+
+    def offline_kg(res, inside):
+        cols = res.trades.columns
+        return sum(r[cols.index("qty_kg")] for r in res.trades.rows
+                   if r[cols.index("channel")] == "offline" and inside(r[cols.index("date")]))
+
+    closed = lambda day: "2024-01-08" <= day < "2024-01-15"  # noqa: E731
+    assert offline_kg(base, closed) > 0
+    assert offline_kg(shut, closed) == 0
+    assert offline_kg(shut, lambda day: day >= "2024-01-15") > 0
+
+    def off_kg(res):
+        cols = res.daily.columns
+        return sum(r[cols.index("off_exchange_kg")] for r in res.daily.rows
+                   if closed(r[cols.index("date")]))
+
+    assert off_kg(shut) > off_kg(base)

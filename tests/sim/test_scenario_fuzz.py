@@ -14,7 +14,8 @@ it. The outcome must be one of:
 
 Nothing else: no other exception, no traceback. One exception to the first rule, pinned as
 it is: a calendar of weekends and holidays only loads, and the run refuses it with a one-line
-RunError ("no trading days"). Inputs that fail today are pinned as strict xfails at the end.
+RunError ("no trading days"). The band and channel events,
+which once failed, are pinned by name at the end.
 """
 
 from __future__ import annotations
@@ -335,21 +336,14 @@ def test_a_mutated_scenario_is_a_one_line_error_or_a_sound_run_long(raw):
 
 
 # --------------------------------------------------------------------------- known holes
-# Inputs the fuzz does not draw because they fail today, each pinned here (strict: the test
-# turns red when the hole is fixed, so its mark is removed then). See the hardening report.
+# Inputs the fuzz once could not draw because they failed, pinned here now that they run.
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="sim/runner.py _apply_event calls Exchange.set_band, which engine "
-                          "does not have")
 def test_a_band_event_runs():
     raw = copy.deepcopy(BASE)
     raw["events"] = [{"date": dt.date(2024, 1, 3), "kind": "band", "pct": 10}]
     check_loads_or_says_where(raw)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="sim/runner.py _apply_event calls Exchange.set_channel_open, which "
-                          "engine does not have")
 def test_a_channel_event_runs():
     raw = copy.deepcopy(BASE)
     raw["events"] = [{"date": dt.date(2024, 1, 3), "kind": "channel", "channel": "offline",

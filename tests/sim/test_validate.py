@@ -1,5 +1,7 @@
-"""`rexsim validate`: the checks' measures on hand-made runs, the implied responses, and the
-whole validation over real runs (one seed in the default suite, seeds 1-5 with -m slow).
+"""`rexsim validate`: the checks' measures, the implied responses, and whole validations.
+
+Measures on hand-made runs; real runs with one seed in the default suite, seeds 1-5 with
+-m slow.
 """
 
 from __future__ import annotations
