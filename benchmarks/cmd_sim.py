@@ -9,16 +9,17 @@ process, best of `--repeat` rounds after a warm-up. It reports:
   or keyed in at the counter, amends, negotiated registrations, block-auction bids);
 - requests per second of the whole run (agents, exchange, recorder and setup together);
 - efficiency = the simulator's requests per second / the OrderBook's events per second on the
-  standard stream (target >= 0.35: everything around the matching costs under ~3x the matching);
+  standard stream (for comparison across versions; no longer a target);
 - the bare Exchange's requests per second on the same stream, relative to the book: what the
   efficiency would be if agents and recorder cost nothing;
 - wall time per unit of K and cost per request, both relative to the first K (linear scaling
   keeps them near 1.0; the two dominant sellers do not multiply with K, so their larger orders
-  make requests grow a little slower than K), and the K = 1 wall time against its 30 s target;
+  make requests grow a little slower than K), and the K = 1 wall time against its 4 s target;
 - where the first K's run spends its time (`benchmarks/sim_workload.py`; `--no-decompose`
   skips it): the run's own requests replayed into a fresh exchange, and its book calls into
   fresh books, so the run splits into matching, the exchange around it, and the simulator's
-  own Python; and the efficiency the run would have if the simulator's Python cost nothing.
+  own Python (target: at most 0.55 of the run); and the efficiency the run would have if the
+  simulator's Python cost nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any
 from benchmarks import harness
 from benchmarks.stream import StreamSpec, generate, replay
 
-TARGET_EFFICIENCY = 0.35
-TARGET_WALL_SECONDS = 30.0
+TARGET_WALL_SECONDS = 4.0  # the default run, on the 2-core development machine
+TARGET_OWN_SHARE = 0.55  # the simulator's own Python, as a share of the run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,6 +156,9 @@ def _decompose(base: dict[str, Any], args: argparse.Namespace,
     print(f"  efficiency if the simulator's Python cost nothing: {ceiling:.3f}; the run's "
           f"requests cost {books_s / base['requests'] * book_eps:.2f}x a stream event in the "
           f"books alone")
+    share = own / wall
+    print(f"  simulator's own Python share: {share:.2f} (target <= {TARGET_OWN_SHARE}) "
+          f"{'met' if share <= TARGET_OWN_SHARE else 'NOT met'}")
     return {"books_seconds": books_s, "exchange_seconds": exchange_s, "run_seconds": wall,
             "simulator_python_seconds": own, "efficiency_ceiling": ceiling,
             "exchange_calls": len(w.exchange_calls), "book_calls": len(w.book_calls)}
@@ -195,8 +199,7 @@ def run(args: argparse.Namespace) -> int:
     one = next((r for r in rows if r["scale"] == 1), None)
     if one is not None:
         eff, wall = one["efficiency"], one["seconds"]
-        print(f"\nefficiency at K=1: {eff:.3f} (target >= {TARGET_EFFICIENCY}) "
-              f"{'met' if eff >= TARGET_EFFICIENCY else 'NOT met'}")
+        print(f"\nefficiency at K=1: {eff:.3f}")
         print(f"default run wall time: {wall:.1f}s (target < {TARGET_WALL_SECONDS:.0f}s) "
               f"{'met' if wall < TARGET_WALL_SECONDS else 'NOT met'}")
     split = None if args.no_decompose else _decompose(base, args, book_eps)
@@ -204,6 +207,6 @@ def run(args: argparse.Namespace) -> int:
                                    "exchange_requests_per_second": ex_rps,
                                    "stream_events": n_events, "runs": rows,
                                    "decomposition": split,
-                                   "targets": {"efficiency": TARGET_EFFICIENCY,
+                                   "targets": {"own_python_share": TARGET_OWN_SHARE,
                                                "wall_seconds": TARGET_WALL_SECONDS}})
     return 0
