@@ -203,6 +203,8 @@ class _TradeTally:
         base = (month << _MONTH_SHIFT) | (prod << _PRODUCT_SHIFT)
         keys = np.concatenate([base | buyer, base | (1 << _SIDE_BIT) | seller])
         self._members.add(*_sums(keys, np.concatenate([qty, qty]), np.concatenate([fen, fen])))
+        if n:  # months before this chunk's last are complete: chunks come in date order
+            self._members.settle(int(month[-1]) << _MONTH_SHIFT)
         # days: (day, online) -> kg, fen, trades
         self._days.add(*_sums(day * 2 + online, qty, fen, one))
         # kinds: (kind, online) -> trades, kg, fen
@@ -258,20 +260,54 @@ def _deviations(day_product: np.ndarray, price: np.ndarray, qty: np.ndarray,
 
 
 class _Running:
-    """Sums per key accumulated over chunks, held in numpy: O(distinct keys) memory."""
+    """Sums per key accumulated over chunks, held in numpy: O(distinct keys) memory.
+
+    `settle(below)` sets aside the keys below `below` once no later chunk can add to them
+    (keys that start with the month, chunks in date order), so each chunk is merged with the
+    open keys only, not with everything seen: the merge's temporaries stay the size of a
+    month, however long the run.
+    """
 
     def __init__(self) -> None:
-        self.keys = np.zeros(0, np.int64)
-        self.sums: list[np.ndarray] = []
+        self._keys = np.zeros(0, np.int64)
+        self._sums: list[np.ndarray] = []
+        self._settled: list[tuple[np.ndarray, list[np.ndarray]]] = []
 
     def add(self, keys: np.ndarray, *sums: np.ndarray) -> None:
         """Add one chunk's per-key sums (as `_sums` returns them)."""
-        if not self.sums:
-            self.keys, self.sums = keys, list(sums)
+        if not self._sums:
+            self._keys, self._sums = keys, list(sums)
             return
-        self.keys, *self.sums = _sums(np.concatenate([self.keys, keys]),
-                                      *(np.concatenate([a, b])
-                                        for a, b in zip(self.sums, sums, strict=True)))
+        self._keys, *self._sums = _sums(np.concatenate([self._keys, keys]),
+                                        *(np.concatenate([a, b])
+                                          for a, b in zip(self._sums, sums, strict=True)))
+
+    def settle(self, below: int) -> None:
+        """No later chunk adds to a key below `below`: set those keys aside."""
+        cut = int(np.searchsorted(self._keys, below))
+        if cut:
+            self._settled.append((self._keys[:cut].copy(), [s[:cut].copy() for s in self._sums]))
+            self._keys, self._sums = self._keys[cut:].copy(), [s[cut:].copy() for s in self._sums]
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Every key, in order."""
+        self._join()
+        return self._keys
+
+    @property
+    def sums(self) -> list[np.ndarray]:
+        """Each sum per key, in key order."""
+        self._join()
+        return self._sums
+
+    def _join(self) -> None:
+        if self._settled:
+            parts = [*self._settled, (self._keys, self._sums)] if self._sums else self._settled
+            self._keys = np.concatenate([k for k, _ in parts])
+            self._sums = [np.concatenate([s[i] for _, s in parts])
+                          for i in range(len(parts[0][1]))]
+            self._settled = []
 
     def items(self) -> Iterator[tuple[int, list]]:
         """(key, [sum, ...]) per key, as Python ints and floats."""
@@ -281,38 +317,56 @@ class _Running:
 
 
 class _Members:
-    """The per-member tally of trades as arrays: one entry per (month, product, side, member)."""
+    """The per-member tally of trades as arrays: one entry per (month, product, side, member).
+
+    Sorted by month, then product, side and member. `pooled` holds the same sums over the
+    whole run (month 0), folded month by month, so that no measure sorts the whole tally at
+    once: a measure's temporaries stay the size of a month (or of the pooled tally).
+    """
 
     def __init__(self, running: _Running, months: list[str], products: list[str]) -> None:
-        k = running.keys
-        self.month = k >> _MONTH_SHIFT
-        self.product = (k >> _PRODUCT_SHIFT) & 1023
-        self.sell = ((k >> _SIDE_BIT) & 1).astype(bool)
-        self.member = k & ((1 << _MEMBER_BITS) - 1)
+        k = running.keys  # compact types: a long run has a key per member-month it traded
+        self.month = (k >> _MONTH_SHIFT).astype(np.int16)
+        self.rest = k & ((1 << _MONTH_SHIFT) - 1)  # (product, side, member) within the month
         self.kg, self.fen = (running.sums if running.sums
                              else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        del k
         self.months, self.products = months, products
+        month = self.month
+        starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]]).tolist() if len(
+            month) else []
+        self._slices = list(zip(starts, [*starts[1:], len(month)][:len(starts)], strict=True))
+        pooled = _Running()
+        for a, b in self._slices:
+            pooled.add(self.rest[a:b], self.kg[a:b], self.fen[a:b])
+        self.pooled = pooled
 
-    def groups(self, by_month: bool, by_product: bool, amount: np.ndarray
-               ) -> Iterator[tuple[str | None, str | None, str, np.ndarray, np.ndarray]]:
-        """(month, product, side, member ids, amounts) per group.
+    def groups(self, by_month: bool, by_product: bool, *amounts: str
+               ) -> Iterator[tuple[str | None, str | None, str, np.ndarray, list[np.ndarray]]]:
+        """(month, product, side, member ids, [sum per member of each of `amounts`]) per group.
 
-        Members are summed over what the group pools; months, products and sides in code order.
+        `amounts` name the sums ("kg", "fen"). Members are summed over what the group pools;
+        months, products and sides in code order.
         """
-        month = self.month if by_month else np.zeros_like(self.month)
-        product = self.product if by_product else np.zeros_like(self.product)
-        group = (month << 12) | (product << 1) | self.sell
-        keys, total = _sums((group << _MEMBER_BITS) | self.member, amount)
-        if not len(keys):
-            return
-        group, member = keys >> _MEMBER_BITS, keys & ((1 << _MEMBER_BITS) - 1)
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        ends = np.r_[starts[1:], len(group)]
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            g = int(group[a])
-            yield (self.months[g >> 12] if by_month else None,
-                   self.products[(g >> 1) & 1023] if by_product else None,
-                   "sell" if g & 1 else "buy", member[a:b], total[a:b])
+        if by_month:
+            parts = ((int(self.month[a]), self.rest[a:b],
+                      [getattr(self, name)[a:b] for name in amounts]) for a, b in self._slices)
+        else:
+            index = {"kg": 0, "fen": 1}
+            parts = iter([(0, self.pooled.keys, [self.pooled.sums[index[n]] for n in amounts])]
+                         if len(self.pooled.keys) else [])
+        for month, rest, sums in parts:
+            if not by_product:  # pool the products: (side, member) keys, summed again
+                rest, *sums = _sums(rest & ((1 << _PRODUCT_SHIFT) - 1), *sums)
+            group = rest >> _SIDE_BIT  # (product, side): keys are sorted by it
+            member = rest & ((1 << _MEMBER_BITS) - 1)
+            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+            ends = np.r_[starts[1:], len(group)]
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                g = int(group[a])
+                yield (self.months[month] if by_month else None,
+                       self.products[g >> 1] if by_product else None,
+                       "sell" if g & 1 else "buy", member[a:b], [x[a:b] for x in sums])
 
 
 def _trades(run: Run) -> _TradeTally:
@@ -400,8 +454,8 @@ def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
         raise ValueError(f"basis: expected 'value_fen' or 'qty_kg', got {basis!r}")
     tally = _trades(run).members
     found: dict[tuple, dict[str, Any]] = {}
-    for month, product, side, members, amounts in tally.groups(
-            by_month, by_product, tally.fen if basis == "value_fen" else tally.kg):
+    for month, product, side, members, (amounts,) in tally.groups(
+            by_month, by_product, "fen" if basis == "value_fen" else "kg"):
         amounts_by_member = dict(zip(members.tolist(), amounts.tolist(), strict=True))
         head: dict[str, Any] = {}
         if by_product:
@@ -441,9 +495,7 @@ def dominant_share(run: Run, *, by_month: bool = True) -> Rows:
     dominant = _dominant_members(run)
     totals: dict[tuple, list[int]] = {}
     tally = _trades(run).members
-    kg_groups = tally.groups(by_month, True, tally.kg)
-    for (month, product, side, members, kg), (*_, fen) in zip(
-            kg_groups, tally.groups(by_month, True, tally.fen), strict=True):
+    for month, product, side, members, (kg, fen) in tally.groups(by_month, True, "kg", "fen"):
         if side != "sell" or product not in dominant:
             continue
         mine = members == dominant[product]
