@@ -249,11 +249,11 @@ def mutation(draw, raw: dict) -> str:
         new = value if info is None else edge(info, top)
         if new is None:
             new = value
-    elif kind == "wrong_type":
-        new = draw(st.sampled_from(WRONG))
+    elif kind == "wrong_type":  # a copy: a later mutation must not change WRONG itself
+        new = copy.deepcopy(draw(st.sampled_from(WRONG)))
     else:  # "date": move a date, or shuffle an array (of dates, spans, anchors, ...)
         if isinstance(value, list) and len(value) > 1:
-            new = draw(st.permutations(value))
+            new = copy.deepcopy(draw(st.permutations(value)))
         elif isinstance(value, dt.date):
             new = value + dt.timedelta(days=draw(st.integers(-400, 400)))
         else:
