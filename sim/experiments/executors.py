@@ -22,11 +22,13 @@ and the sweep's directory visible.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import platform
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -208,6 +210,47 @@ def _in_worker(run: Run) -> Metrics:
     return fn(shared, run)
 
 
+def _refuse_reimported_script() -> None:
+    """Stop a worker that is re-running the user's script instead of waiting for runs.
+
+    Worker processes (forkserver, spawn, Dask's) import the script that started the sweep,
+    as `__mp_main__`; a script that starts a sweep without `if __name__ == "__main__":` would
+    start another sweep in each worker. Say so in one line and end the worker.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__mp_main__":
+            sys.stderr.write("rexsim: a worker process re-ran the script that starts the sweep; "
+                             "put the sweep under `if __name__ == \"__main__\":` (Python's "
+                             "multiprocessing imports the script in every worker)\n")
+            raise SystemExit(2)
+        frame = frame.f_back
+
+
+@contextlib.contextmanager
+def _main_left_out() -> Iterator[None]:
+    """Start worker processes without importing the user's `__main__` in them.
+
+    Python's forkserver and spawn workers import the script that started them (by its path,
+    or by its module name under `python -m`), which fails for a script read from standard
+    input and, for a script without `if __name__ == "__main__":`, starts the sweep again in
+    every worker. Workers run only rexsim's own functions on rexsim's own values, so they
+    need nothing from `__main__`: hiding its file and spec while they start leaves it out.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def _pool_context() -> Any:
     """A start method that is safe in a process with threads (tqdm's monitor, Dask's loop)."""
     methods = multiprocessing.get_all_start_methods()
@@ -222,6 +265,7 @@ class Pool:
     """The runs in N worker processes on this machine (`--jobs N`)."""
 
     def __init__(self, shared: Shared, jobs: int, fn: Task = perform) -> None:
+        _refuse_reimported_script()
         self.shared = shared
         self.fn = fn
         self.capacity = jobs
@@ -237,12 +281,13 @@ class Pool:
                                    initargs=(self.fn, self.shared, os.getpid()))
 
     def submit(self, run: Run) -> Future:
-        try:
-            return self._pool.submit(_in_worker, run)
-        except BrokenProcessPool:  # a worker died since the last wait
-            self._broken = True
-            self.recover()
-            return self._pool.submit(_in_worker, run)
+        with _main_left_out():  # workers start on demand, at a submit
+            try:
+                return self._pool.submit(_in_worker, run)
+            except BrokenProcessPool:  # a worker died since the last wait
+                self._broken = True
+                self.recover()
+                return self._pool.submit(_in_worker, run)
 
     def wait(self, handles: Iterable[Future]) -> list[tuple[Future, Metrics | None,
                                                             BaseException | None]]:
@@ -269,6 +314,7 @@ class Dask:
     """The runs on a Dask distributed cluster (`--scheduler ADDRESS` or `local:N`)."""
 
     def __init__(self, shared: Shared, scheduler: str, fn: Task = perform) -> None:
+        _refuse_reimported_script()
         self.fn = fn
         try:
             import dask
@@ -283,9 +329,10 @@ class Dask:
                 n = _local_workers(scheduler)
                 # a task whose worker dies fails at once; the driver retries it once, alone
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
-                                                 processes=True, dashboard_address=None,
-                                                 silence_logs=logging.ERROR)
+                    with _main_left_out():
+                        self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
+                                                     processes=True, dashboard_address=None,
+                                                     silence_logs=logging.ERROR)
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(scheduler, timeout="20s")

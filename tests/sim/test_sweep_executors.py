@@ -191,3 +191,28 @@ def test_without_distributed_the_scheduler_option_says_how_to_install_it(tmp_pat
     assert err == ("rexsim: --scheduler: running on Dask needs the distributed package: "
                    "pip install 'rexsim[dask]'\n")
     assert not out.exists()  # refused before the sweep's directory was made
+
+
+SCRIPT = """
+import sim
+res = sim.sweep("baotou-2024", out={out!r}, seeds="1-2", until="2024-01-03", {where})
+print("runs", len(res.runs))
+"""
+
+
+@pytest.mark.parametrize("where", ["jobs=2", pytest.param("scheduler='local:2'",
+                                                          marks=needs_dask)])
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_a_script_without_a_main_guard_runs_its_sweep_once(tmp_path, where, how):
+    """Workers do not import the user's script: no guard needed, and stdin scripts work."""
+    import subprocess
+
+    text = SCRIPT.format(out=str(tmp_path / "sweep"), where=where)
+    script = tmp_path / "experiment.py"
+    script.write_text(text)
+    args = [sys.executable, str(script)] if how == "file" else [sys.executable, "-"]
+    done = subprocess.run(args, input=None if how == "file" else text, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["runs", "2"]
+    assert "re-ran the script" not in done.stderr
