@@ -65,9 +65,24 @@ class LedgerError(AssertionError):
     """The agents' holdings or reservations are inconsistent (a bug, never user input)."""
 
 
-def fee_of(value: int, bp: int) -> int:
-    """The exchange fee on a trade's value (fen), rounded down."""
-    return value * bp // 10_000
+def with_fee(value: int, bp: int) -> int:
+    """A buyer's cost of `value` fen: the value plus the exchange fee on it, rounded down."""
+    return value + value * bp // 10_000
+
+
+def buy_reservation(cash: int, price: int, qty: int, lot: int, bp: int) -> tuple[int, int]:
+    """What a buyer holding `cash` reserves to bid `qty` kg at `price`: (qty, cost with fee).
+
+    Short of cash, the order shrinks to the whole lots the cash pays for with the fee counted
+    unrounded, so at most one lot fewer than the rounded-down fee would allow (qty 0: none).
+    """
+    cost = with_fee(price * qty // 10, bp)
+    if cost > cash:
+        qty = cash * 10_000 // (10_000 + bp) * 10 // price // lot * lot
+        if qty <= 0:
+            return 0, 0
+        cost = with_fee(price * qty // 10, bp)
+    return qty, cost
 
 
 def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -608,6 +623,7 @@ class Agents:
         counts = self.counts
         apply = self.apply
         bp = self.fee_bp
+        reserve = buy_reservation
         online_open = self.channel_open["online"]
         offline_open = self.channel_open["offline"]
         spacing = REQUEST_SPACING_NS
@@ -631,16 +647,10 @@ class Agents:
                 if buy:  # release the old reservation, reserve the new one, amend
                     held = rec[3]
                     cash[m] += held
-                    cost = price * qty // 10
-                    cost += cost * bp // 10_000
-                    if cost > cash[m]:
-                        lot = lots[slot_p[i]]
-                        qty = cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
-                        if qty <= 0:
-                            cash[m] -= held
-                            continue
-                        cost = price * qty // 10
-                        cost += cost * bp // 10_000
+                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                    if not qty:
+                        cash[m] -= held
+                        continue
                     cash[m] -= cost
                 else:
                     p = slot_p[i]
@@ -678,15 +688,9 @@ class Agents:
             buy = is_buy[i]
             cost = 0
             if buy:
-                cost = price * qty // 10
-                cost += cost * bp // 10_000
-                if cost > cash[m]:
-                    lot = lots[slot_p[i]]
-                    qty = cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
-                    if qty <= 0:
-                        continue
-                    cost = price * qty // 10
-                    cost += cost * bp // 10_000
+                qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                if not qty:
+                    continue
                 cash[m] -= cost
             else:
                 p = slot_p[i]
@@ -905,8 +909,4 @@ class Agents:
     def held(self) -> np.ndarray:
         """Every slot's free stock now (kg), int64."""
         return np.array(self._gather(self.stock), dtype=np.int64)
-
-    def cash_total(self) -> int:
-        """Every member's cash, free and reserved (fen)."""
-        return sum(self.holdings()[0])
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine import BlockAuctionOpened, Rejected, Trade
+from sim.agents import buy_reservation, with_fee
 from sim.population import DOMINANT_LIGHT
 from sim.streams import counter, normal, uniform
 
@@ -76,8 +77,9 @@ class Deals:
         price = int(round(float(a.nat_s[i]) / tick)) * tick
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
         bp = a.fee_bp
-        affordable = a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot
-        qty = min(want // lot * lot, a.stock[sm * a.P + p] // lot * lot, affordable)
+        qty, _ = buy_reservation(a.cash[m], price, min(want // lot * lot,
+                                                       a.stock[sm * a.P + p] // lot * lot),
+                                 lot, bp)
         if qty < a.min_block[p]:
             return 0
         evs = a.ex.register_negotiated(m + 1, sm + 1, a.codes[p], price, qty, time=t)
@@ -175,11 +177,9 @@ class Deals:
             if q < lot or price < reserve:
                 continue
             m = a.slot_m_l[s]
-            q = min(q, a.cash[m] * 10_000 // (10_000 + bp) * 10 // price // lot * lot)
+            q, held_fen = buy_reservation(a.cash[m], price, q, lot, bp)
             if q < lot:
                 continue
-            held_fen = price * q // 10
-            held_fen += held_fen * bp // 10_000
             a.cash[m] -= held_fen
             evs = a.ex.bid_block_auction(m + 1, auction["id"], price, q,
                                          time=t + (k + 1) * REQUEST_SPACING_NS)
@@ -210,8 +210,7 @@ class Deals:
             q = ev.qty
             value = ev.price * q // 10
             fee = value * bp // 10_000
-            part = bid * q // 10
-            part += part * bp // 10_000
+            part = with_fee(bid * q // 10, bp)
             a.cash[m] += part - value - fee
             auction["bids"][member] = (s, bid, q_bid - q, held - part, bp)
             a.stock[m * a.P + p] += q

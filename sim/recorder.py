@@ -323,10 +323,6 @@ class Recorder:
         """
         exchange.subscribe(self._buffer.append)
 
-    def on_event(self, event: Event) -> None:
-        """Take one event by hand (as `attach` does for an exchange)."""
-        self._buffer.append(event)
-
     def sample(self, t: int, exchange: Any) -> None:
         """Sample each product's touch now (bid, ask and their quantities; None if empty)."""
         append = self._quotes.append

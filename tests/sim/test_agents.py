@@ -10,10 +10,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import Cancelled, CancelReason, Side, Trade
 from sim import Simulation
-from sim.agents import MAKE, USE
+from sim.agents import MAKE, USE, buy_reservation, with_fee
 from sim.scenario import SupplyEvent
 from tests.sim.small import small_scenario
 
@@ -122,3 +124,25 @@ def test_a_withdrawn_member_meets_its_needs_off_the_exchange(sim):
     assert a.stock[a.flat_l[maker]] == stock0 - q
     assert a.cash[m] == cash0 + price * q // 10
     assert a.off.take_day() == [(a.slot_p_l[maker], m + 1, "sell", q, price * q // 10)]
+
+
+def test_a_buy_reservation_holds_the_value_plus_the_fee():
+    # 2 t at 400,000 yuan/t = 80,000,000 fen; a 5 bp fee adds 40,000 fen
+    assert buy_reservation(10**9, 400_000, 2_000, 1_000, 5) == (2_000, 80_040_000)
+
+
+def test_a_buyer_short_of_cash_bids_the_whole_lots_it_can_pay_for_fee_included():
+    # 80,000,000 fen pays for 2 t but not for the fee on them: one lot is left
+    assert buy_reservation(80_000_000, 400_000, 3_000, 1_000, 5) == (1_000, 40_020_000)
+    assert buy_reservation(40_019_999, 400_000, 3_000, 1_000, 5) == (0, 0)
+
+
+@given(st.integers(0, 10**12), st.integers(1, 10**7), st.integers(1, 10**5),
+       st.sampled_from([10, 100, 1_000]), st.integers(0, 1_000))
+def test_a_buy_reservation_never_exceeds_the_cash_and_is_at_most_a_lot_short(cash, price, lots,
+                                                                            lot, bp):
+    qty, cost = buy_reservation(cash, price, lots * lot, lot, bp)
+    assert 0 <= cost <= cash and qty % lot == 0 and 0 <= qty <= lots * lot
+    assert cost == (with_fee(price * qty // 10, bp) if qty else 0)
+    if qty + lot < lots * lot:  # two more lots are never affordable (the fee counted whole)
+        assert with_fee(price * (qty + 2 * lot) // 10, bp) > cash
