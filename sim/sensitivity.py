@@ -1,6 +1,6 @@
 """Sensitivity analysis: how much each assumption drives an answer (Morris or Sobol, by SALib).
 
-A parameter is a numeric scenario field with a range (`behaviour.price_memory_pct=20:80`).
+A parameter is a numeric scenario field with a range (`national.settlement_weight_pct=10:40`).
 `sensitivity()` samples the ranges (SALib's Morris trajectories or Sobol' sequence), runs the
 samples as a sweep (same directory layout, resume, process pool and Dask as `sim.sweep`), and
 reports each parameter's importance for each metric:

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=LOW:HIGH",
                    required=True, dest="params",
                    help="a numeric scenario setting and the range to sample (repeatable), e.g. "
-                        "behaviour.price_memory_pct=20:80")
+                        "national.settlement_weight_pct=10:40")
     p.add_argument("--method", choices=("morris", "sobol"), default="morris",
                    help="morris (screening: SAMPLES trajectories of k+1 runs; default) or "
                         "sobol (variance shares: SAMPLES x (k+2) runs, SAMPLES a power of 2)")

@@ -210,23 +210,6 @@ def _in_worker(run: Run) -> Metrics:
     return fn(shared, run)
 
 
-def _refuse_reimported_script() -> None:
-    """Stop a worker that is re-running the user's script instead of waiting for runs.
-
-    Worker processes (forkserver, spawn, Dask's) import the script that started the sweep,
-    as `__mp_main__`; a script that starts a sweep without `if __name__ == "__main__":` would
-    start another sweep in each worker. Say so in one line and end the worker.
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "__mp_main__":
-            sys.stderr.write("rexsim: a worker process re-ran the script that starts the sweep; "
-                             "put the sweep under `if __name__ == \"__main__\":` (Python's "
-                             "multiprocessing imports the script in every worker)\n")
-            raise SystemExit(2)
-        frame = frame.f_back
-
-
 @contextlib.contextmanager
 def _main_left_out() -> Iterator[None]:
     """Start worker processes without importing the user's `__main__` in them.
@@ -265,7 +248,6 @@ class Pool:
     """The runs in N worker processes on this machine (`--jobs N`)."""
 
     def __init__(self, shared: Shared, jobs: int, fn: Task = perform) -> None:
-        _refuse_reimported_script()
         self.shared = shared
         self.fn = fn
         self.capacity = jobs
@@ -314,7 +296,6 @@ class Dask:
     """The runs on a Dask distributed cluster (`--scheduler ADDRESS` or `local:N`)."""
 
     def __init__(self, shared: Shared, scheduler: str, fn: Task = perform) -> None:
-        _refuse_reimported_script()
         self.fn = fn
         try:
             import dask
