@@ -158,8 +158,8 @@ class _TradeTally:
     """Everything the trade-based measures need, from one streaming pass over trades.csv.
 
     Works a chunk of whole days at a time with numpy (exact int64 sums); keeps:
-    - `members`: per (month, product, side, member), kg and fen, as numpy arrays (`_Members`:
-      about 24 bytes a key, so a large run's member tally stays small)
+    - `members`: each side's kg and fen per member, over the run and (reduced to the monthly
+      measures' figures as each month closes) by month (`_Members`)
     - `days[date] = [online_kg, offline_kg, online_fen, offline_fen, trades]`
     - `kinds[(kind, channel)] = [trades, kg, fen]`
     - `dev[(product, group)] = [trades, compared, compared_kg, sum, abs_sum, sq_sum]` of the
@@ -175,7 +175,8 @@ class _TradeTally:
             _ = self.products[p]
         self.kind_codes, self.channels = _Codes(), _Codes()
         self._month_of_day: list[int] = []
-        self._members, self._days, self._kinds, self._dev = (_Running() for _ in range(4))
+        self.members = _Members(self.products, _dominant_members(run))
+        self._days, self._kinds, self._dev = (_Running() for _ in range(3))
         for chunk in _whole_days(run.chunks("trades", cols)):
             self._add(chunk, has_kind)
         self._decode(has_kind)
@@ -202,9 +203,9 @@ class _TradeTally:
         # members: (month, product, side, member) -> kg, fen
         base = (month << _MONTH_SHIFT) | (prod << _PRODUCT_SHIFT)
         keys = np.concatenate([base | buyer, base | (1 << _SIDE_BIT) | seller])
-        self._members.add(*_sums(keys, np.concatenate([qty, qty]), np.concatenate([fen, fen])))
+        self.members.add(*_sums(keys, np.concatenate([qty, qty]), np.concatenate([fen, fen])))
         if n:  # months before this chunk's last are complete: chunks come in date order
-            self._members.settle(int(month[-1]) << _MONTH_SHIFT)
+            self.members.settle(int(month[-1]) << _MONTH_SHIFT)
         # days: (day, online) -> kg, fen, trades
         self._days.add(*_sums(day * 2 + online, qty, fen, one))
         # kinds: (kind, online) -> trades, kg, fen
@@ -223,7 +224,7 @@ class _TradeTally:
         months, products, dates = self.months.names(), self.products.names(), \
             self.dates.names()
         kinds = self.kind_codes.names()
-        self.members = _Members(self._members, months, products)
+        self.members.finish(months, products)
         self.days: dict[str, list[int]] = {}
         for k, (kg, fen, count) in sorted(self._days.items()):
             d = self.days.setdefault(dates[k >> 1], [0, 0, 0, 0, 0])
@@ -235,7 +236,7 @@ class _TradeTally:
                       for k, v in self._kinds.items()}
         groups = ("online", "offline", "negotiated", "block_auction")
         self.dev = {(products[k >> 2], groups[k & 3]): v for k, v in self._dev.items()}
-        del self._members, self._days, self._kinds, self._dev
+        del self._days, self._kinds, self._dev
         self.has_kind = has_kind
 
 
@@ -260,54 +261,27 @@ def _deviations(day_product: np.ndarray, price: np.ndarray, qty: np.ndarray,
 
 
 class _Running:
-    """Sums per key accumulated over chunks, held in numpy: O(distinct keys) memory.
-
-    `settle(below)` sets aside the keys below `below` once no later chunk can add to them
-    (keys that start with the month, chunks in date order), so each chunk is merged with the
-    open keys only, not with everything seen: the merge's temporaries stay the size of a
-    month, however long the run.
-    """
+    """Sums per key accumulated over chunks, held in numpy: O(distinct keys) memory."""
 
     def __init__(self) -> None:
-        self._keys = np.zeros(0, np.int64)
-        self._sums: list[np.ndarray] = []
-        self._settled: list[tuple[np.ndarray, list[np.ndarray]]] = []
+        self.keys = np.zeros(0, np.int64)
+        self.sums: list[np.ndarray] = []
 
     def add(self, keys: np.ndarray, *sums: np.ndarray) -> None:
         """Add one chunk's per-key sums (as `_sums` returns them)."""
-        if not self._sums:
-            self._keys, self._sums = keys, list(sums)
+        if not self.sums:
+            self.keys, self.sums = keys, list(sums)
             return
-        self._keys, *self._sums = _sums(np.concatenate([self._keys, keys]),
-                                        *(np.concatenate([a, b])
-                                          for a, b in zip(self._sums, sums, strict=True)))
+        self.keys, *self.sums = _sums(np.concatenate([self.keys, keys]),
+                                      *(np.concatenate([a, b])
+                                        for a, b in zip(self.sums, sums, strict=True)))
 
-    def settle(self, below: int) -> None:
-        """No later chunk adds to a key below `below`: set those keys aside."""
-        cut = int(np.searchsorted(self._keys, below))
-        if cut:
-            self._settled.append((self._keys[:cut].copy(), [s[:cut].copy() for s in self._sums]))
-            self._keys, self._sums = self._keys[cut:].copy(), [s[cut:].copy() for s in self._sums]
-
-    @property
-    def keys(self) -> np.ndarray:
-        """Every key, in order."""
-        self._join()
-        return self._keys
-
-    @property
-    def sums(self) -> list[np.ndarray]:
-        """Each sum per key, in key order."""
-        self._join()
-        return self._sums
-
-    def _join(self) -> None:
-        if self._settled:
-            parts = [*self._settled, (self._keys, self._sums)] if self._sums else self._settled
-            self._keys = np.concatenate([k for k, _ in parts])
-            self._sums = [np.concatenate([s[i] for _, s in parts])
-                          for i in range(len(parts[0][1]))]
-            self._settled = []
+    def split(self, below: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Take out the keys below `below` (and their sums); the rest stay."""
+        cut = int(np.searchsorted(self.keys, below))
+        taken = self.keys[:cut].copy(), [s[:cut].copy() for s in self.sums]
+        self.keys, self.sums = self.keys[cut:].copy(), [s[cut:].copy() for s in self.sums]
+        return taken
 
     def items(self) -> Iterator[tuple[int, list]]:
         """(key, [sum, ...]) per key, as Python ints and floats."""
@@ -316,57 +290,112 @@ class _Running:
             yield k, [c[i] for c in columns]
 
 
-class _Members:
-    """The per-member tally of trades as arrays: one entry per (month, product, side, member).
+def _member_groups(rest: np.ndarray, sums: list[np.ndarray], by_product: bool
+                   ) -> Iterator[tuple[int | None, str, np.ndarray, list[np.ndarray]]]:
+    """(product code, side, member ids, [sum per member]) per group of sorted keys.
 
-    Sorted by month, then product, side and member. `pooled` holds the same sums over the
-    whole run (month 0), folded month by month, so that no measure sorts the whole tally at
-    once: a measure's temporaries stay the size of a month (or of the pooled tally).
+    Keys are (product, side, member); `by_product=False` pools the products (code None).
+    """
+    if not by_product:  # pool the products: (side, member) keys, summed again
+        rest, *sums = _sums(rest & ((1 << _PRODUCT_SHIFT) - 1), *sums)
+    group = rest >> _SIDE_BIT  # (product, side): keys are sorted by it
+    member = rest & ((1 << _MEMBER_BITS) - 1)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+    ends = np.r_[starts[1:], len(group)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        g = int(group[a])
+        yield (g >> 1 if by_product else None, "sell" if g & 1 else "buy", member[a:b],
+               [x[a:b] for x in sums])
+
+
+class _Members:
+    """The per-member tally of trades: each side's sums per member, by month and over the run.
+
+    Keys are (month, product, side, member), in date order. A month's per-member sums exist
+    only while it is open: when it closes (`settle`), the figures the monthly measures report
+    (each group's concentration in kg and in fen, the dominant seller's amounts) are kept and
+    the sums folded into `pooled`, the whole run's sums per (product, side, member). So the
+    tally holds O(members x products), however long the run.
     """
 
-    def __init__(self, running: _Running, months: list[str], products: list[str]) -> None:
-        k = running.keys  # compact types: a long run has a key per member-month it traded
-        self.month = (k >> _MONTH_SHIFT).astype(np.int16)
-        self.rest = k & ((1 << _MONTH_SHIFT) - 1)  # (product, side, member) within the month
-        self.kg, self.fen = (running.sums if running.sums
-                             else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        del k
+    def __init__(self, products: _Codes, dominant: dict[str, int]) -> None:
+        self.pooled = _Running()
+        self._open = _Running()
+        self._products = products  # codes -> names, growing as trades.csv is read
+        self._dominant = dominant  # product name -> its dominant seller
+        # (month code, by_product, product code or None, side) -> figures
+        self.monthly: dict[tuple[int, bool, int | None, str], dict[str, Any]] = {}
+        self.months: list[str] = []
+        self.products: list[str] = []
+
+    def add(self, keys: np.ndarray, kg: np.ndarray, fen: np.ndarray) -> None:
+        """Add one chunk's per-key sums (keys sorted, as `_sums` returns them)."""
+        self._open.add(keys, kg, fen)
+
+    def settle(self, below: int) -> None:
+        """No later chunk adds to a month whose keys are below `below`: close those months."""
+        if not self._open.sums:
+            return
+        keys, (kg, fen) = self._open.split(below)
+        if not len(keys):
+            return
+        month = keys >> _MONTH_SHIFT
+        rest = keys & ((1 << _MONTH_SHIFT) - 1)
+        starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
+        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True):
+            self._close(int(month[a]), rest[a:b], kg[a:b], fen[a:b])
+
+    def finish(self, months: list[str], products: list[str]) -> None:
+        """Close every month still open; names for the month and product codes."""
+        self.settle(1 << 62)
         self.months, self.products = months, products
-        month = self.month
-        starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]]).tolist() if len(
-            month) else []
-        self._slices = list(zip(starts, [*starts[1:], len(month)][:len(starts)], strict=True))
-        pooled = _Running()
-        for a, b in self._slices:
-            pooled.add(self.rest[a:b], self.kg[a:b], self.fen[a:b])
-        self.pooled = pooled
 
-    def groups(self, by_month: bool, by_product: bool, *amounts: str
-               ) -> Iterator[tuple[str | None, str | None, str, np.ndarray, list[np.ndarray]]]:
-        """(month, product, side, member ids, [sum per member of each of `amounts`]) per group.
+    def _close(self, month: int, rest: np.ndarray, kg: np.ndarray, fen: np.ndarray) -> None:
+        names = self._products.names()
+        for by_product in (True, False):
+            for product, side, figures in self._figures(rest, [kg, fen], by_product, names):
+                self.monthly[(month, by_product, product, side)] = figures
+        self.pooled.add(rest, kg, fen)
 
-        `amounts` name the sums ("kg", "fen"). Members are summed over what the group pools;
-        months, products and sides in code order.
+    def _figures(self, rest: np.ndarray, sums: list[np.ndarray], by_product: bool,
+                 names: list[str]) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
+        """(product code, side, figures) per group of (product, side, member) keys.
+
+        Figures: concentration in kg and in fen; on a product's sell side, its dominant
+        seller's (kg, fen).
         """
+        for product, side, member, (k, f) in _member_groups(rest, sums, by_product):
+            figures: dict[str, Any] = {"kg": _concentration_of(member, k),
+                                       "fen": _concentration_of(member, f)}
+            dominant = self._dominant.get(names[product]) if product is not None else None
+            if dominant is not None and side == "sell":
+                mine = member == dominant
+                figures["dominant"] = (int(k[mine].sum()), int(f[mine].sum()))
+            yield product, side, figures
+
+    def figures(self, by_month: bool, by_product: bool
+                ) -> Iterator[tuple[str | None, str | None, str, dict[str, Any]]]:
+        """(month, product, side, figures) per group, by month or over the whole run.
+
+        Months' figures were kept as each closed; the whole run's come from `pooled`.
+        Products are pooled when not `by_product`.
+        """
+        names = self.products
         if by_month:
-            parts = ((int(self.month[a]), self.rest[a:b],
-                      [getattr(self, name)[a:b] for name in amounts]) for a, b in self._slices)
-        else:
-            index = {"kg": 0, "fen": 1}
-            parts = iter([(0, self.pooled.keys, [self.pooled.sums[index[n]] for n in amounts])]
-                         if len(self.pooled.keys) else [])
-        for month, rest, sums in parts:
-            if not by_product:  # pool the products: (side, member) keys, summed again
-                rest, *sums = _sums(rest & ((1 << _PRODUCT_SHIFT) - 1), *sums)
-            group = rest >> _SIDE_BIT  # (product, side): keys are sorted by it
-            member = rest & ((1 << _MEMBER_BITS) - 1)
-            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-            ends = np.r_[starts[1:], len(group)]
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-                g = int(group[a])
-                yield (self.months[month] if by_month else None,
-                       self.products[g >> 1] if by_product else None,
-                       "sell" if g & 1 else "buy", member[a:b], [x[a:b] for x in sums])
+            for (month, pooled_by, product, side), figures in self.monthly.items():
+                if pooled_by == by_product:
+                    yield (self.months[month], None if product is None else names[product],
+                           side, figures)
+        elif len(self.pooled.keys):
+            for product, side, figures in self._figures(self.pooled.keys, self.pooled.sums,
+                                                        by_product, names):
+                yield None, None if product is None else names[product], side, figures
+
+
+def _concentration_of(members: np.ndarray, amounts: np.ndarray) -> dict[str, Any]:
+    """The side's total and `_concentration_row` of its amounts per member."""
+    by_member = dict(zip(members.tolist(), amounts.tolist(), strict=True))
+    return {"total": sum(by_member.values()), **_concentration_row(by_member)}
 
 
 def _trades(run: Run) -> _TradeTally:
@@ -452,19 +481,17 @@ def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
     """
     if basis not in ("value_fen", "qty_kg"):
         raise ValueError(f"basis: expected 'value_fen' or 'qty_kg', got {basis!r}")
-    tally = _trades(run).members
     found: dict[tuple, dict[str, Any]] = {}
-    for month, product, side, members, (amounts,) in tally.groups(
-            by_month, by_product, "fen" if basis == "value_fen" else "kg"):
-        amounts_by_member = dict(zip(members.tolist(), amounts.tolist(), strict=True))
+    for month, product, side, figures in _trades(run).members.figures(by_month, by_product):
         head: dict[str, Any] = {}
         if by_product:
             head["product"] = product
         head["side"] = side
         if by_month:
             head["month"] = month
-        head[basis] = sum(amounts_by_member.values())
-        found[(month, product, side)] = {**head, **_concentration_row(amounts_by_member)}
+        row = dict(figures["fen" if basis == "value_fen" else "kg"])
+        head[basis] = row.pop("total")
+        found[(month, product, side)] = {**head, **row}
     rows = Rows()
     products = _ordered(run.products, {k[1] for k in found}) if by_product else [None]
     months = sorted({k[0] for k in found}) if by_month else [None]
@@ -494,13 +521,10 @@ def dominant_share(run: Run, *, by_month: bool = True) -> Rows:
     """
     dominant = _dominant_members(run)
     totals: dict[tuple, list[int]] = {}
-    tally = _trades(run).members
-    for month, product, side, members, (kg, fen) in tally.groups(by_month, True, "kg", "fen"):
-        if side != "sell" or product not in dominant:
-            continue
-        mine = members == dominant[product]
-        totals[(product, month)] = [int(kg.sum()), int(fen.sum()), int(kg[mine].sum()),
-                                    int(fen[mine].sum())]
+    for month, product, _side, figures in _trades(run).members.figures(by_month, True):
+        if "dominant" in figures:
+            totals[(product, month)] = [figures["kg"]["total"], figures["fen"]["total"],
+                                        *figures["dominant"]]
     rows = Rows()
     for (product, month), (kg, fen, mkg, mfen) in sorted(
             totals.items(), key=lambda kv: (run.products.index(kv[0][0])

@@ -315,6 +315,9 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
             sim.exchange.close()  # flushes the last batch, also when the run failed
         if sim is not None:
             sim.recorder.close()
+        sim = None  # the books, agents and tallies are done with: free them before the
+        # analysis reads the run back, so its peak memory adds to nothing (issue 11)
+        gc.collect()  # and whatever cycles the paused collector left
         if gc_was_enabled:
             gc.enable()
         if not done:

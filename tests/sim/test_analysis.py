@@ -258,3 +258,18 @@ def test_a_run_without_trades_has_no_concentration_or_dominant_rows(tmp_path):
     assert len(analysis.concentration(quiet)) == 0
     assert len(analysis.concentration(quiet, by_month=True, by_product=False)) == 0
     assert len(analysis.dominant_share(quiet)) == 0
+
+
+def test_a_closed_months_member_sums_are_reduced_to_its_figures(tmp_path, monkeypatch):
+    # memory flat in the run's length: once a month closes only its figures stay, and the
+    # whole run's per-member sums are one entry per (product, side, member), not per month
+    monkeypatch.setattr("sim.runs._CHUNK", 1)  # January closes while February is read
+    tally = analysis._trades(load_run(runfixture.write_run(tmp_path / "tiny"))).members
+    assert len(tally._open.keys) == 0
+    # P sells: 1, 2; P buys: 3, 4, 5; Q sells: 2, 1; Q buys: 4, 3 (member 1 in both months)
+    assert len(tally.pooled.keys) == 9
+    assert {(tally.months[m], p, s) for m, by, p, s in tally.monthly if by} == {
+        ("2024-01", 0, "sell"), ("2024-01", 0, "buy"), ("2024-01", 1, "sell"),
+        ("2024-01", 1, "buy"), ("2024-02", 0, "sell"), ("2024-02", 0, "buy"),
+        ("2024-02", 1, "sell"), ("2024-02", 1, "buy")}
+    assert tally.monthly[(0, True, 0, "sell")]["dominant"] == (8_000, 324_200_000)
