@@ -10,15 +10,15 @@ minutes into building the population.
 The estimate, `estimate(sc, scale, until)`, is arithmetic on the scenario: the members
 `n = population.members * scale`, the expected number of *slots* (a member's use or output of
 one product, and each market maker's bid and ask: `expected_slots`, which follows the
-participation rule of `sim.population`), the run's trading days, calendar months and quote
-samples (days x steps_per_day x products). Memory is then, in bytes,
+participation rule of `sim.population`), the run's trading days and quote samples
+(days x steps_per_day x products). Memory is then, in bytes,
 
     BASE                                   fixed: engine, books, national arrays    12 MB
     + n     * (PER_MEMBER + PER_MEMBER_PRODUCT * products)     population, ledger,
                                            recorder tallies, enterprises.csv      900 + 39 P
-    + slots * (PER_SLOT + PER_SLOT_STEP * steps_per_day        agents' per-slot arrays and
-               + PER_SLOT_MONTH * months)  the day's events; the analysis' per-member-month
-                                           tallies                       790 + 6.5 s + 450 m
+    + slots * (PER_SLOT + PER_SLOT_STEP * steps_per_day)      agents' per-slot arrays,
+                                           the day's events, the analysis' per-member
+                                           tallies                              790 + 6.5 s
     + samples * PER_SAMPLE                 spreads kept for the medians, quotes analysed  120
     + days * products * PER_DAY_PRODUCT    daily.csv rows, held and read back          1,200
 
@@ -28,14 +28,14 @@ variants of baotou-2024 with 200 to 1,000,000 members, scale 1 to 64, 4 or 14 pr
 3 to 360 steps a day and 3 to 200 trading days. Per member 334 B + 39 B a product while the
 run lasts and ~650 B more while its files are written and analysed (250,000 members: 490 B at
 4 products, 880 B at 14); per slot 461 B once built and 323 B + 6.1 B per decision step for
-the day's events (scale 64: 122,261 slots at 3, 12 and 48 steps); the analysis' tallies per
-(month, product, side, member) cost up to ~450 B per slot-month (an upper bound: not every
-slot trades every month; 210-340 B measured); a quote sample 12 B during the run and 105 B
-while analysed (200 members at 12, 120 and 360 steps). Across the measured points the
-estimate is from 0.9 to 1.35 times the measured peak: it errs high, since refusing a run that
-might just have fitted costs less than starting one the kernel kills halfway. The fit is of
-today's model: re-measure when the agents' or the recorder's state changes (the slow test
-`test_estimate_is_near_the_measured_peak` checks one point).
+the day's events (scale 64: 122,261 slots at 3, 12 and 48 steps); a quote sample 12 B during
+the run and 105 B while analysed (200 members at 12, 120 and 360 steps). Across the measured
+points the estimate is from 0.9 to 1.35 times the measured peak (re-measured after the
+analysis stopped keeping per-member sums by month and the runner freed the simulation before
+analysing it: scale 8 and 32, to January and to October, 1.11 to 1.25 times): it errs high,
+since refusing a run that might just have fitted costs less than starting one the kernel
+kills halfway. The fit is of today's model: re-measure when the agents' or the recorder's
+state changes (the slow test `test_estimate_is_near_the_measured_peak` checks one point).
 
 `national.enterprises` allocates nothing per enterprise (it is a count in the participation
 rule): more enterprises for the same members mean fewer slots, so it enters through
@@ -67,7 +67,6 @@ PER_MEMBER = 900
 PER_MEMBER_PRODUCT = 39
 PER_SLOT = 790
 PER_SLOT_STEP = 6.5
-PER_SLOT_MONTH = 450
 PER_SAMPLE = 120
 PER_DAY_PRODUCT = 1_200
 _MEMINFO = Path("/proc/meminfo")
@@ -150,7 +149,7 @@ def estimate(sc: Scenario, scale: int = 1, until: dt.date | None = None) -> Need
     months = len({(d.year, d.month) for d in days})
     samples = len(days) * steps * nprod
     member_bytes = (members * (PER_MEMBER + PER_MEMBER_PRODUCT * nprod)
-                    + slots * (PER_SLOT + PER_SLOT_STEP * steps + PER_SLOT_MONTH * months))
+                    + slots * (PER_SLOT + PER_SLOT_STEP * steps))
     sample_bytes = samples * PER_SAMPLE + len(days) * nprod * PER_DAY_PRODUCT
     return Need(members=members, slots=round(slots), days=len(days), months=months,
                 samples=samples, member_bytes=round(member_bytes),

@@ -71,12 +71,12 @@ def test_cli_scale_1000000_exits_2_in_one_line_and_writes_nothing(tmp_path, caps
 
 
 def test_refused_scale_suggests_the_largest_scale_that_fits(memory):
-    memory(400 * MB)
+    memory(200 * MB)
     sc = load_scenario("baotou-2024")
     with pytest.raises(RunError) as info:
         check_size(sc, 64)
     suggested = int(str(info.value).rsplit("--scale ", 1)[1].split()[0].replace(",", ""))
-    assert check_size(sc, suggested).bytes <= 400 * MB
+    assert check_size(sc, suggested).bytes <= 200 * MB
     with pytest.raises(RunError):
         check_size(sc, suggested + 1)
 
