@@ -19,6 +19,7 @@ import json
 import shutil
 import tempfile
 import weakref
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ def concentration(values: Sequence[int]) -> dict[str, float]:
     }
 
 
-def _median(values: list[float]) -> float | None:
+def _median(values: Sequence[float]) -> float | None:
     if not values:
         return None
     v = sorted(values)
@@ -299,7 +300,7 @@ class Recorder:
         self.kinds = {k: [0, 0, 0] for k in KINDS}
         self._two_sided = [0] * nprod
         self._samples = [0] * nprod
-        self._spreads: list[list[float]] = [[] for _ in range(nprod)]
+        self._spreads = [array("d") for _ in range(nprod)]  # 8 B a sample, for the medians
         # per member (whole run)
         self.bought = [0] * nmem
         self.sold = [0] * nmem
