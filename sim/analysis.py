@@ -9,7 +9,9 @@ runner stores as summary["analysis"].
 
 Cost: trades.csv is read once per `Run`, streaming a few thousand rows (whole days) at a
 time, into numpy tallies per member, day and kind (memory grows with members and days, not
-with trades); quotes.csv once, into arrays of its samples; the small tables (daily,
+with trades; a closed month keeps only its figures). A run's own analysis is fed the same
+tally by the recorder as each day closes, so it does not read its trades back; the answers
+are the same to the bit however the trades are cut into chunks. quotes.csv is read once, into arrays of its samples; the small tables (daily,
 enterprises) whole. Reading the CSV is most of the cost. Measures the run's files cannot
 answer (an older run without quotes.csv) raise RunFileError; `analyse` lists them under
 "skipped".
@@ -60,9 +62,12 @@ _PLACES = {"pct": 3, "bp": 1, "hhi": 2}  # decimals each unit is written with
 # ----------------------------------------------------------------------------- rows
 
 def _written(key: str, value: Any) -> Any:
-    """A value as JSON holds it: exact ints as they are, fractions and floats rounded."""
+    """A value as JSON holds it: exact ints as they are, fractions and floats rounded.
+
+    A float that rounds to zero is written 0.0, never -0.0.
+    """
     if isinstance(value, (Fraction, float)):
-        return round(float(value), _PLACES.get(unit_of(key), 6))
+        return round(float(value), _PLACES.get(unit_of(key), 6)) + 0.0
     return value
 
 
@@ -154,10 +159,13 @@ _MEMBER_BITS, _SIDE_BIT, _PRODUCT_SHIFT, _MONTH_SHIFT = 31, 31, 32, 42
 _GROUP_CODE = {"negotiated": 2, "block_auction": 3}  # else 0 online, 1 offline
 
 
-class _TradeTally:
-    """Everything the trade-based measures need, from one streaming pass over trades.csv.
+class TradeTally:
+    """Everything the trade-based measures need, from one streaming pass over the trades.
 
-    Works a chunk of whole days at a time with numpy (exact int64 sums); keeps:
+    Fed chunks of whole days in date order (`add`), as column lists in `COLUMNS` order, then
+    `finish()`ed: from trades.csv by `of_run`, or by the recorder as each day closes (so a
+    run's own analysis does not read its trades back). Works a chunk at a time with numpy
+    (exact int64 sums); keeps:
     - `members`: each side's kg and fen per member, over the run and (reduced to the monthly
       measures' figures as each month closes) by month (`_Members`)
     - `days[date] = [online_kg, offline_kg, online_fen, offline_fen, trades]`
@@ -166,20 +174,42 @@ class _TradeTally:
       deviations in basis points (floats)
     """
 
-    def __init__(self, run: Run) -> None:
-        has_kind = "kind" in run.columns("trades")
-        cols = ["date", "product", "price", "qty_kg", "value_fen", "channel", "buyer",
-                "seller"] + (["kind"] if has_kind else [])
+    COLUMNS = ("date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller",
+               "kind")
+
+    def __init__(self, products: Sequence[str], dominant: dict[str, int],
+                 has_kind: bool = True) -> None:
+        self.has_kind = has_kind
         self.dates, self.months, self.products = _Codes(), _Codes(), _Codes()
-        for p in run.products:
+        for p in products:
             _ = self.products[p]
         self.kind_codes, self.channels = _Codes(), _Codes()
         self._month_of_day: list[int] = []
-        self.members = _Members(self.products, _dominant_members(run))
-        self._days, self._kinds, self._dev = (_Running() for _ in range(3))
-        for chunk in _whole_days(run.chunks("trades", cols)):
-            self._add(chunk, has_kind)
-        self._decode(has_kind)
+        self.members = _Members(self.products, dominant)
+        self._days, self._kinds = _Running(), _Running()
+        self._dev: list[tuple[np.ndarray, ...]] = []  # per chunk: keys (day first) and sums
+        self._finished = False
+
+    @classmethod
+    def of_run(cls, run: Run) -> TradeTally:
+        """The tally of a run's trades.csv (kind-less for a run written before kinds)."""
+        has_kind = "kind" in run.columns("trades")
+        tally = cls(run.products, _dominant_members(run), has_kind)
+        columns = list(cls.COLUMNS if has_kind else cls.COLUMNS[:-1])
+        for chunk in _whole_days(run.chunks("trades", columns)):
+            tally.add(chunk)
+        tally.finish()
+        return tally
+
+    def add(self, chunk: list[Sequence[Any]]) -> None:
+        """Add a chunk of whole days (later than any added before), one list per column."""
+        self._add(chunk, self.has_kind)
+
+    def finish(self) -> None:
+        """No more trades: close the last month and key the tallies by name (idempotent)."""
+        if not self._finished:
+            self._decode(self.has_kind)
+            self._finished = True
 
     def _add(self, chunk: list[Sequence[Any]], has_kind: bool) -> None:
         date, product, price, qty, fen, channel, buyer, seller = chunk[:8]
@@ -216,8 +246,11 @@ class _TradeTally:
         for name, g in _GROUP_CODE.items():
             if name in self.kind_codes:
                 group = np.where(kind == self.kind_codes[name], g, group)
-        self._dev.add(*_sums(prod * 4 + group, one, compared.astype(np.int64),
-                             np.where(compared, qty, 0), dev, np.abs(dev), dev * dev))
+        # keyed by day too, and summed over days only at the end (`_decode`, with fsum), so
+        # the float sums do not depend on how the trades were cut into chunks
+        self._dev.append(_sums((day << 12) | (prod << 2) | group, one,
+                               compared.astype(np.int64), np.where(compared, qty, 0), dev,
+                               np.abs(dev), dev * dev))
 
     def _decode(self, has_kind: bool) -> None:
         """The tallies keyed by names instead of codes, for the measures."""
@@ -235,7 +268,15 @@ class _TradeTally:
         self.kinds = {(kinds[k >> 1], "online" if k & 1 else "offline"): v
                       for k, v in self._kinds.items()}
         groups = ("online", "offline", "negotiated", "block_auction")
-        self.dev = {(products[k >> 2], groups[k & 3]): v for k, v in self._dev.items()}
+        per_day: dict[tuple[str, str], list[list]] = {}
+        for keys, *sums in self._dev:  # chunks of whole days, in date order
+            columns = [x.tolist() for x in sums]
+            for i, k in enumerate(keys.tolist()):
+                per_day.setdefault((products[(k >> 2) & 1023], groups[k & 3]), []).append(
+                    [c[i] for c in columns])
+        self.dev = {key: [sum(v[i] for v in rows) for i in range(3)]
+                    + [math.fsum(v[i] for v in rows) for i in range(3, 6)]
+                    for key, rows in per_day.items()}
         del self._days, self._kinds, self._dev
         self.has_kind = has_kind
 
@@ -398,10 +439,10 @@ def _concentration_of(members: np.ndarray, amounts: np.ndarray) -> dict[str, Any
     return {"total": sum(by_member.values()), **_concentration_row(by_member)}
 
 
-def _trades(run: Run) -> _TradeTally:
+def _trades(run: Run) -> TradeTally:
     tally = run.cache.get("trades")
     if tally is None:
-        tally = run.cache["trades"] = _TradeTally(run)
+        tally = run.cache["trades"] = TradeTally.of_run(run)
     return tally
 
 
@@ -505,11 +546,15 @@ def concentration(run: Run, *, by_month: bool = False, by_product: bool = True,
 
 
 def _dominant_members(run: Run) -> dict[str, int]:
-    """Each product's dominant seller (member id) as the scenario names it."""
+    """Each product's dominant seller (member id) as the run's scenario names it."""
     resolved = run.summary.get("resolved_scenario") or {}
+    return dominant_sellers(resolved.get("products", []))
+
+
+def dominant_sellers(products: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Each product's dominant seller (member id), from a resolved scenario's products."""
     ids = {"light": DOMINANT_LIGHT, "heavy": DOMINANT_HEAVY}
-    return {p["code"]: ids[p["dominant"]] for p in resolved.get("products", [])
-            if p.get("dominant") in ids}
+    return {p["code"]: ids[p["dominant"]] for p in products if p.get("dominant") in ids}
 
 
 def dominant_share(run: Run, *, by_month: bool = True) -> Rows:

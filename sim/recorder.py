@@ -60,6 +60,9 @@ ENTERPRISE_COLUMNS = (
 TEXT_COLUMNS = frozenset({"date", "product", "channel", "aggressor", "kind", "side",
                           "province", "role", "joined", "online_from"})
 KINDS = ("continuous", "call_auction", "negotiated", "block_auction")
+# trades.csv columns the analysis tallies, in `sim.analysis.TradeTally.COLUMNS` order
+_TALLY_COLUMNS = tuple(TRADE_COLUMNS.index(c) for c in (
+    "date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller", "kind"))
 
 
 class Table:
@@ -177,14 +180,16 @@ class SimResults:
         self.off_exchange: Table = FileTable(directory / OFF_EXCHANGE_FILE,
                                              OFF_EXCHANGE_COLUMNS)
         self._staged_for = staged_for
+        self._tally: Any = None  # the trades' analysis tally, when the recorder kept one
         self._temp: Any = None  # a temporary directory the files live in, if any
         self.wall_seconds: float | None = None  # set by the runner; never written to files
 
     def _write_small(self, directory: Path) -> None:
         """Write daily.csv and enterprises.csv, then the summary with the run's analysis.
 
-        `sim.analysis` reads the run back from `directory` (every table is there by then);
-        its measures go into the summary before the resolved scenario, which stays last.
+        `sim.analysis` reads the run back from `directory` (every table is there by then),
+        its trades from the tally the recorder kept as days closed; its measures go into the
+        summary before the resolved scenario, which stays last.
         """
         from sim.analysis import analyse
         from sim.runs import load_run
@@ -192,7 +197,11 @@ class SimResults:
         self.daily.write_csv(directory / DAILY_FILE)
         self.enterprises.write_csv(directory / ENTERPRISES_FILE)
         if "analysis" not in self.summary:
-            analysis = analyse(load_run(directory, summary=self.summary))
+            run = load_run(directory, summary=self.summary)
+            if self._tally is not None:  # tallied as the days closed: trades.csv not re-read
+                run.cache["trades"] = self._tally
+            analysis = analyse(run)
+            self._tally = None
             resolved = self.summary.pop("resolved_scenario", None)
             self.summary["analysis"] = analysis
             if resolved is not None:
@@ -269,7 +278,7 @@ class Recorder:
 
     def __init__(self, *, scenario: str, seed: int, scale: int, products: Sequence[str],
                  population: Population, days: Sequence[dt.date],
-                 directory: Path | None = None) -> None:
+                 directory: Path | None = None, dominant: dict[str, int] | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.scale = scale
@@ -316,6 +325,13 @@ class Recorder:
         self.blocks: set[int] = set()
         self.negotiated: set[int] = set()
         self.counts: dict[str, int] = {}
+        # with `dominant` (each product's dominant seller), the run's own analysis tallies the
+        # trades as days close instead of reading trades.csv back (`sim.analysis.TradeTally`)
+        self.tally = None
+        if dominant is not None:
+            from sim.analysis import TradeTally
+
+            self.tally = TradeTally(self.products, dominant)
 
     def attach(self, exchange: Any) -> None:
         """Listen to every event of `exchange` (the day's events are buffered, then tallied).
@@ -440,6 +456,9 @@ class Recorder:
             sell_fen[s_] += value
             n_trades[s_] += 1
         self._writers[TRADES_FILE].writerows(rows)
+        if self.tally is not None and rows:
+            columns = list(zip(*rows, strict=True))
+            self.tally.add([columns[i] for i in _TALLY_COLUMNS])
         return online_kg
 
     def _sample_rows(self, date: str) -> None:
@@ -564,6 +583,9 @@ class Recorder:
         res = SimResults(summary, daily, self._enterprise_table(holdings), self.directory,
                          staged_for=staged_for)
         res._temp = self._temp
+        if self.tally is not None:
+            self.tally.finish()  # the files are closed: the run has no more trades
+            res._tally = self.tally
         return res
 
     def _enterprise_table(self, holdings) -> Table:

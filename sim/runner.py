@@ -35,6 +35,7 @@ from engine import (
 )
 from sim import rundir
 from sim.agents import Agents
+from sim.analysis import dominant_sellers
 from sim.calendar import TradingCalendar
 from sim.counter import Counter
 from sim.errors import OutputError, RunError
@@ -130,7 +131,8 @@ class Simulation:
         self.agents = Agents(sc, pop, cal, ex, self.national, self.counter, scale)
         self.recorder = Recorder(scenario=sc.name, seed=self.seed, scale=scale,
                                  products=[p.code for p in sc.products], population=pop,
-                                 days=days[: self.ndays], directory=directory)
+                                 days=days[: self.ndays], directory=directory,
+                                 dominant=dominant_sellers(scenario_dict(sc)["products"]))
         self.recorder.attach(ex)
         self.recorder.blocks = self.agents.deals.block_ids
         self.recorder.negotiated = self.agents.deals.negotiated_ids
