@@ -11,10 +11,10 @@ Cost: trades.csv is read once per `Run`, streaming a few thousand rows (whole da
 time, into numpy tallies per member, day and kind (memory grows with members and days, not
 with trades; a closed month keeps only its figures). A run's own analysis is fed the same
 tally by the recorder as each day closes, so it does not read its trades back; the answers
-are the same to the bit however the trades are cut into chunks. quotes.csv is read once, into arrays of its samples; the small tables (daily,
-enterprises) whole. Reading the CSV is most of the cost. Measures the run's files cannot
-answer (an older run without quotes.csv) raise RunFileError; `analyse` lists them under
-"skipped".
+are the same to the bit however the trades are cut into chunks. quotes.csv is read once,
+into arrays of its samples; the small tables (daily, enterprises) whole. Reading the CSV is
+most of the cost. Measures the run's files cannot answer (an older run without quotes.csv)
+raise RunFileError; `analyse` lists them under "skipped".
 
 Definitions:
 - concentration: each member's share of a product's traded value (or kg) on one side; HHI is
