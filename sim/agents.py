@@ -309,7 +309,7 @@ class Agents:
         self.belief = self.nat_s * np.exp(noise)
         self.belief_ticks = self.sign * self.belief / self.tick_s  # signed, in ticks
         self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
-        self.limit = self._limits(np.arange(self.N), self.friction)
+        self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, self.cost)  # every slot
         self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
@@ -340,9 +340,9 @@ class Agents:
         made = np.where(self.is_producer, whole, 0)
         after = held - take + made
         changed = np.flatnonzero(after != held)
-        stock, flat = self.stock, self.flat_l
-        for i, v in zip(changed.tolist(), after[changed].tolist(), strict=True):
-            stock[flat[i]] = v
+        stock = self.stock
+        for cell, v in zip(self.flat[changed].tolist(), after[changed].tolist(), strict=True):
+            stock[cell] = v
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
         income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
@@ -374,8 +374,10 @@ class Agents:
         charged = 0
         for m, c in zip(np.flatnonzero(charge).tolist(), charge[charge > 0].tolist(),
                         strict=True):
-            c = min(c, cash[m])
-            cash[m] -= c
+            have = cash[m]
+            if c > have:
+                c = have
+            cash[m] = have - c
             charged += c
         self.totals["carrying_cost_fen"] += charged
 
@@ -502,7 +504,7 @@ class Agents:
             acting = u < chance
             idx = idx[acting]
             # in a random order: given that it acts, a slot's u / chance is uniform
-            idx = idx[np.argsort(u[acting] / chance[acting], kind="stable")]
+            idx = idx[(u[acting] / chance[acting]).argsort(kind="stable")]
         if len(idx):
             t, idx = self._negotiate(idx, t, k)
         if len(idx):

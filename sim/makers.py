@@ -140,26 +140,18 @@ class Makers:
         # a quote moves only when its price would change by a quarter of the half-spread
         moved = np.maximum((ask - bid) / 8, self.tick[which])
         # each maker's bid then its ask, maker by maker: the order the requests go in
-        sides = np.column_stack((self.bid[which], self.ask[which])).ravel().tolist()
-        pxs = np.column_stack((bid, ask)).ravel().tolist()
-        qs = np.column_stack((bid_qty, ask_qty)).ravel().tolist()
-        moves = np.repeat(moved, 2).tolist()
-        orders, oid = a.orders, a.slot_oid
-        slots: list[int] = []
-        prices: list[int] = []
-        qtys: list[int] = []
-        cancel: list[int] = []
-        for s, px, q, move in zip(sides, pxs, qs, moves, strict=True):
-            o = oid[s]
-            if q < 1:
-                if o > 0:
-                    cancel.append(s)
-                continue
-            if o > 0 and abs(orders[o][1] - px) < move:
-                continue  # close enough: keep its place in the queue
-            slots.append(s)
-            prices.append(int(px))
-            qtys.append(int(q))
+        sides = _pairs(self.bid[which], self.ask[which])
+        px = _pairs(bid, ask)
+        q = _pairs(bid_qty, ask_qty)
+        # the resting order's price (sim.agents: order_px is > 0 exactly while one rests)
+        rest = a.order_px[sides]
+        resting = rest > 0
+        cancel = sides[(q < 1) & resting].tolist()
+        # close enough: keep its place in the queue
+        send = (q >= 1) & ~(resting & (np.abs(rest - px) < _pairs(moved, moved)))
+        slots = sides[send].tolist()
+        prices = px[send].astype(np.int64).tolist()
+        qtys = q[send].astype(np.int64).tolist()
         for s in cancel:
             a.cancel(s, t)
             t += 1_000
@@ -167,3 +159,11 @@ class Makers:
             a._send(slots, prices, qtys, t, reprice_any=True)
             t += 1_000 * len(slots)
         return t
+
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """first[0], second[0], first[1], second[1], ...: two arrays interleaved."""
+    out = np.empty(2 * len(first), dtype=first.dtype)
+    out[0::2] = first
+    out[1::2] = second
+    return out
