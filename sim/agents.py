@@ -247,7 +247,7 @@ class Agents:
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
-        self.lo_s = self.hi_s = np.zeros(N)
+        self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
         self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
@@ -318,6 +318,7 @@ class Agents:
             self.band_lo[j], self.band_hi[j] = ex.band(code)
         self.lo_s = np.array(self.band_lo, dtype=float)[self.slot_p]
         self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
+        self.band_edge = np.where(self.is_buy, self.lo_s, -self.hi_s)  # signed, see _decide
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
         self.makers.start_day(d)
 
@@ -446,10 +447,9 @@ class Agents:
         px = np.floor(self.belief_ticks[idx] * (1 + sign * conc / 10_000))
         bound = np.floor(sign * limit / tick)
         px = sign * np.minimum(px, bound) * tick
-        bound = sign * bound * tick
-        lo, hi = self.lo_s[idx], self.hi_s[idx]
-        ok = np.where(sign > 0, bound >= lo, bound <= hi)
-        px = np.minimum(np.maximum(px, lo), hi)
+        # within the band at its cap or floor: a buyer's cap >= lo, a seller's floor <= hi
+        ok = bound * tick >= self.band_edge[idx]
+        px = np.minimum(np.maximum(px, self.lo_s[idx]), self.hi_s[idx])
         lot = self.lot_s[idx]
         qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
         return px, qty, ok & (qty > 0)

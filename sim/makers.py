@@ -45,6 +45,7 @@ class Makers:
         self.spec = spec
         self.target = a.pop.maker_target[self.m, self.p]
         self.limit = self.target * spec.limit_multiple
+        self.span = np.maximum(self.limit - self.target, 1.0)  # inventory from target to limit
         self.size = a.pop.quote_size[self.p].astype(float)
         self.tick = a.tick_s[self.bid]
         self.lot = a.lot_s[self.bid]
@@ -103,8 +104,7 @@ class Makers:
         a, spec = self.a, self.spec
         minimum, maximum = np.minimum, np.maximum
         target, limit = self.target[which], self.limit[which]
-        span = maximum(limit - target, 1.0)
-        x = minimum(maximum((inventory - target) / span, -1.0), 1.0)
+        x = minimum(maximum((inventory - target) / self.span[which], -1.0), 1.0)
         slots = self.bid[which]
         mid = a.nat_s[slots] * (1 - spec.skew_bp * x / 10_000)
         half = (spec.half_spread_bp + spec.vol_spread * self.vol[which]
