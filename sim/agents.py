@@ -844,19 +844,20 @@ class Agents:
                     bo, so = ev.maker_order_id, ev.taker_order_id
                 rec = orders.get(bo)
                 if rec is not None:
-                    s = rec[0]
+                    s, limit, left, reserved, f = rec
                     m = slot_m[s]
-                    f = rec[4]
                     fee = value * f // 10_000
-                    held = rec[1] * q // 10
+                    held = limit * q // 10
                     held += held * f // 10_000
-                    cash[m] += held - value - fee
-                    rec[3] -= held
                     fees += fee
                     stock[flat[s]] += q
-                    rec[2] -= q
-                    if not rec[2]:
-                        cash[m] += rec[3]
+                    left -= q
+                    if left:
+                        cash[m] += held - value - fee
+                        rec[2] = left
+                        rec[3] = reserved - held
+                    else:  # filled: what rounding left of the reservation comes back too
+                        cash[m] += reserved - value - fee
                         del orders[bo]
                         slot_oid[s] = 0
                         order_px[s] = 0.0
@@ -869,8 +870,10 @@ class Agents:
                     fee = value * bp // 10_000
                     cash[slot_m[s]] += value - fee
                     fees += fee
-                    rec[2] -= q
-                    if not rec[2]:
+                    left = rec[2] - q
+                    if left:
+                        rec[2] = left
+                    else:
                         del orders[so]
                         slot_oid[s] = 0
                         order_px[s] = 0.0
@@ -878,7 +881,7 @@ class Agents:
                     if s >= mf:
                         dirty[(s - first) % count] = True
             elif cls is Cancelled or cls is Expired:
-                rec = orders.get(ev.order_id)
+                rec = orders.pop(ev.order_id, None)
                 if rec is None:
                     continue
                 s = rec[0]
@@ -886,7 +889,6 @@ class Agents:
                     cash[slot_m[s]] += rec[3]
                 else:
                     stock[flat[s]] += ev.qty
-                del orders[ev.order_id]
                 slot_oid[s] = 0
                 order_px[s] = 0.0
                 if s >= mf:
