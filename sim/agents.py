@@ -387,8 +387,10 @@ class Agents:
         inv = self.sc.inventory
         z = above[self.slot_p]
         squeeze = np.exp(-inv.cover_elasticity * z)
-        cover = np.clip(inv.target_cover_days * squeeze, inv.min_cover_days, inv.max_cover_days)
-        keep = np.clip(inv.seller_cover_days * squeeze, 0.0, inv.seller_max_days)
+        # np.minimum(np.maximum(...)) is np.clip without its Python wrapper
+        cover = np.minimum(np.maximum(inv.target_cover_days * squeeze, inv.min_cover_days),
+                           inv.max_cover_days)
+        keep = np.minimum(np.maximum(inv.seller_cover_days * squeeze, 0.0), inv.seller_max_days)
         need = np.where(self.is_user, cover * flow - held - self.pending_qty,
                         np.where(self.is_producer, held - keep * flow, 0.0))
         self.need[:] = np.where(self.active, need, 0.0)
@@ -766,10 +768,10 @@ class Agents:
         """
         second = (t0 // 1_000_000_000) & 0xFFFF
         slots = [i for _t, i, _price, _qty, _reserved in lodged]
-        u = uniform(self.keys[slots], counter(self.day, second, DELAY)).tolist()
-        delay, lodge = self.counter.delay_ns, self.counter.lodge
-        for (t, i, price, qty, reserved), x in zip(lodged, u, strict=True):
-            lodge(t, delay(x), i, price, qty, reserved, bp)
+        delays = self.counter.delays_ns(uniform(self.keys[slots],
+                                                counter(self.day, second, DELAY)))
+        self.counter.lodge_all((t, delay, i, price, qty, reserved, bp) for (
+            t, i, price, qty, reserved), delay in zip(lodged, delays, strict=True))
 
     def key_in(self, t: int) -> int:
         """The counter keys in the lodged orders ready at t (already reserved), OFFLINE."""
