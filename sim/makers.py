@@ -39,7 +39,6 @@ class Makers:
         self.p = a.slot_p[self.bid]
         self.m_l: list[int] = self.m.tolist()
         self.p_l: list[int] = self.p.tolist()
-        self.bid_l: list[int] = self.bid.tolist()
         self.ask_l: list[int] = self.ask.tolist()
         spec = a.sc.makers
         self.spec = spec
