@@ -45,7 +45,7 @@ from sim.national import National
 from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, Population
 from sim.scenario import Scenario
 from sim.streams import Streams, counter, normal, normal2, uniform
-from sim.venue import EXCHANGE, OFF, OffExchange, buyer_cap, delay_cost_bp, route, seller_floor
+from sim.venue import EXCHANGE, OFF, OffExchange, cap_or_floor, delay_cost_bp, route
 
 __all__ = ["Agents", "LedgerError"]
 
@@ -188,12 +188,14 @@ class Agents:
         # the price of each slot's resting order (0: none, -1: waiting at the counter), so
         # that decisions which would change nothing are dropped before the send loop
         self.order_px = np.zeros(N)
+        self._order_px_mv = memoryview(self.order_px)  # scalar stores in the loops: see apply
         self.is_buy_l: list[bool] = self.is_buy.tolist()
         self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
         self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
         self.side_l: list[Side] = [BUY if b else SELL for b in self.is_buy_l]
         self.slot_oid: list[int] = [0] * N
         self.pending_qty = np.zeros(N)  # qty of the slot's order waiting at the counter
+        self._pending_mv = memoryview(self.pending_qty)
         # open orders: order id -> [slot, limit price, open qty, reserved fen (bids), fee bp]
         self.orders: dict[int, list[int]] = {}
         # negotiated deals: users whose use over `days` reaches the minimum block
@@ -221,23 +223,31 @@ class Agents:
         self.used = np.zeros(N)  # fractional use or output not yet a whole kg / lot
         self.flow = np.zeros(N)  # today's use or output, kg
         self.need = np.zeros(N)
-        self._need_mv = memoryview(self.need)  # updated in place only: see apply()
+        # need, order_px and pending_qty are numpy arrays for the vectorised decisions and
+        # are only ever updated in place, so the send and settle loops store through
+        # memoryviews of them (a scalar store costs a third of numpy's item assignment)
+        self._need_mv = memoryview(self.need)
         self.urgent = np.zeros(N, dtype=bool)
         self.active = np.zeros(N, dtype=bool)  # joined members' slots
         self.usable = np.zeros(N, dtype=bool)  # ... that may use the exchange today
+        self.negotiable = np.zeros(N, dtype=bool)  # ... and are large enough to negotiate
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
+        self.belief_ticks = np.zeros(N)  # belief / tick, negated for sellers (see _decide)
         self.limit = np.zeros(N)  # cap (buyers) or floor (sellers), yuan/t
         self.withdrawn = np.zeros(n, dtype=bool)  # members out of the exchange (events)
         self.off = OffExchange()
         self.sign = np.where(self.is_buy, 1.0, -1.0)
+        # where each slot's best opposite price is in `_touch()`: a buyer's the ask
+        self.touch_at = self.slot_p + np.where(self.is_buy, nprod, 0)
+        self._books: list[Any] | None = None
         self.signed_tick = self.sign * self.tick_s
         self.base_bp = np.full(N, float(beh.premium_bp))
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
-        self.lo_s = self.hi_s = np.zeros(N)
+        self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
         self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
@@ -274,6 +284,7 @@ class Agents:
         channel_ok = np.where(online, self.channel_open["online"] or self.channel_open[
             "offline"], self.channel_open["offline"])
         self.usable = self.active & ~self.withdrawn[self.slot_m] & channel_ok
+        self.negotiable = self.large & self.usable
         month = self.cal.days[d].month
         if month != self.month:
             self.month = month
@@ -296,8 +307,9 @@ class Agents:
         # today's beliefs: the national price, scattered by each member's own noise
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
         self.belief = self.nat_s * np.exp(noise)
+        self.belief_ticks = self.sign * self.belief / self.tick_s  # signed, in ticks
         self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
-        self.limit = self._limits(np.arange(self.N), self.friction)
+        self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, self.cost)  # every slot
         self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
@@ -306,14 +318,13 @@ class Agents:
             self.band_lo[j], self.band_hi[j] = ex.band(code)
         self.lo_s = np.array(self.band_lo, dtype=float)[self.slot_p]
         self.hi_s = np.array(self.band_hi, dtype=float)[self.slot_p]
+        self.band_edge = np.where(self.is_buy, self.lo_s, -self.hi_s)  # signed, see _decide
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
         self.makers.start_day(d)
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
-        nat, cost = self.nat_s[idx], self.cost[idx]
-        return np.where(self.is_buy[idx], buyer_cap(nat, friction, cost),
-                        seller_floor(nat, friction, cost))
+        return cap_or_floor(self.sign[idx], self.nat_s[idx], friction, self.cost[idx])
 
     def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
@@ -330,9 +341,9 @@ class Agents:
         made = np.where(self.is_producer, whole, 0)
         after = held - take + made
         changed = np.flatnonzero(after != held)
-        stock, flat = self.stock, self.flat_l
-        for i, v in zip(changed.tolist(), after[changed].tolist(), strict=True):
-            stock[flat[i]] = v
+        stock = self.stock
+        for cell, v in zip(self.flat[changed].tolist(), after[changed].tolist(), strict=True):
+            stock[cell] = v
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
         income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
@@ -364,8 +375,10 @@ class Agents:
         charged = 0
         for m, c in zip(np.flatnonzero(charge).tolist(), charge[charge > 0].tolist(),
                         strict=True):
-            c = min(c, cash[m])
-            cash[m] -= c
+            have = cash[m]
+            if c > have:
+                c = have
+            cash[m] = have - c
             charged += c
         self.totals["carrying_cost_fen"] += charged
 
@@ -374,8 +387,10 @@ class Agents:
         inv = self.sc.inventory
         z = above[self.slot_p]
         squeeze = np.exp(-inv.cover_elasticity * z)
-        cover = np.clip(inv.target_cover_days * squeeze, inv.min_cover_days, inv.max_cover_days)
-        keep = np.clip(inv.seller_cover_days * squeeze, 0.0, inv.seller_max_days)
+        # np.minimum(np.maximum(...)) is np.clip without its Python wrapper
+        cover = np.minimum(np.maximum(inv.target_cover_days * squeeze, inv.min_cover_days),
+                           inv.max_cover_days)
+        keep = np.minimum(np.maximum(inv.seller_cover_days * squeeze, 0.0), inv.seller_max_days)
         need = np.where(self.is_user, cover * flow - held - self.pending_qty,
                         np.where(self.is_producer, held - keep * flow, 0.0))
         self.need[:] = np.where(self.active, need, 0.0)
@@ -425,28 +440,38 @@ class Agents:
                 + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
                                                       - self._order_days, self._zero))
         np.minimum(conc, MAX_CONCESSION_BP, out=conc)
+        # Prices are worked in signed ticks (a seller's negated), where a buyer's "at most its
+        # cap" and a seller's "at least its floor" are both a minimum, and rounding down is
+        # a buyer's floor and a seller's ceiling. Negating is exact, so this is bit for bit
+        # the price worked out side by side.
         tick = self.tick_s[idx]
         sign = self.sign[idx]
-        px = np.floor(sign * self.belief[idx] / tick * (1 + sign * conc / 10_000)) * sign
-        bound = np.where(sign > 0, np.floor(limit / tick), -np.floor(-limit / tick))
-        px = np.where(sign > 0, np.minimum(px, bound), np.maximum(px, bound)) * tick
-        bound *= tick
-        lo, hi = self.lo_s[idx], self.hi_s[idx]
-        ok = np.where(sign > 0, bound >= lo, bound <= hi)
-        px = np.minimum(np.maximum(px, lo), hi)
+        px = np.floor(self.belief_ticks[idx] * (1 + sign * conc / 10_000))
+        bound = np.floor(sign * limit / tick)
+        px = sign * np.minimum(px, bound) * tick
+        # within the band at its cap or floor: a buyer's cap >= lo, a seller's floor <= hi
+        ok = bound * tick >= self.band_edge[idx]
+        px = np.minimum(np.maximum(px, self.lo_s[idx]), self.hi_s[idx])
         lot = self.lot_s[idx]
         qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
         return px, qty, ok & (qty > 0)
 
     def touch(self) -> tuple[np.ndarray, np.ndarray]:
         """Each product's best bid and best ask now (nan for an empty side)."""
-        bids, asks = [], []
-        for code in self.codes:
-            book = self.ex.book(code)
-            b, a = book.best_bid(), book.best_ask()
-            bids.append(math.nan if b is None else float(b))
-            asks.append(math.nan if a is None else float(a))
-        return np.array(bids), np.array(asks)
+        both = self._touch()
+        return both[:self.P], both[self.P:]
+
+    def _touch(self) -> np.ndarray:
+        """Every product's best bid, then every product's best ask (nan: an empty side).
+
+        Indexed by `touch_at`, it is the best opposite price each slot sees.
+        """
+        if self._books is None:  # an exchange's books are its products' for good
+            self._books = [self.ex.book(code) for code in self.codes]
+        nan = math.nan
+        bids = [nan if (b := book.best_bid()) is None else b for book in self._books]
+        asks = [nan if (a := book.best_ask()) is None else a for book in self._books]
+        return np.array(bids + asks, dtype=float)
 
     # ------------------------------------------------------------------ decisions
 
@@ -481,7 +506,7 @@ class Agents:
             acting = u < chance
             idx = idx[acting]
             # in a random order: given that it acts, a slot's u / chance is uniform
-            idx = idx[np.argsort(u[acting] / chance[acting], kind="stable")]
+            idx = idx[(u[acting] / chance[acting]).argsort(kind="stable")]
         if len(idx):
             t, idx = self._negotiate(idx, t, k)
         if len(idx):
@@ -498,21 +523,22 @@ class Agents:
         """
         if not self._deal_p or not self.channel_open["offline"]:
             return t, idx
-        big = self.large[idx] & (self.need[idx] >= self.block_need[idx]) & self.usable[idx]
-        if not big.any():
+        big = (self.negotiable[idx] & (self.need[idx] >= self.block_need[idx])).nonzero()[0]
+        if not len(big):
             return t, idx
         d = self.day
-        cand = idx[big]
-        chosen = cand[uniform(self.keys[cand], counter(d, k, DEAL)) < self._deal_p]
+        at = big[uniform(self.keys[idx[big]], counter(d, k, DEAL)) < self._deal_p]
         negotiate = self.deals.negotiate
         size, need = self.deal_size_l, self.need
-        dealt = []
-        for i in chosen.tolist():
+        keep = None  # which decisions are left, once one has dealt
+        for j, i in zip(at.tolist(), idx[at].tolist(), strict=True):
             if negotiate(i, min(size[i], int(need[i])), t, counter(d, k, PICK)):
-                dealt.append(i)
+                if keep is None:
+                    keep = np.ones(len(idx), dtype=bool)
+                keep[j] = False
             t += REQUEST_SPACING_NS
-        if dealt:
-            idx = idx[~np.isin(idx, dealt)]
+        if keep is not None:
+            idx = idx[keep]
         return t, idx
 
     def _route(self, idx: np.ndarray, t: int, k: int) -> int:
@@ -526,26 +552,27 @@ class Agents:
         friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion * haggle)
         limit = self._limits(idx, friction)
         px, qty, ok = self._decide(idx, concede, limit)
-        bids, asks = self.touch()
-        p = self.slot_p[idx]
+        touch = self._touch()[self.touch_at[idx]]
         buy = self.is_buy[idx]
-        touch = np.where(buy, asks[p], bids[p])
-        where = route(buy, self.online[idx], self.usable[idx], self.urgent[idx], touch,
-                      self.settle_s[idx], limit)
-        urgent_cross = (where == EXCHANGE) & self.urgent[idx] & ~np.isnan(touch)
-        px = np.where(urgent_cross & buy, np.maximum(px, touch), px)  # cross when urgent
-        px = np.where(urgent_cross & ~buy, np.minimum(px, touch), px)
+        online = self.online[idx]
+        urgent = self.urgent[idx]
+        where = route(buy, online, self.usable[idx], urgent, touch, self.settle_s[idx], limit)
+        if urgent.any():  # an urgent need crosses the spread (rare: most steps have none)
+            cross = (where == EXCHANGE) & urgent & ~np.isnan(touch)
+            px = np.where(cross & buy, np.maximum(px, touch), px)
+            px = np.where(cross & ~buy, np.minimum(px, touch), px)
         # what `_send` would skip anyway: an order waiting at the counter, an offline slot's
         # open order, a re-price that is not toward the other side
         held = self.order_px[idx]
         toward = np.where(buy, px > held, px < held)
-        ex_ = (where == EXCHANGE) & ok & ((held == 0) | ((held > 0) & self.online[idx] & toward))
-        off = where == OFF
-        if ex_.any():
+        ex_ = ((where == EXCHANGE) & ok
+               & ((held == 0) | ((held > 0) & online & toward))).nonzero()[0]
+        if len(ex_):
             self._send(idx[ex_], px[ex_].astype(np.int64).tolist(),
                        qty[ex_].astype(np.int64).tolist(), t)
-            t += int(ex_.sum()) * REQUEST_SPACING_NS
-        if off.any():
+            t += len(ex_) * REQUEST_SPACING_NS
+        off = (where == OFF).nonzero()[0]
+        if len(off):
             self.deal_off(idx[off], friction=friction[off])
         return t
 
@@ -618,7 +645,8 @@ class Agents:
         cash = self.cash
         stock = self.stock
         flat = self.flat_l
-        order_px = self.order_px
+        order_px = self._order_px_mv
+        pending_qty = self._pending_mv
         lots = self.lot
         counts = self.counts
         apply = self.apply
@@ -627,10 +655,10 @@ class Agents:
         online_open = self.channel_open["online"]
         offline_open = self.channel_open["offline"]
         spacing = REQUEST_SPACING_NS
-        n_new = n_amend = n_off = n_rej = 0
+        n_new = n_amend = n_rej = 0
+        lodged: list[tuple[int, int, int, int, int]] = []  # (t, slot, price, qty, reserved)
         t = t0 - spacing
         idx_l = idx.tolist() if isinstance(idx, np.ndarray) else idx
-        delays = self._delays(idx_l, t0)
         for i, price, qty in zip(idx_l, prices, qtys, strict=True):
             t += spacing
             oid = slot_oid[i]
@@ -702,12 +730,11 @@ class Agents:
                         continue
                 stock[f] = have - qty
             if off:
-                self.counter.lodge(t, delays[i], i, price, qty, cost, bp)
+                lodged.append((t, i, price, qty, cost))
                 slot_oid[i] = PENDING
                 order_px[i] = -1.0
                 if buy:
-                    self.pending_qty[i] = qty
-                n_off += 1
+                    pending_qty[i] = qty
                 continue
             evs = submit(owner[i], code[i], side[i], price, qty, tif=DAY, time=t)
             n_new += 1
@@ -724,27 +751,27 @@ class Agents:
                     cash[m] += cost
                 else:
                     stock[f] += qty
+        if lodged:
+            self._lodge(lodged, t0, bp)
+        n_off = len(lodged)
         counts["orders"] += n_new + n_off
         counts["offline_orders"] += n_off
         counts["amends"] += n_amend
         counts["rejected"] += n_rej
 
-    def _delays(self, idx: list[int], t0: int) -> dict[int, int]:
-        """The counter's keying delay (ns) for each offline slot among `idx` lodging now.
+    def _lodge(self, lodged: list[tuple[int, int, int, int, int]], t0: int, bp: int) -> None:
+        """Lodge a batch's offline orders at the counter, in the order they were decided.
 
-        Drawn from the slot's own stream (one vectorised draw per batch).
+        Each (time, slot, price, qty, reserved) gets the counter's keying delay drawn from
+        its slot's own stream (one vectorised draw per batch sent at t0; a draw depends only
+        on the slot and the batch's second, so only the slots that lodge draw).
         """
-        online = self.online_l
-        if self.channel_open["online"]:
-            off = [i for i in idx if not online[i]]
-        else:
-            off = list(idx)
-        if not off:
-            return {}
         second = (t0 // 1_000_000_000) & 0xFFFF
-        u = uniform(self.keys[off], counter(self.day, second, DELAY)).tolist()
-        delay = self.counter.delay_ns
-        return {i: delay(x) for i, x in zip(off, u, strict=True)}
+        slots = [i for _t, i, _price, _qty, _reserved in lodged]
+        delays = self.counter.delays_ns(uniform(self.keys[slots],
+                                                counter(self.day, second, DELAY)))
+        self.counter.lodge_all((t, delay, i, price, qty, reserved, bp) for (
+            t, i, price, qty, reserved), delay in zip(lodged, delays, strict=True))
 
     def key_in(self, t: int) -> int:
         """The counter keys in the lodged orders ready at t (already reserved), OFFLINE."""
@@ -754,9 +781,9 @@ class Agents:
         submit = self.ex.submit_limit
         owner, code, side = self.owner_l, self.code_l, self.side_l
         orders, slot_oid, apply = self.orders, self.slot_oid, self.apply
-        order_px = self.order_px
+        order_px, pending_qty = self._order_px_mv, self._pending_mv
         for _ready, _seq, slot, price, qty, reserved, bp in batch:
-            self.pending_qty[slot] = 0
+            pending_qty[slot] = 0
             evs = submit(owner[slot], code[slot], side[slot], price, qty, tif=DAY,
                          channel=OFFLINE, time=t)
             ev0 = evs[0]
@@ -800,12 +827,13 @@ class Agents:
         slot_m = self.slot_m_l
         flat = self.flat_l
         slot_oid = self.slot_oid
-        order_px = self.order_px
+        order_px = self._order_px_mv
         need = self._need_mv
+        is_buy = self.is_buy_l
         bp = self.fee_bp
         mf = self.makers_from
         mk = self.makers
-        dirty, first, count = mk.dirty, mk.first, mk.count
+        dirty, first, count = mk.dirty_mv, mk.first, mk.count
         fees = 0
         for ev in events:
             cls = ev.__class__
@@ -818,19 +846,20 @@ class Agents:
                     bo, so = ev.maker_order_id, ev.taker_order_id
                 rec = orders.get(bo)
                 if rec is not None:
-                    s = rec[0]
+                    s, limit, left, reserved, f = rec
                     m = slot_m[s]
-                    f = rec[4]
                     fee = value * f // 10_000
-                    held = rec[1] * q // 10
+                    held = limit * q // 10
                     held += held * f // 10_000
-                    cash[m] += held - value - fee
-                    rec[3] -= held
                     fees += fee
                     stock[flat[s]] += q
-                    rec[2] -= q
-                    if not rec[2]:
-                        cash[m] += rec[3]
+                    left -= q
+                    if left:
+                        cash[m] += held - value - fee
+                        rec[2] = left
+                        rec[3] = reserved - held
+                    else:  # filled: what rounding left of the reservation comes back too
+                        cash[m] += reserved - value - fee
                         del orders[bo]
                         slot_oid[s] = 0
                         order_px[s] = 0.0
@@ -843,8 +872,10 @@ class Agents:
                     fee = value * bp // 10_000
                     cash[slot_m[s]] += value - fee
                     fees += fee
-                    rec[2] -= q
-                    if not rec[2]:
+                    left = rec[2] - q
+                    if left:
+                        rec[2] = left
+                    else:
                         del orders[so]
                         slot_oid[s] = 0
                         order_px[s] = 0.0
@@ -852,15 +883,14 @@ class Agents:
                     if s >= mf:
                         dirty[(s - first) % count] = True
             elif cls is Cancelled or cls is Expired:
-                rec = orders.get(ev.order_id)
+                rec = orders.pop(ev.order_id, None)
                 if rec is None:
                     continue
                 s = rec[0]
-                if self.is_buy_l[s]:
+                if is_buy[s]:
                     cash[slot_m[s]] += rec[3]
                 else:
                     stock[flat[s]] += ev.qty
-                del orders[ev.order_id]
                 slot_oid[s] = 0
                 order_px[s] = 0.0
                 if s >= mf:

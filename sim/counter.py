@@ -9,6 +9,9 @@ service hours. What is not keyed in by the close waits for the next day.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
+
+import numpy as np
 
 from sim.calendar import NS_PER_MINUTE, TradingCalendar
 from sim.scenario import CounterSpec
@@ -47,15 +50,27 @@ class Counter:
         """The keying delay for a uniform draw u in [0, 1): uniform over the delay range."""
         return round(self._lo + self._span * u)
 
+    def delays_ns(self, u: np.ndarray) -> list[int]:
+        """`delay_ns` of each draw in `u` (np.rint rounds half to even, as round does)."""
+        return np.rint(self._lo + self._span * u).astype(np.int64).tolist()
+
     def lodge(self, now: int, delay: int, slot: int, price: int, qty: int, reserved: int,
               fee_bp: int) -> int:
         """Take an order at the counter; returns when it will be ready to key in (ns)."""
-        ready = now + delay
-        self._seq += 1
-        k = bisect_right(self._times, ready)  # after any equal time: lodging order
-        self._times.insert(k, ready)
-        self._queue.insert(k, (ready, self._seq, slot, price, qty, reserved, fee_bp))
-        return ready
+        self.lodge_all([(now, delay, slot, price, qty, reserved, fee_bp)])
+        return now + delay
+
+    def lodge_all(self, orders: Iterable[tuple[int, int, int, int, int, int, int]]) -> None:
+        """Take each (now, delay, slot, price, qty, reserved, fee_bp) in turn, as `lodge`."""
+        times, queue = self._times, self._queue
+        seq = self._seq
+        for now, delay, slot, price, qty, reserved, fee_bp in orders:
+            ready = now + delay
+            seq += 1
+            k = bisect_right(times, ready)  # after any equal time: lodging order
+            times.insert(k, ready)
+            queue.insert(k, (ready, seq, slot, price, qty, reserved, fee_bp))
+        self._seq = seq
 
     def in_service(self, now: int) -> bool:
         """Whether staff are keying orders in at instant `now`."""

@@ -39,12 +39,12 @@ class Makers:
         self.p = a.slot_p[self.bid]
         self.m_l: list[int] = self.m.tolist()
         self.p_l: list[int] = self.p.tolist()
-        self.bid_l: list[int] = self.bid.tolist()
         self.ask_l: list[int] = self.ask.tolist()
         spec = a.sc.makers
         self.spec = spec
         self.target = a.pop.maker_target[self.m, self.p]
         self.limit = self.target * spec.limit_multiple
+        self.span = np.maximum(self.limit - self.target, 1.0)  # inventory from target to limit
         self.size = a.pop.quote_size[self.p].astype(float)
         self.tick = a.tick_s[self.bid]
         self.lot = a.lot_s[self.bid]
@@ -53,6 +53,7 @@ class Makers:
         self.quoted_today = np.zeros(count, dtype=bool)  # offline makers: one lodgement a day
         self.vol = np.zeros(count)
         self.dirty = np.ones(count, dtype=bool)  # quotes to recompute (new day, or a fill)
+        self.dirty_mv = memoryview(self.dirty)  # for the agents' settle loop (in place only)
         self.can = np.zeros(count, dtype=bool)  # may quote today
         self.first = first
         self.count = count
@@ -95,12 +96,14 @@ class Makers:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bid and ask prices and sizes of the makers `which` holding `inventory`.
 
-        Prices in yuan/t, on the tick and within the band; sizes in kg.
+        Prices in yuan/t, on the tick and within the band; sizes in kg. (Clipping is written
+        as np.minimum(np.maximum(...)): what np.clip computes, without its Python wrapper,
+        which costs more than the arithmetic on a few dozen makers.)
         """
         a, spec = self.a, self.spec
+        minimum, maximum = np.minimum, np.maximum
         target, limit = self.target[which], self.limit[which]
-        span = np.maximum(limit - target, 1.0)
-        x = np.clip((inventory - target) / span, -1.0, 1.0)
+        x = minimum(maximum((inventory - target) / self.span[which], -1.0), 1.0)
         slots = self.bid[which]
         mid = a.nat_s[slots] * (1 - spec.skew_bp * x / 10_000)
         half = (spec.half_spread_bp + spec.vol_spread * self.vol[which]
@@ -109,16 +112,16 @@ class Makers:
         bid = np.floor(mid * (1 - half / 10_000) / tick) * tick
         ask = np.ceil(mid * (1 + half / 10_000) / tick) * tick
         lo, hi = a.lo_s[slots], a.hi_s[slots]
-        bid = np.clip(bid, lo, hi)
-        ask = np.clip(ask, lo, hi)
+        bid = minimum(maximum(bid, lo), hi)
+        ask = minimum(maximum(ask, lo), hi)
         lot = self.lot[which]
         size = self.size[which]
-        room = np.maximum(limit - inventory, 0.0)
-        bid_qty = np.floor(np.minimum(size, room) / lot) * lot
-        ask_qty = np.floor(np.minimum(size, inventory) / lot) * lot
+        room = maximum(limit - inventory, 0.0)
+        bid_qty = np.floor(minimum(size, room) / lot) * lot
+        ask_qty = np.floor(minimum(size, inventory) / lot) * lot
         crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
-        bid_qty = np.where(crossed & (x >= 0), 0.0, bid_qty)
-        ask_qty = np.where(crossed & (x < 0), 0.0, ask_qty)
+        bid_qty[crossed & (x >= 0)] = 0.0
+        ask_qty[crossed & (x < 0)] = 0.0
         return bid, ask, bid_qty, ask_qty
 
     def quote(self, t: int, k: int) -> int:
@@ -131,31 +134,23 @@ class Makers:
         if not len(which):
             return t
         self.dirty[which] = False
-        inv = self.inventory(which)
-        quotes = self.quotes(which, inv)
-        bid, ask, bid_qty, ask_qty = (v.tolist() for v in quotes)
+        self.quoted_today[which[~self.online[which]]] = True
+        bid, ask, bid_qty, ask_qty = self.quotes(which, self.inventory(which))
         # a quote moves only when its price would change by a quarter of the half-spread
-        moved = np.maximum((quotes[1] - quotes[0]) / 8, self.tick[which]).tolist()
-        orders, oid = a.orders, a.slot_oid
-        slots: list[int] = []
-        prices: list[int] = []
-        qtys: list[int] = []
-        cancel: list[int] = []
-        for k, j in enumerate(which.tolist()):
-            for s, px, q in ((self.bid_l[j], bid[k], bid_qty[k]),
-                             (self.ask_l[j], ask[k], ask_qty[k])):
-                o = oid[s]
-                if q < 1:
-                    if o > 0:
-                        cancel.append(s)
-                    continue
-                if o > 0 and abs(orders[o][1] - px) < moved[k]:
-                    continue  # close enough: keep its place in the queue
-                slots.append(s)
-                prices.append(int(px))
-                qtys.append(int(q))
-            if not self.online[j]:
-                self.quoted_today[j] = True
+        moved = np.maximum((ask - bid) / 8, self.tick[which])
+        # each maker's bid then its ask, maker by maker: the order the requests go in
+        sides = _pairs(self.bid[which], self.ask[which])
+        px = _pairs(bid, ask)
+        q = _pairs(bid_qty, ask_qty)
+        # the resting order's price (sim.agents: order_px is > 0 exactly while one rests)
+        rest = a.order_px[sides]
+        resting = rest > 0
+        cancel = sides[(q < 1) & resting].tolist()
+        # close enough: keep its place in the queue
+        send = (q >= 1) & ~(resting & (np.abs(rest - px) < _pairs(moved, moved)))
+        slots = sides[send].tolist()
+        prices = px[send].astype(np.int64).tolist()
+        qtys = q[send].astype(np.int64).tolist()
         for s in cancel:
             a.cancel(s, t)
             t += 1_000
@@ -163,3 +158,11 @@ class Makers:
             a._send(slots, prices, qtys, t, reprice_any=True)
             t += 1_000 * len(slots)
         return t
+
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """first[0], second[0], first[1], second[1], ...: two arrays interleaved."""
+    out = np.empty(2 * len(first), dtype=first.dtype)
+    out[0::2] = first
+    out[1::2] = second
+    return out

@@ -19,13 +19,16 @@ __all__ = ["Streams", "counter", "mix", "normal", "normal2", "uniform"]
 
 # what a spawned stream belongs to (the first element of its spawn key)
 MEMBER, PRODUCT, EXCHANGE = 1, 2, 3
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+# The constants are 0-d uint64 arrays rather than numpy scalars: the same wrapping uint64
+# arithmetic, but an array-with-array operation skips numpy's scalar conversion, which on
+# the short arrays of one decision step costs as much as the operation itself.
+_M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
+_M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
+_S30, _S27, _S31, _S11 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31, 11))
 _TO_UNIT = 2.0 ** -53
 _TO_UNIT32 = 2.0 ** -32
-_S32 = np.uint64(32)
-_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.array(32, dtype=np.uint64)
+_LOW32 = np.array(0xFFFFFFFF, dtype=np.uint64)
 
 
 _MASK = (1 << 64) - 1
@@ -37,7 +40,7 @@ def mix(keys: np.ndarray, counter: int) -> np.ndarray:
 
     Array arithmetic on uint64 wraps silently; the scalar offset is computed in Python.
     """
-    z = keys + np.uint64((counter * _GOLDEN_INT) & _MASK)
+    z = keys + np.array((counter * _GOLDEN_INT) & _MASK, dtype=np.uint64)
     t = z >> _S30
     z ^= t
     z *= _M1

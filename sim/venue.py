@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EXCHANGE", "OFF", "SKIP", "OffExchange", "buyer_cap", "delay_cost_bp", "route",
-           "seller_floor"]
+__all__ = ["EXCHANGE", "OFF", "SKIP", "OffExchange", "buyer_cap", "cap_or_floor", "delay_cost_bp",
+           "route", "seller_floor"]
 
 SKIP, EXCHANGE, OFF = 0, 1, 2  # what a decision does
 
@@ -43,6 +43,16 @@ def seller_floor(national: np.ndarray, discount_bp: np.ndarray, cost_bp: np.ndar
                  ) -> np.ndarray:
     """The least a seller takes on the exchange: what it would get off it, net of costs."""
     return national * (1 - discount_bp / 10_000) / (1 - cost_bp / 10_000)
+
+
+def cap_or_floor(sign: np.ndarray, national: np.ndarray, friction_bp: np.ndarray,
+                 cost_bp: np.ndarray) -> np.ndarray:
+    """`buyer_cap` where `sign` is +1 and `seller_floor` where it is -1, in one pass.
+
+    The same arithmetic, bit for bit: multiplying by -1 negates exactly, and 1 + (-x) is
+    1 - x, so a seller's factors are seller_floor's own.
+    """
+    return national * (1 + sign * friction_bp / 10_000) / (1 + sign * cost_bp / 10_000)
 
 
 def route(is_buy: np.ndarray, online: np.ndarray, usable: np.ndarray, urgent: np.ndarray,
