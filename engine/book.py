@@ -641,6 +641,24 @@ class OrderBook:
         keys = self._asks.keys
         return -keys[-1] if keys else None
 
+    def touch(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(best bid, its total open qty, best ask, its total open qty); None for an empty side.
+
+        The same as the first level of `depth(1)`, without building the lists: for callers
+        that sample the touch often (the simulator's recorder, at every decision step).
+        """
+        keys = self._bids.keys
+        if keys:
+            level = self._bids.levels[keys[-1]]
+            bid, bid_qty = level.price, level.total
+        else:
+            bid = bid_qty = None
+        keys = self._asks.keys
+        if keys:
+            level = self._asks.levels[keys[-1]]
+            return bid, bid_qty, level.price, level.total
+        return bid, bid_qty, None, None
+
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Aggregated (price, total open qty) of the best `levels` levels of each side."""
         if type(levels) is not int or levels < 0:

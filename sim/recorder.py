@@ -60,6 +60,7 @@ ENTERPRISE_COLUMNS = (
 TEXT_COLUMNS = frozenset({"date", "product", "channel", "aggressor", "kind", "side",
                           "province", "role", "joined", "online_from"})
 KINDS = ("continuous", "call_auction", "negotiated", "block_auction")
+_TALLY_BATCH = 4096  # trades handed to the analysis tally at a time (numpy's per-call cost)
 # trades.csv columns the analysis tallies, in `sim.analysis.TradeTally.COLUMNS` order
 _TALLY_COLUMNS = tuple(TRADE_COLUMNS.index(c) for c in (
     "date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller", "kind"))
@@ -300,6 +301,7 @@ class Recorder:
         self._writers[OFF_EXCHANGE_FILE].writerow(OFF_EXCHANGE_COLUMNS)
         self._buffer: list[Event] = []  # today's events, tallied at end_day
         self._quotes: list[tuple] = []  # today's touch samples
+        self._touches: list[tuple[str, Any]] | None = None  # (product, its book's touch)
         nprod, nmem = len(self.products), len(population)
         # per product (whole run)
         self.kg = [0] * nprod
@@ -328,6 +330,7 @@ class Recorder:
         # with `dominant` (each product's dominant seller), the run's own analysis tallies the
         # trades as days close instead of reading trades.csv back (`sim.analysis.TradeTally`)
         self.tally = None
+        self._untallied: list[tuple] = []  # whole days' trade rows, tallied in batches
         if dominant is not None:
             from sim.analysis import TradeTally
 
@@ -342,11 +345,13 @@ class Recorder:
 
     def sample(self, t: int, exchange: Any) -> None:
         """Sample each product's touch now (bid, ask and their quantities; None if empty)."""
+        touches = self._touches
+        if touches is None:  # an exchange's books are its products' for good
+            touches = self._touches = [(code, exchange.book(code).touch)
+                                       for code in self.products]
         append = self._quotes.append
-        for code in self.products:
-            bids, asks = exchange.book(code).depth(1)
-            bid, bid_qty = bids[0] if bids else (None, None)
-            ask, ask_qty = asks[0] if asks else (None, None)
+        for code, touch in touches:
+            bid, bid_qty, ask, ask_qty = touch()
             append((t, code, bid, ask, bid_qty, ask_qty))
 
     def end_day(self, bars: Sequence[Any], national: Sequence[int],
@@ -456,10 +461,18 @@ class Recorder:
             sell_fen[s_] += value
             n_trades[s_] += 1
         self._writers[TRADES_FILE].writerows(rows)
-        if self.tally is not None and rows:
-            columns = list(zip(*rows, strict=True))
-            self.tally.add([columns[i] for i in _TALLY_COLUMNS])
+        if self.tally is not None:
+            self._untallied.extend(rows)
+            if len(self._untallied) >= _TALLY_BATCH:
+                self._feed_tally()
         return online_kg
+
+    def _feed_tally(self) -> None:
+        """Hand the days' trades not yet tallied to the analysis tally (whole days)."""
+        if self._untallied:
+            columns = list(zip(*self._untallied, strict=True))
+            self.tally.add([columns[i] for i in _TALLY_COLUMNS])
+            self._untallied.clear()
 
     def _sample_rows(self, date: str) -> None:
         """Write the day's touch samples and add them to the liquidity tallies."""
@@ -584,6 +597,7 @@ class Recorder:
                          staged_for=staged_for)
         res._temp = self._temp
         if self.tally is not None:
+            self._feed_tally()
             self.tally.finish()  # the files are closed: the run has no more trades
             res._tally = self.tally
         return res

@@ -295,6 +295,13 @@ class ReferenceBook:
             result.append([(p, sum(o.qty for o in self.level(side, p))) for p in prices[:levels]])
         return result[0], result[1]
 
+    def touch(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(best bid, its qty, best ask, its qty), None for an empty side: from `depth(1)`."""
+        bids, asks = self.depth(1)
+        bid, bid_qty = bids[0] if bids else (None, None)
+        ask, ask_qty = asks[0] if asks else (None, None)
+        return bid, bid_qty, ask, ask_qty
+
     def order(self, order_id: int) -> RestingOrder | None:
         """Snapshot of one resting order."""
         o = self._find(order_id)

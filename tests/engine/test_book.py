@@ -101,6 +101,21 @@ def test_depth_aggregates_each_price_best_first_and_truncates_to_levels(book: An
     assert book.depth(10) == ([(100, 30), (95, 10), (90, 10)], [(105, 40), (110, 10)])
 
 
+def test_touch_is_the_best_level_of_each_side_with_none_for_an_empty_side(book: Any) -> None:
+    assert book.touch() == (None, None, None, None)
+    book.limit(1, BUY, 100, 10)
+    book.limit(2, BUY, 100, 20)
+    book.limit(3, BUY, 95, 10)
+    assert book.touch() == (100, 30, None, None)
+    book.limit(4, SELL, 110, 10)
+    book.limit(5, SELL, 105, 40)
+    assert book.touch() == (100, 30, 105, 40)
+    book.cancel(1)
+    book.cancel(2)
+    book.cancel(3)
+    assert book.touch() == (None, None, 105, 40)
+
+
 def test_level_lists_resting_orders_oldest_first(book: Any) -> None:
     for oid in (3, 1, 2):
         book.limit(oid, SELL, 120, 10)

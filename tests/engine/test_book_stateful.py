@@ -186,6 +186,7 @@ class BookAgreesWithReference(RuleBasedStateMachine):
         assert msgspec.msgpack.encode(book.snapshot()) == msgspec.msgpack.encode(ref.snapshot())
         assert book.orders() == ref.orders()  # arrival order, which expiry follows
         assert book.depth(3) == ref.depth(3)
+        assert book.touch() == ref.touch()
         assert (book.best_bid(), book.best_ask()) == (ref.best_bid(), ref.best_ask())
         assert len(book) == len(ref) and book.last_trade_price == ref.last_trade_price
 
