@@ -94,7 +94,8 @@ class Simulation:
     """A prepared run: exchange, national market, members, agents and recorder, day by day.
 
     `directory` is where the recorder streams the run's files (a staging directory); by
-    default a temporary directory of the results' own.
+    default a temporary directory of the results' own. A run given a directory is one to be
+    written, so its recorder also tallies the trades for the analysis as the days close.
     """
 
     def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
@@ -132,7 +133,8 @@ class Simulation:
         self.recorder = Recorder(scenario=sc.name, seed=self.seed, scale=scale,
                                  products=[p.code for p in sc.products], population=pop,
                                  days=days[: self.ndays], directory=directory,
-                                 dominant=dominant_sellers(scenario_dict(sc)["products"]))
+                                 dominant=None if directory is None else  # a run to write
+                                 dominant_sellers(scenario_dict(sc)["products"]))
         self.recorder.attach(ex)
         self.recorder.blocks = self.agents.deals.block_ids
         self.recorder.negotiated = self.agents.deals.negotiated_ids
