@@ -3,11 +3,14 @@
 Each market maker of a product (sim.population draws them among the traders) holds an
 inventory around its target and quotes a bid and an ask around the national price:
 
-    x     = (inventory - target) / (limit - target), clipped to [-1, 1]
+    x     = (inventory - target) / span, clipped to [-1, 1]
+    span  = max(limit - target, lot * skew_bp / (2 * half_spread_bp))
     mid   = national * (1 - skew_bp * x / 10^4)       (long: quote lower to sell; short: higher)
     half  = half_spread_bp + vol_spread * volatility_bp + inventory_spread_bp * |x|
 
 so spreads widen with the product's recent volatility and with inventory away from target.
+The span's floor keeps one lot from moving a maker's mid by more than two half-spreads, so
+makers a lot apart never trade a lot back and forth between themselves (`_lots_per_span`).
 It stops bidding at its inventory limit and offering when it has nothing to sell. Online
 makers requote at every decision step whose quote moved by a quarter of its half-spread or
 more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at
@@ -44,10 +47,11 @@ class Makers:
         self.spec = spec
         self.target = a.pop.maker_target[self.m, self.p]
         self.limit = self.target * spec.limit_multiple
-        self.span = np.maximum(self.limit - self.target, 1.0)  # inventory from target to limit
         self.size = a.pop.quote_size[self.p].astype(float)
         self.tick = a.tick_s[self.bid]
         self.lot = a.lot_s[self.bid]
+        self.span = np.maximum(np.maximum(self.limit - self.target, 1.0),
+                               self.lot * _lots_per_span(spec.skew_bp, spec.half_spread_bp))
         self.live = np.zeros(count, dtype=bool)  # may quote today
         self.online = np.zeros(count, dtype=bool)
         self.quoted_today = np.zeros(count, dtype=bool)  # offline makers: one lodgement a day
@@ -158,6 +162,20 @@ class Makers:
             a._send(slots, prices, qtys, t, reprice_any=True)
             t += 1_000 * len(slots)
         return t
+
+
+def _lots_per_span(skew_bp: float, half_spread_bp: float) -> float:
+    """The fewest lots between a maker's target and its limit, for `x` (the skew's scale).
+
+    One lot may move a maker's mid by at most two half-spreads, so two makers a lot apart in
+    inventory never cross each other's quotes. Without this floor, in a product whose
+    inventory span is a few lots or less (thin products, or any product when use is scaled
+    down), one fill swaps two makers' places and the lot is passed from maker to maker all day:
+    a hot potato of volume nobody needs. With no half-spread, the skew is off (infinite span).
+    """
+    if not skew_bp:
+        return 0.0
+    return skew_bp / (2 * half_spread_bp) if half_spread_bp else float("inf")
 
 
 def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:

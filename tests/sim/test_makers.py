@@ -58,3 +58,39 @@ def test_makers_quote_both_sides_through_the_session(sim):
     trades = res.trades.as_dicts()
     assert any(t["buyer"] in makers for t in trades) and any(t["seller"] in makers
                                                             for t in trades)
+
+
+def test_a_makers_span_holds_enough_lots_that_one_lot_moves_its_mid_by_two_half_spreads():
+    from sim.makers import _lots_per_span
+
+    assert _lots_per_span(100, 15) == pytest.approx(100 / 30)
+    assert _lots_per_span(0, 15) == 0.0 and _lots_per_span(0, 0) == 0.0
+    assert _lots_per_span(100, 0) == math.inf  # no half-spread: no skew at all
+
+
+def test_makers_a_lot_apart_never_cross_so_no_lot_is_passed_between_them():
+    # demand cut to a tenth: every product's inventory span is a few lots or less, where
+    # without the floor one fill swapped two makers' places and a lot went round all day
+    s = Simulation(small_scenario(volume_factor=0.1), seed=2)
+    s.run_day()
+    mk = s.agents.makers
+    spec = s.scenario.makers
+    for j in range(len(mk)):
+        assert mk.span[j] >= mk.lot[j] * spec.skew_bp / (2 * spec.half_spread_bp) - 1e-9
+        lots = np.arange(0, mk.limit[j] + mk.lot[j], mk.lot[j])
+        which = np.full(len(lots), j)
+        bid, ask, bid_qty, ask_qty = mk.quotes(which, lots)
+        # the maker holding one lot more offers above what the one holding a lot less bids
+        quoted = (ask_qty[1:] > 0) & (bid_qty[:-1] > 0)
+        assert (ask[1:][quoted] > bid[:-1][quoted]).all(), mk.p[j]
+
+
+def test_a_demand_cut_to_half_does_not_raise_any_products_exchange_tonnage():
+    base = Simulation(small_scenario(), seed=3)
+    half = Simulation(small_scenario(volume_factor=0.5), seed=3)
+    for sim_ in (base, half):
+        for _ in range(base.ndays):
+            sim_.run_day()
+    b, h = base.results().summary["by_product"], half.results().summary["by_product"]
+    for code in b:
+        assert h[code]["tonnage_kg"] <= b[code]["tonnage_kg"], code
