@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "validate", help="check the model against the 2024 facts and its own economics",
         description="Run baotou-2024 and every built-in what-if (and the quota cut with every "
-                    "band at ±10%%) over the seeds, and print one table of checks: each "
+                    "band at ±10%) over the seeds, and print one table of checks: each "
                     "target with its figure (mean and range over the seeds), what the "
                     "scenario's elasticities imply, and pass or fail. Writes "
                     "OUT/validation.json; exit 0 when every check holds.")
