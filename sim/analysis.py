@@ -50,8 +50,8 @@ from sim.runs import CATEGORIES, Run
 
 __all__ = [
     "GROUPS", "Rows", "analyse", "by_kind", "by_province", "by_role", "channels_by_day",
-    "concentration", "cumulative", "dominant_share", "exchange_share", "members_by_day",
-    "spreads", "transparency",
+    "concentration", "counterparties", "cumulative", "dominant_share", "exchange_share",
+    "members_by_day", "spreads", "transparency",
 ]
 
 GROUPS = ("online", "offline", "negotiated", "block_auction")  # transparency's trade groups
@@ -178,8 +178,19 @@ class TradeTally:
                "kind")
 
     def __init__(self, products: Sequence[str], dominant: dict[str, int],
-                 has_kind: bool = True) -> None:
+                 has_kind: bool = True, roles: dict[int, str] | None = None) -> None:
         self.has_kind = has_kind
+        # each member's role (member id -> name), for who-trades-with-whom; -1: not known
+        self.role_names = list(CATEGORIES["role"])
+        for name in (roles or {}).values():
+            if name not in self.role_names:
+                self.role_names.append(name)
+        size = max(roles or {0: ""}) + 1
+        self._role_of = np.full(size, -1, np.int64)
+        for member, name in (roles or {}).items():
+            if 0 <= member:
+                self._role_of[member] = self.role_names.index(name)
+        self._pairs = _Running()
         self.dates, self.months, self.products = _Codes(), _Codes(), _Codes()
         for p in products:
             _ = self.products[p]
@@ -194,7 +205,8 @@ class TradeTally:
     def of_run(cls, run: Run) -> TradeTally:
         """The tally of a run's trades.csv (kind-less for a run written before kinds)."""
         has_kind = "kind" in run.columns("trades")
-        tally = cls(run.products, _dominant_members(run), has_kind)
+        roles = {m: r for m, r in run.rows("enterprises", ["member", "role"])}
+        tally = cls(run.products, _dominant_members(run), has_kind, roles)
         columns = list(cls.COLUMNS if has_kind else cls.COLUMNS[:-1])
         for chunk in _whole_days(run.chunks("trades", columns)):
             tally.add(chunk)
@@ -236,6 +248,12 @@ class TradeTally:
         self.members.add(*_sums(keys, np.concatenate([qty, qty]), np.concatenate([fen, fen])))
         if n:  # months before this chunk's last are complete: chunks come in date order
             self.members.settle(int(month[-1]) << _MONTH_SHIFT)
+        # role pairs: (product, buyer's role, seller's role) -> trades, kg, fen
+        role_of = self._role_of
+        known = len(role_of)
+        b_role = np.where(buyer < known, role_of[np.minimum(buyer, known - 1)], -1) + 1
+        s_role = np.where(seller < known, role_of[np.minimum(seller, known - 1)], -1) + 1
+        self._pairs.add(*_sums((prod << 16) | (b_role << 8) | s_role, one, qty, fen))
         # days: (day, online) -> kg, fen, trades
         self._days.add(*_sums(day * 2 + online, qty, fen, one))
         # kinds: (kind, online) -> trades, kg, fen
@@ -277,7 +295,10 @@ class TradeTally:
         self.dev = {key: [sum(v[i] for v in rows) for i in range(3)]
                     + [math.fsum(v[i] for v in rows) for i in range(3, 6)]
                     for key, rows in per_day.items()}
-        del self._days, self._kinds, self._dev
+        roles = [None, *self.role_names]  # code 0: a member whose role is not known
+        self.pairs = {(products[k >> 16], roles[(k >> 8) & 255], roles[k & 255]): v
+                      for k, v in self._pairs.items()}
+        del self._days, self._kinds, self._dev, self._pairs
         self.has_kind = has_kind
 
 
@@ -758,6 +779,44 @@ def by_role(run: Run) -> Rows:
     return _by_group(run, "role", list(CATEGORIES["role"]))
 
 
+def counterparties(run: Run, *, by_product: bool = False) -> Rows:
+    """Who trades with whom: trades, tonnage and value by the buyer's and the seller's role.
+
+    One row per (product, with `by_product`) buyer role and seller role that traded (role
+    order): `trades`, `qty_kg`, `value_fen` and `tonnage_share_pct` (of the product's or the
+    exchange's tonnage). The market makers are traders, so `trader` to `trader` is mostly the
+    makers trading among themselves: volume that meets no user's or producer's need.
+    """
+    pairs = _trades(run).pairs
+    sums: dict[tuple, list[int]] = {}
+    for (product, buyer, seller), (n, kg, fen) in pairs.items():
+        s = sums.setdefault((product if by_product else None, buyer, seller), [0, 0, 0])
+        s[0] += n
+        s[1] += kg
+        s[2] += fen
+    totals: dict[Any, int] = defaultdict(int)
+    for (product, _b, _s), (_n, kg, _f) in sums.items():
+        totals[product] += kg
+    roles = list(CATEGORIES["role"])
+    order = {r: i for i, r in enumerate(roles)}
+
+    def rank(key: tuple) -> tuple:
+        product, buyer, seller = key
+        p = run.products.index(product) if product in run.products else -1
+        return (p, order.get(buyer, len(roles)), str(buyer), order.get(seller, len(roles)),
+                str(seller))
+
+    rows = Rows()
+    for key in sorted(sums, key=rank):
+        product, buyer, seller = key
+        n, kg, fen = sums[key]
+        row: dict[str, Any] = {"product": product} if by_product else {}
+        row.update(buyer_role=buyer, seller_role=seller, trades=n, qty_kg=kg, value_fen=fen,
+                   tonnage_share_pct=_share(kg, totals[product]))
+        rows.append(row)
+    return rows
+
+
 def exchange_share(run: Run, *, by_month: bool = False, by_product: bool = True) -> Rows:
     """The exchange's share of national tonnage and value (exchange + off-exchange flow).
 
@@ -835,6 +894,8 @@ MEASURES: dict[str, Callable[[Run], Rows]] = {
     "members_by_day": members_by_day,
     "by_province": by_province,
     "by_role": by_role,
+    "counterparties": counterparties,
+    "counterparties_by_product": lambda r: counterparties(r, by_product=True),
     "exchange_share": exchange_share,
     "exchange_share_by_month": lambda r: exchange_share(r, by_month=True, by_product=False),
 }

@@ -334,7 +334,9 @@ class Recorder:
         if dominant is not None:
             from sim.analysis import TradeTally
 
-            self.tally = TradeTally(self.products, dominant)
+            pop = population
+            self.tally = TradeTally(self.products, dominant, roles={
+                m + 1: pop.roles[r] for m, r in enumerate(pop.role.tolist())})
 
     def attach(self, exchange: Any) -> None:
         """Listen to every event of `exchange` (the day's events are buffered, then tallied).

@@ -25,7 +25,7 @@ from sim import analysis
 from sim.compare import compare, format_change, label, notes
 from sim.errors import RunFileError
 from sim.metrics import UNITS, format_value, headline
-from sim.runs import Run, need_extra
+from sim.runs import CATEGORIES, Run, need_extra
 from sim.units import fixed
 
 __all__ = ["CHARTS", "FACTS", "MAIN_PRODUCTS", "Chart", "write_report"]
@@ -477,6 +477,17 @@ def _transparency_table(run: Run) -> str:
     return _table(head, rows, numeric_from=2)
 
 
+def _counterparties_table(run: Run) -> str:
+    """Share of the exchange's tonnage by the buyer's role (rows) and the seller's (columns)."""
+    rows = analysis.counterparties(run)
+    buyers = [r for r in CATEGORIES["role"] if any(x["buyer_role"] == r for x in rows)]
+    sellers = [r for r in CATEGORIES["role"] if any(x["seller_role"] == r for x in rows)]
+    share = {(x["buyer_role"], x["seller_role"]): x["tonnage_share_pct"] for x in rows}
+    body = [(b.replace("_", " "), *(_pct(share[(b, s)]) if (b, s) in share else "-"
+                                    for s in sellers)) for b in buyers]
+    return _table(("buyer \\ seller", *(s.replace("_", " ") for s in sellers)), body)
+
+
 def _comparison(base: Run, run: Run) -> str:
     lines = notes(base.summary, run.summary)
     diff = ("<ul class=\"diff\">" + "".join(f"<li><code>{html.escape(n)}</code></li>"
@@ -562,6 +573,11 @@ def _page(run: Run, charts: list[tuple[Chart, bytes]], against: Run | None) -> s
                                            "older rexsim)"
         parts.append(f"<p class=\"note\">Not drawn, for want of data in this run{why}: "
                      f"{html.escape(', '.join(c.title for c in missing))}.</p>")
+    parts += ["<h2>Who sells to whom</h2>",
+              "<p>Share of the exchange's tonnage (%) by the buyer's and the seller's role. "
+              "The market makers are traders: trader to trader is mostly makers trading among "
+              "themselves, volume that meets nobody's need.</p>",
+              _counterparties_table(run)]
     parts += ["<h2>Price transparency</h2>",
               "<p>How far each group's prices sit from the same day's online volume-weighted "
               "average price of the product (each trade counts once; online is the "

@@ -296,3 +296,17 @@ def test_a_runs_own_analysis_is_tallied_as_days_close_and_matches_its_files(tmp_
         monkeypatch.setattr("sim.runs._CHUNK", chunk)
         again = analysis.analyse(load_run(out, summary=dict(summary)))
         assert json.dumps(again) == json.dumps(stored)
+
+
+def test_counterparties_tally_who_sells_to_whom_by_role(tiny):
+    # sellers are separators (1, 2); buyers magnet makers (3, 5) and a trader (4)
+    rows = analysis.counterparties(tiny)
+    assert [(r["buyer_role"], r["seller_role"]) for r in rows] == [
+        ("magnet_maker", "separator"), ("trader", "separator")]
+    magnet, trader = rows
+    assert (magnet["trades"], magnet["qty_kg"], magnet["value_fen"]) == (6, 22_000, 490_010_000)
+    assert (trader["trades"], trader["qty_kg"], trader["value_fen"]) == (2, 7_000, 81_200_000)
+    assert magnet["tonnage_share_pct"] == F(100 * 22_000, 29_000)
+    p = _row(analysis.counterparties(tiny, by_product=True), product="PRND_OX",
+             buyer_role="trader")
+    assert (p["qty_kg"], p["tonnage_share_pct"]) == (2_000, F(100 * 2_000, 14_000))
