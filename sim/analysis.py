@@ -185,11 +185,10 @@ class TradeTally:
         for name in (roles or {}).values():
             if name not in self.role_names:
                 self.role_names.append(name)
-        size = max(roles or {0: ""}) + 1
-        self._role_of = np.full(size, -1, np.int64)
-        for member, name in (roles or {}).items():
-            if 0 <= member:
-                self._role_of[member] = self.role_names.index(name)
+        members = sorted((roles or {}).items())  # looked up by id: ids may be sparse
+        self._role_ids = np.array([m for m, _ in members], dtype=np.int64)
+        self._role_codes = np.array([self.role_names.index(r) for _, r in members],
+                                    dtype=np.int64)
         self._pairs = _Running()
         self.dates, self.months, self.products = _Codes(), _Codes(), _Codes()
         for p in products:
@@ -249,10 +248,7 @@ class TradeTally:
         if n:  # months before this chunk's last are complete: chunks come in date order
             self.members.settle(int(month[-1]) << _MONTH_SHIFT)
         # role pairs: (product, buyer's role, seller's role) -> trades, kg, fen
-        role_of = self._role_of
-        known = len(role_of)
-        b_role = np.where(buyer < known, role_of[np.minimum(buyer, known - 1)], -1) + 1
-        s_role = np.where(seller < known, role_of[np.minimum(seller, known - 1)], -1) + 1
+        b_role, s_role = self._roles(buyer), self._roles(seller)
         self._pairs.add(*_sums((prod << 16) | (b_role << 8) | s_role, one, qty, fen))
         # days: (day, online) -> kg, fen, trades
         self._days.add(*_sums(day * 2 + online, qty, fen, one))
@@ -269,6 +265,14 @@ class TradeTally:
         self._dev.append(_sums((day << 12) | (prod << 2) | group, one,
                                compared.astype(np.int64), np.where(compared, qty, 0), dev,
                                np.abs(dev), dev * dev))
+
+    def _roles(self, members: np.ndarray) -> np.ndarray:
+        """Each member's role code plus one (0: a member whose role is not known)."""
+        ids, codes = self._role_ids, self._role_codes
+        if not len(ids):
+            return np.zeros(len(members), np.int64)
+        at = np.minimum(np.searchsorted(ids, members), len(ids) - 1)
+        return np.where(ids[at] == members, codes[at] + 1, 0)
 
     def _decode(self, has_kind: bool) -> None:
         """The tallies keyed by names instead of codes, for the measures."""

@@ -310,3 +310,15 @@ def test_counterparties_tally_who_sells_to_whom_by_role(tiny):
     p = _row(analysis.counterparties(tiny, by_product=True), product="PRND_OX",
              buyer_role="trader")
     assert (p["qty_kg"], p["tonnage_share_pct"]) == (2_000, F(100 * 2_000, 14_000))
+
+
+def test_a_member_missing_from_enterprises_counts_under_an_unknown_role(tmp_path):
+    out = runfixture.write_run(tmp_path / "tiny")
+    path = out / "enterprises.csv"
+    lines = path.read_text("utf-8").splitlines()
+    kept = [ln for ln in lines if not ln.startswith("4,")]  # the trader's row
+    kept.append("2000000000" + lines[1][lines[1].index(","):])  # a sparse id: looked up, not
+    path.write_text("\n".join(kept) + "\n", "utf-8")            # allocated up to
+    rows = analysis.counterparties(load_run(out))
+    assert [(r["buyer_role"], r["qty_kg"]) for r in rows] == [("magnet_maker", 22_000),
+                                                              (None, 7_000)]
