@@ -172,6 +172,8 @@ class TradeTally:
     - `kinds[(kind, channel)] = [trades, kg, fen]`
     - `dev[(product, group)] = [trades, compared, compared_kg, sum, abs_sum, sq_sum]` of the
       deviations in basis points (floats)
+    - `pairs[(product, buyer_role, seller_role)] = [trades, kg, fen]` (role None: a member
+      `roles` does not name)
     """
 
     COLUMNS = ("date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller",
@@ -180,7 +182,7 @@ class TradeTally:
     def __init__(self, products: Sequence[str], dominant: dict[str, int],
                  has_kind: bool = True, roles: dict[int, str] | None = None) -> None:
         self.has_kind = has_kind
-        # each member's role (member id -> name), for who-trades-with-whom; -1: not known
+        # each member's role (member id -> name), for who trades with whom
         self.role_names = list(CATEGORIES["role"])
         for name in (roles or {}).values():
             if name not in self.role_names:
