@@ -4,7 +4,7 @@ Each market maker of a product (sim.population draws them among the traders) hol
 inventory around its target and quotes a bid and an ask around the national price:
 
     x     = (inventory - target) / span, clipped to [-1, 1]
-    span  = max(limit - target, lot * skew_bp / (2 * half_spread_bp))
+    span  = max(limit - target, lot * k (1 + h) / (2 h (1 - k)))   (k, h: skew, half-spread)
     mid   = national * (1 - skew_bp * x / 10^4)       (long: quote lower to sell; short: higher)
     half  = half_spread_bp + vol_spread * volatility_bp + inventory_spread_bp * |x|
 
@@ -167,15 +167,22 @@ class Makers:
 def _lots_per_span(skew_bp: float, half_spread_bp: float) -> float:
     """The fewest lots between a maker's target and its limit, for `x` (the skew's scale).
 
-    One lot may move a maker's mid by at most two half-spreads, so two makers a lot apart in
-    inventory never cross each other's quotes. Without this floor, in a product whose
-    inventory span is a few lots or less (thin products, or any product when use is scaled
-    down), one fill swaps two makers' places and the lot is passed from maker to maker all day:
-    a hot potato of volume nobody needs. With no half-spread, the skew is off (infinite span).
+    Two makers one lot apart (x differing by d = lot / span) quote ask and bid
+    N(1 - k x_long)(1 + h) and N(1 - k x_short)(1 - h) (k, h: skew and least half-spread as
+    fractions; extra widening only parts them more). The ask stays above the bid for every
+    x_short <= 1 - d when span = lot * k (1 + h) / (2 h (1 - k)): one lot never moves a
+    maker's quotes through another's (to first order, by two half-spreads). Without this
+    floor, in a product whose inventory span is a few lots or less (thin products, or any
+    product when use is scaled down), one fill swapped two makers' places and the lot was
+    passed from maker to maker all day: a hot potato of volume nobody needs. With no
+    half-spread, the skew is off (an infinite span).
     """
     if not skew_bp:
         return 0.0
-    return skew_bp / (2 * half_spread_bp) if half_spread_bp else float("inf")
+    if not half_spread_bp or skew_bp >= 10_000:
+        return float("inf")
+    k, h = skew_bp / 10_000, half_spread_bp / 10_000
+    return k * (1 + h) / (2 * h * (1 - k))
 
 
 def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:

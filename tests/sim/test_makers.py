@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim import Simulation
 from tests.sim.small import small_scenario
@@ -63,7 +66,7 @@ def test_makers_quote_both_sides_through_the_session(sim):
 def test_a_makers_span_holds_enough_lots_that_one_lot_moves_its_mid_by_two_half_spreads():
     from sim.makers import _lots_per_span
 
-    assert _lots_per_span(100, 15) == pytest.approx(100 / 30)
+    assert _lots_per_span(100, 15) == pytest.approx(0.01 * 1.0015 / (2 * 0.0015 * 0.99))
     assert _lots_per_span(0, 15) == 0.0 and _lots_per_span(0, 0) == 0.0
     assert _lots_per_span(100, 0) == math.inf  # no half-spread: no skew at all
 
@@ -76,7 +79,7 @@ def test_makers_a_lot_apart_never_cross_so_no_lot_is_passed_between_them():
     mk = s.agents.makers
     spec = s.scenario.makers
     for j in range(len(mk)):
-        assert mk.span[j] >= mk.lot[j] * spec.skew_bp / (2 * spec.half_spread_bp) - 1e-9
+        assert mk.span[j] >= mk.lot[j] * spec.skew_bp / (2 * spec.half_spread_bp)
         lots = np.arange(0, mk.limit[j] + mk.lot[j], mk.lot[j])
         which = np.full(len(lots), j)
         bid, ask, bid_qty, ask_qty = mk.quotes(which, lots)
@@ -94,3 +97,25 @@ def test_a_demand_cut_to_half_does_not_raise_any_products_exchange_tonnage():
     b, h = base.results().summary["by_product"], half.results().summary["by_product"]
     for code in b:
         assert h[code]["tonnage_kg"] <= b[code]["tonnage_kg"], code
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(skew=st.integers(0, 600), half=st.integers(1, 200), inv_spread=st.integers(0, 200),
+       vol_spread=st.sampled_from([0.0, 0.5, 3.0]), volume=st.sampled_from([0.05, 0.3, 1.0]),
+       limit=st.sampled_from([1.5, 3.0, 10.0]))
+def test_no_two_makers_a_lot_apart_cross_whatever_the_settings(skew, half, inv_spread,
+                                                               vol_spread, volume, limit):
+    sc = small_scenario(volume_factor=volume)
+    sc = msgspec.structs.replace(sc, makers=msgspec.structs.replace(
+        sc.makers, skew_bp=skew, half_spread_bp=half, inventory_spread_bp=inv_spread,
+        vol_spread=vol_spread, limit_multiple=limit))
+    s = Simulation(sc, seed=1)
+    s.run_day()
+    mk = s.agents.makers
+    for j in range(len(mk)):
+        lots = np.arange(0, mk.limit[j] + 2 * mk.lot[j], mk.lot[j])
+        bid, ask, bid_qty, ask_qty = mk.quotes(np.full(len(lots), j), lots)
+        lo, hi = s.agents.lo_s[mk.bid[j]], s.agents.hi_s[mk.bid[j]]
+        inside = (ask > lo) & (ask < hi) & (bid > lo) & (bid < hi)  # not pinned to the band
+        quoted = (ask_qty[1:] > 0) & (bid_qty[:-1] > 0) & inside[1:] & inside[:-1]
+        assert (ask[1:][quoted] > bid[:-1][quoted]).all(), (mk.p[j], skew, half)
