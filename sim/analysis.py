@@ -216,15 +216,15 @@ class TradeTally:
 
     def add(self, chunk: list[Sequence[Any]]) -> None:
         """Add a chunk of whole days (later than any added before), one list per column."""
-        self._add(chunk, self.has_kind)
+        self._add(chunk)
 
     def finish(self) -> None:
         """No more trades: close the last month and key the tallies by name (idempotent)."""
         if not self._finished:
-            self._decode(self.has_kind)
+            self._decode()
             self._finished = True
 
-    def _add(self, chunk: list[Sequence[Any]], has_kind: bool) -> None:
+    def _add(self, chunk: list[Sequence[Any]]) -> None:
         date, product, price, qty, fen, channel, buyer, seller = chunk[:8]
         n = len(date)
         day = self.dates.of(date)
@@ -240,7 +240,7 @@ class TradeTally:
                   max(buyer.max(), seller.max()) >= 1 << _MEMBER_BITS):
             raise RunFileError("trades.csv: a member id is out of range (0 .. 2**31 - 1)")
         online = self.channels.of(channel) == self.channels["online"]
-        kind = self.kind_codes.of(chunk[8] if has_kind else ["all"] * n)
+        kind = self.kind_codes.of(chunk[8] if self.has_kind else ["all"] * n)
         one = np.ones(n, dtype=np.int64)
 
         # members: (month, product, side, member) -> kg, fen
@@ -276,7 +276,7 @@ class TradeTally:
         at = np.minimum(np.searchsorted(ids, members), len(ids) - 1)
         return np.where(ids[at] == members, codes[at] + 1, 0)
 
-    def _decode(self, has_kind: bool) -> None:
+    def _decode(self) -> None:
         """The tallies keyed by names instead of codes, for the measures."""
         months, products, dates = self.months.names(), self.products.names(), \
             self.dates.names()
@@ -305,7 +305,6 @@ class TradeTally:
         self.pairs = {(products[k >> 16], roles[(k >> 8) & 255], roles[k & 255]): v
                       for k, v in self._pairs.items()}
         del self._days, self._kinds, self._dev, self._pairs
-        self.has_kind = has_kind
 
 
 def _deviations(day_product: np.ndarray, price: np.ndarray, qty: np.ndarray,
@@ -808,7 +807,7 @@ def counterparties(run: Run, *, by_product: bool = False) -> Rows:
 
     def rank(key: tuple) -> tuple:
         product, buyer, seller = key
-        p = run.products.index(product) if product in run.products else -1
+        p = run.products.index(product) if product in run.products else 1 << 30  # last
         return (p, order.get(buyer, len(roles)), str(buyer), order.get(seller, len(roles)),
                 str(seller))
 

@@ -480,12 +480,20 @@ def _transparency_table(run: Run) -> str:
 def _counterparties_table(run: Run) -> str:
     """Share of the exchange's tonnage by the buyer's role (rows) and the seller's (columns)."""
     rows = analysis.counterparties(run)
-    buyers = [r for r in CATEGORIES["role"] if any(x["buyer_role"] == r for x in rows)]
-    sellers = [r for r in CATEGORIES["role"] if any(x["seller_role"] == r for x in rows)]
+
+    def present(key: str) -> list[Any]:  # the roles that traded, in role order (any unknown last)
+        seen = {x[key] for x in rows}
+        return [r for r in CATEGORIES["role"] if r in seen] + sorted(
+            seen - set(CATEGORIES["role"]), key=str)
+
+    def name(role: Any) -> str:
+        return "unknown" if role is None else str(role).replace("_", " ")
+
+    buyers, sellers = present("buyer_role"), present("seller_role")
     share = {(x["buyer_role"], x["seller_role"]): x["tonnage_share_pct"] for x in rows}
-    body = [(b.replace("_", " "), *(_pct(share[(b, s)]) if (b, s) in share else "-"
-                                    for s in sellers)) for b in buyers]
-    return _table(("buyer \\ seller", *(s.replace("_", " ") for s in sellers)), body)
+    body = [(name(b), *(_pct(share[(b, s)]) if (b, s) in share else "-" for s in sellers))
+            for b in buyers]
+    return _table(("buyer \\ seller", *(name(s) for s in sellers)), body)
 
 
 def _comparison(base: Run, run: Run) -> str:

@@ -69,6 +69,15 @@ def test_tables_a_person_reads_are_html_tables(report):
     assert "<td>PRND_OX</td>" in page and "mean |deviation| (bp)" in page
 
 
+def test_who_sells_to_whom_is_a_table_of_tonnage_shares_by_role(report):
+    page = (report[0] / "report.html").read_text("utf-8")
+    section = page.split("<h2>Who sells to whom</h2>", 1)[1].split("<h2>", 1)[0]
+    # the hand-made run: separators sell 22 t to magnet makers and 7 t to a trader
+    assert '<th class="num">separator</th>' in section
+    assert '<td>magnet maker</td><td class="num">75.9</td>' in section
+    assert '<td>trader</td><td class="num">24.1</td>' in section
+
+
 def test_against_a_base_run_lists_what_differs_and_every_headline_change(report):
     page = (report[0] / "report.html").read_text("utf-8")
     assert "<code>behaviour.volume_factor: 0.5 -&gt; 0.888</code>" in page
