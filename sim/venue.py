@@ -10,10 +10,15 @@ Each decision routes one need (`route`):
 - the exchange looks better (the best opposite price an online member sees, or yesterday's
   settlement for an offline one, is within the cap or floor): trade there, crossing the
   spread if the need is urgent;
-- it looks worse and the need is urgent (a buyer below its minimum cover, a seller above its
-  maximum stock): deal off the exchange now;
 - it looks worse and the member can wait: an online member still rests a bid or offer at its
-  own price within the cap or floor (a free option); an offline one does not bother.
+  own price within the cap or floor (a free option: filled, it does at least as well as off
+  the exchange; unfilled, the need comes back at the next decision);
+- it looks worse otherwise (the need is urgent, a buyer below its minimum cover or a seller
+  above its maximum stock; or the member is offline, where a counter order is no free
+  option: its keying delay costs and it cannot be re-priced): deal off the exchange now.
+  (An offline member that waited instead would skip its off-exchange deal exactly when that
+  deal was good, and take the counter on the draws where it was bad: the counter's friction
+  would cost it nothing, and moving members online would not matter.)
 A member that cannot use the exchange (withdrawn, or its channel closed) deals off it.
 
 `OffExchange` records every off-exchange deal apart from the exchange's tallies.
@@ -23,10 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EXCHANGE", "OFF", "SKIP", "OffExchange", "buyer_cap", "cap_or_floor", "delay_cost_bp",
+__all__ = ["EXCHANGE", "OFF", "OffExchange", "buyer_cap", "cap_or_floor", "delay_cost_bp",
            "route", "seller_floor"]
 
-SKIP, EXCHANGE, OFF = 0, 1, 2  # what a decision does
+EXCHANGE, OFF = 1, 2  # where a decision goes
 
 
 def delay_cost_bp(delay_minutes: tuple[float, float], bp_per_hour: float) -> float:
@@ -57,7 +62,7 @@ def cap_or_floor(sign: np.ndarray, national: np.ndarray, friction_bp: np.ndarray
 
 def route(is_buy: np.ndarray, online: np.ndarray, usable: np.ndarray, urgent: np.ndarray,
           touch: np.ndarray, settlement: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Where each decision goes: EXCHANGE, OFF or SKIP (see the module docstring).
+    """Where each decision goes: EXCHANGE or OFF (see the module docstring).
 
     `touch` is the best opposite price an online member sees (nan: that side is empty),
     `settlement` what an offline member expects, `limit` the buyer's cap or seller's floor,
@@ -66,8 +71,7 @@ def route(is_buy: np.ndarray, online: np.ndarray, usable: np.ndarray, urgent: np
     expected = np.where(online, touch, settlement)
     with np.errstate(invalid="ignore"):
         better = np.where(is_buy, expected <= limit, expected >= limit)  # nan: False
-    out = np.where(better, EXCHANGE, np.where(urgent, OFF, np.where(online, EXCHANGE, SKIP)))
-    return np.where(usable, out, OFF)
+    return np.where(usable & (better | (online & ~urgent)), EXCHANGE, OFF)
 
 
 class OffExchange:

@@ -20,7 +20,8 @@ from tests.sim.small import END, small_scenario
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    res = run(small_scenario(), seed=3, out=out, check=True)
+    # a seed whose three weeks see every way of trading (negotiated blocks are rare in them)
+    res = run(small_scenario(), seed=1, out=out, check=True)
     return res, out
 
 
@@ -82,7 +83,7 @@ def test_summary_records_the_version_the_call_and_the_resolved_scenario(small_ru
     res, _ = small_run
     s = res.summary
     assert s["rexsim_version"] == sim.__version__
-    assert s["command"] == "sim.run(<Scenario 'baotou-2024'>, seed=3)"
+    assert s["command"] == "sim.run(<Scenario 'baotou-2024'>, seed=1)"
     resolved = msgspec.convert(s["resolved_scenario"], Scenario)
     assert resolved == small_scenario()
     assert s["scenario_sha256"] == scenario_sha256(small_scenario())
@@ -113,7 +114,7 @@ def test_cash_and_stock_never_go_negative(small_run):
 
 def test_same_seed_gives_byte_identical_files(small_run, tmp_path):
     _, out = small_run
-    run(small_scenario(), seed=3, out=tmp_path)
+    run(small_scenario(), seed=1, out=tmp_path)
     for name in ("summary.json", "daily.csv", "trades.csv", "enterprises.csv", "quotes.csv",
                  "off_exchange.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
@@ -197,7 +198,7 @@ def test_daily_rows_agree_with_the_exchanges_bars():
 
 def test_a_run_cut_short_is_a_prefix_of_the_full_run(small_run):
     res, _ = small_run
-    cut = run(small_scenario(), seed=3, until=END.replace(day=10))
+    cut = run(small_scenario(), seed=1, until=END.replace(day=10))
     assert cut.summary["trading_days"] < res.summary["trading_days"]
     assert cut.trades.rows == res.trades.rows[: len(cut.trades.rows)]
 

@@ -1,4 +1,4 @@
-"""Venue choice: on the exchange within the cap or floor, off it when worse and urgent."""
+"""Venue choice: on the exchange within the cap or floor, off it when worse and urgent or offline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from sim.venue import (
     EXCHANGE,
     OFF,
-    SKIP,
     OffExchange,
     buyer_cap,
     delay_cost_bp,
@@ -33,8 +32,10 @@ def test_the_cap_and_floor_are_the_off_exchange_price_net_of_the_exchanges_costs
     (True, True, True, True, 401.0, 0.0, 400.0, OFF),         # worse and it cannot wait
     (True, True, True, False, 401.0, 0.0, 400.0, EXCHANGE),   # worse: rest a bid, a free option
     (True, True, True, True, math.nan, 0.0, 400.0, OFF),      # nothing offered and urgent
-    (True, False, True, False, 0.0, 401.0, 400.0, SKIP),      # offline and worse: no bother
-    (True, False, True, True, 0.0, 401.0, 400.0, OFF),
+    (True, False, True, False, 0.0, 401.0, 400.0, OFF),       # offline and worse: no free
+    (True, False, True, True, 0.0, 401.0, 400.0, OFF),        # option at the counter
+    (False, False, True, False, 0.0, 399.0, 400.0, OFF),      # an offline seller, the same
+    (False, False, True, False, 0.0, 401.0, 400.0, EXCHANGE),
     (True, False, True, False, 0.0, 399.0, 400.0, EXCHANGE),  # offline: settlement in the cap
     (False, True, True, False, 401.0, 0.0, 400.0, EXCHANGE),  # the best bid is above the floor
     (False, True, True, True, 399.0, 0.0, 400.0, OFF),
