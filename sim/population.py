@@ -29,6 +29,7 @@ __all__ = ["DOMINANT_HEAVY", "DOMINANT_LIGHT", "NEVER", "Population", "build_pop
 DOMINANT_LIGHT = 1  # member id of the dominant light-rare-earth producer
 DOMINANT_HEAVY = 2  # member id of the dominant heavy-rare-earth producer
 NEVER = 1 << 30  # a day index no run reaches
+STRATA = 20  # weight strata of the members who join later, for their channel (_systematic)
 HOLDING_CAP = float(1 << 62)  # the most opening cash (fen) or stock (kg) a member is given
 # what a member's draw is for (a member's stream is keyed by these, plus a product index)
 PROVINCE, ROLE, SIZE, JOIN, ONLINE, NEW_ONLINE, SWITCH, PREMIUM = range(1, 9)
@@ -253,6 +254,32 @@ def _stratified(pool: np.ndarray, count: int, size: np.ndarray, u: np.ndarray) -
     return picked[np.argsort(u[picked], kind="stable")]
 
 
+def _systematic(pool: np.ndarray, share: float, weight: np.ndarray, reference: np.ndarray,
+                u: np.ndarray) -> np.ndarray:
+    """Members of `pool` (ascending ids) chosen in the share `share` of each stratum by weight.
+
+    The strata are `STRATA` bins of equal count of the `reference` members' weights; in each,
+    members are taken in id order by systematic sampling (the k-th is chosen when
+    floor((k + 1) share + v) > floor(k share + v), v the stratum's first member's own draw
+    `u`). So every stratum's chosen count is within one of its share and the chosen members'
+    share of the pool's weight is about `share`, whatever the seed; and a member's choice
+    depends only on the members before it in its stratum: adding members with higher ids
+    (members who join later) changes nobody's. Returned in id order.
+    """
+    if not len(pool) or share <= 0:
+        return np.zeros(0, dtype=np.int64)
+    edges = (np.quantile(weight[reference], np.arange(1, STRATA) / STRATA)
+             if len(reference) else np.zeros(0))
+    stratum = np.searchsorted(edges, weight[pool], side="right")
+    chosen = np.zeros(len(pool), dtype=bool)
+    for s in np.unique(stratum).tolist():
+        at = np.flatnonzero(stratum == s)
+        v = u[pool[at[0]]]
+        k = np.arange(len(at))
+        chosen[at] = np.floor((k + 1) * share + v) > np.floor(k * share + v)
+    return pool[chosen]
+
+
 def _choose_makers(sc: Scenario, keys: np.ndarray, eligible: np.ndarray, months: float,
                    ndays: int, scale: int, maker: np.ndarray, target: np.ndarray,
                    quote_size: np.ndarray) -> None:
@@ -287,11 +314,15 @@ def _online_days(sc: Scenario, days: list[dt.date], n: int, n_start: int, ndom: 
     """The Online Enterprise Doubling Plan: who trades online from which day.
 
     The dominant producers and a share of the other start members trade online from the
-    start; later members start online with a probability; offline start members switch
-    online on the schedule's dates, until online members have grown by
-    `online_growth_pct`, the first switchers first. Start members and switchers are chosen
-    stratified by expected flow (`_stratified`): exact counts whose share of the members'
-    use and output is about their share of members, whatever the seed.
+    start; `new_members_online_pct` of the later members start online (stratified by
+    expected flow, in order of joining: `_systematic`); `switch_pct` of the offline start
+    members switch online on the schedule's dates, the first switchers first. Start members
+    and switchers are chosen stratified by expected flow (`_stratified`): exact counts whose
+    share of the members' use and output is about their share of members, whatever the seed.
+    Every count comes from the start members alone, so members who join (more of them, or
+    fewer) change nobody else's channel: a what-if that adds members only adds members.
+    (A fixed online total, as before, made each extra member who joined online keep a start
+    member offline: members-2025 then moved 119 fewer start members online.)
     """
     pop = sc.population
     online_day = np.full(n, NEVER, dtype=np.int64)
@@ -301,11 +332,11 @@ def _online_days(sc: Scenario, days: list[dt.date], n: int, n_start: int, ndom: 
     first = _stratified(start_pool, online_start - ndom, weight, draw(ONLINE))
     online_day[first] = 0
     new = np.arange(n_start, n)
-    new_online = new[draw(NEW_ONLINE)[new] < pop.new_members_online_pct / 100]
+    new_online = _systematic(new, pop.new_members_online_pct / 100, weight, start_pool,
+                             draw(NEW_ONLINE))
     online_day[new_online] = join_day[new_online]
     offline = np.setdiff1d(start_pool, first)
-    target_end = round(online_start * (1 + pop.online_growth_pct / 100))
-    switchers = int(np.clip(target_end - online_start - len(new_online), 0, len(offline)))
+    switchers = min(round(pop.switch_pct / 100 * len(offline)), len(offline))
     who = _stratified(offline, switchers, weight, draw(SWITCH))
     online_day[who] = _schedule_days(sc, days, switchers)
     return online_day

@@ -170,9 +170,9 @@ class PopulationSpec(_Spec, frozen=True):
     members_at_start: _range(int, 1, MAX_MEMBERS) = 760  # members on the first trading day
     provinces: list[tuple[str, _range(float, 0, 1e6, open_low=True)]] = []  # (name, weight)
     online_at_start_pct: Pct = 30.0  # share of the first day's members trading online
-    online_growth_pct: _range(float, 0, 1_000) = 100.0  # the doubling plan's growth
+    switch_pct: Pct = 21.5  # share of the offline start members moving online (the plan)
     new_members_online_pct: Pct = 50.0  # share of members joining later who start online
-    online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the plan's growth by it)
+    online_schedule: list[tuple[dt.date, Pct]] = []  # (date, % of the switchers by it)
     lot_every_days: _range(float, 0.1, 365) = 5.0  # a user of a product needs a lot this often
     size_dispersion: _range(float, 0, 3) = 0.5  # log-sd of enterprise size (log-normal)
     cash_days: _range(float, 0, 365) = 40.0  # opening cash, in days of the member's purchases

@@ -6,7 +6,14 @@ import msgspec
 import numpy as np
 import pytest
 
-from sim.population import DOMINANT_HEAVY, DOMINANT_LIGHT, NEVER, build_population
+from sim.population import (
+    DOMINANT_HEAVY,
+    DOMINANT_LIGHT,
+    NEVER,
+    STRATA,
+    _systematic,
+    build_population,
+)
 from sim.scenario import load_scenario
 from sim.streams import Streams
 
@@ -67,10 +74,13 @@ def test_the_dominant_producers_make_their_share_of_national_supply(sc, pop):
 
 
 def test_online_members_double_by_the_end_and_the_dominants_start_online(sc, pop):
+    p = sc.population
     start = pop.online_on(0)
-    end = pop.online_on(pop.days_total - 1)
-    assert start == round(sc.population.online_at_start_pct / 100 * sc.population.members_at_start)
-    assert end == round(start * (1 + sc.population.online_growth_pct / 100))
+    assert start == round(p.online_at_start_pct / 100 * p.members_at_start)
+    first = pop.join_day == 0
+    switched = first & (pop.online_day > 0) & (pop.online_day < NEVER)
+    assert switched.sum() == round(p.switch_pct / 100 * (p.members_at_start - start))
+    assert 1.9 <= pop.online_on(pop.days_total - 1) / start <= 2.1  # the plan: about double
     assert pop.online_day[DOMINANT_LIGHT - 1] == pop.online_day[DOMINANT_HEAVY - 1] == 0
 
 
@@ -103,8 +113,7 @@ def test_adding_members_leaves_every_other_member_as_it_was(sc, pop):
     n = len(pop)
     for name in ("keys", "province", "role", "size", "join_day"):
         assert np.array_equal(getattr(big, name)[:n], getattr(pop, name)), name
-    start = pop.join_day == 0
-    assert np.array_equal(big.online_day[:n][start] == 0, pop.online_day[start] == 0)
+    assert np.array_equal(big.online_day[:n], pop.online_day)  # and who moves online, when
     assert np.array_equal(big.maker[:n], pop.maker)  # makers are start members
     assert (big.use_rate[:n] > 0).tolist() == (pop.use_rate > 0).tolist()
 
@@ -128,3 +137,34 @@ def test_scale_multiplies_members_and_the_national_market(sc, pop):
     assert len(two) == 2 * len(pop) and two.enterprises == 2 * pop.enterprises
     assert two.use_rate.sum() == pytest.approx(2 * pop.use_rate.sum(), rel=0.05)
     assert (two.online_day == NEVER).sum() > 0
+
+
+def test_joiners_go_online_in_their_share_of_every_weight_stratum_whatever_the_seed(sc):
+    for seed in (1, 2, 3):
+        p = build_population(sc, Streams(seed))
+        joiners = p.join_day > 0
+        online = joiners & (p.online_day == p.join_day)
+        count = round(sc.population.new_members_online_pct / 100 * joiners.sum())
+        assert abs(online.sum() - count) <= STRATA  # within one per stratum
+        weight = p.use_rate.sum(axis=1) + p.make_rate.sum(axis=1)
+        share = weight[online].sum() / weight[joiners].sum()
+        assert 0.4 < share < 0.6  # 50% of joiners, stratified by flow
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5, 1.0])
+def test_systematic_choice_is_within_one_of_its_share_in_each_stratum_and_keeps_earlier_ids(
+        share):
+    rng = np.random.default_rng(7)
+    weight = rng.lognormal(size=400)
+    u = rng.random(400)
+    reference = np.arange(0, 100)
+    pool = np.arange(100, 400)
+    chosen = _systematic(pool, share, weight, reference, u)
+    edges = np.quantile(weight[reference], np.arange(1, STRATA) / STRATA)
+    stratum = np.searchsorted(edges, weight, side="right")
+    for s in range(STRATA):
+        members = pool[stratum[pool] == s]
+        assert abs(np.isin(members, chosen).sum() - share * len(members)) < 1
+    # members with higher ids joining changes nobody's choice before them
+    fewer = _systematic(pool[:200], share, weight, reference, u)
+    assert np.array_equal(fewer, chosen[chosen < pool[200]])

@@ -225,7 +225,7 @@ def test_an_overlay_that_is_its_own_base_is_refused(tmp_path):
      == [("SupplyEvent", "light", -20.0)]),
     ("withdrawal-2024", lambda sc: [(type(e).__name__, e.member) for e in sc.events]
      == [("WithdrawEvent", "dominant_light")]),
-    ("no-doubling-2024", lambda sc: (sc.population.online_growth_pct,
+    ("no-doubling-2024", lambda sc: (sc.population.switch_pct,
                                      sc.population.new_members_online_pct) == (0, 0)),
     ("wide-band-2024", lambda sc: {p.band_pct for p in sc.products} == {10}),
     ("members-2025", lambda sc: sc.population.members == 1231),

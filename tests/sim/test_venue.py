@@ -1,4 +1,4 @@
-"""Venue choice: on the exchange within the cap or floor, off it when worse and urgent or offline."""
+"""Venue choice: on the exchange within the cap or floor, off it when worse (urgent, or offline)."""
 
 from __future__ import annotations
 
