@@ -8,7 +8,9 @@ members bring more of the national market to the exchange.
 Every attribute of member i is drawn from member i's own random stream (`sim.streams`), keyed
 by what is drawn: adding members, or changing one, leaves every other member exactly as it
 was. Counts that the scenario fixes are kept exact by ranking those draws (which start
-members trade online, which switch online and in what order). Built on the scenario's FULL
+members trade online, which switch online and in what order) or, for members who join, by
+sampling them systematically in the order they join (which of them join online), so that
+members joining later change nobody before them. Built on the scenario's FULL
 calendar, so a run cut short with `until` is an exact prefix of the full run. Member ids are
 1..n; member 1 is the dominant light-rare-earth producer, member 2 the dominant heavy one.
 """

@@ -116,17 +116,24 @@ def test_one_seed_holds_every_response_and_liquidity_check(tmp_path):
     assert quota["implied"] == "+25.0%"
 
 
-# The known misses (see the README's validation table), pinned by name, so the test turns red
-# if another check fails, or if one of these starts to pass: no-doubling's tonnage response is
-# about -1% and seed 5's is +0.14% (the check asks every seed for < 0); the withdrawal's
-# effect varies by seed by about 1,570 t, more than half the pre-rewrite model's 2,105 t.
-KNOWN_MISSES = [("no-doubling-2024", "exchange tonnage vs baseline"),
-                ("common random numbers", "sd of the withdrawal's paired tonnage change")]
+@pytest.mark.slow
+def test_seeds_1_to_5_meet_the_facts_and_the_models_economics(tmp_path):
+    checks, doc = _run_validation(tmp_path, [1, 2, 3, 4, 5])
+    failed = [k for k, c in checks.items() if c["passed"] is False]
+    assert failed == [], failed
+    assert doc["passed"] is True
+
+
+# The known miss over the issue's seeds 1-8 (see the README), pinned by name, so the test
+# turns red if another check fails or if it starts to pass: the withdrawal's paired tonnage
+# change varies by seed by about 950 t (1,300 t over seeds 9-16 and 17-24), more than half
+# the pre-rewrite model's 1,760 t; the spread is the population's, not diverging draws.
+KNOWN_MISSES_1_TO_8 = [("common random numbers", "sd of the withdrawal's paired tonnage change")]
 
 
 @pytest.mark.slow
-def test_seeds_1_to_5_meet_the_facts_and_the_models_economics_but_the_known_miss(tmp_path):
-    checks, doc = _run_validation(tmp_path, [1, 2, 3, 4, 5])
+def test_seeds_1_to_8_meet_every_check_but_the_known_miss(tmp_path):
+    checks, doc = _run_validation(tmp_path, list(range(1, 9)))
     failed = [k for k, c in checks.items() if c["passed"] is False]
-    assert failed == KNOWN_MISSES, failed
+    assert failed == KNOWN_MISSES_1_TO_8, failed
     assert doc["passed"] is False
