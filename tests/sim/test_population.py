@@ -48,14 +48,19 @@ def test_members_use_exactly_their_share_of_national_use_over_the_run(sc, pop):
     months = ((sc.calendar.end - sc.calendar.start).days + 1) / 30.4375
     share = sc.population.members / sc.national.enterprises
     active, mean = _member_days(sc, pop)
+    n, start = sc.population.members, sc.population.members_at_start
     for j, p in enumerate(sc.products):
         national = p.monthly_tonnes * 1000 * months / pop.days_total
         assert (pop.use_rate[:, j] * active).sum() == pytest.approx(national * share * mean,
                                                                    rel=1e-9)
-        users = int((pop.use_rate[:, j] > 0).sum())
-        if users >= 50:  # without the join-day weights only roughly: the late joiners among
-            # a product's users are a sample (a thin product's 17 users may be 11% off)
-            assert pop.use_rate[:, j].sum() == pytest.approx(national * share, rel=0.1)
+        # without the join-day weights only within the sampling error of the join days:
+        # a start member is a member all run, a joiner a uniform share of it, and a product's
+        # users are a sample of both (its rates, proportional to size, weight the error)
+        rate = pop.use_rate[:, j][pop.use_rate[:, j] > 0]
+        joiners = (n - start) / n
+        var_active = (1 - joiners) + joiners / 3 - mean**2
+        se = np.sqrt((rate**2).sum() * var_active) / (mean * rate.sum())
+        assert abs(rate.sum() / (national * share) - 1) <= 4 * se, p.code
 
 
 def test_the_dominant_producers_make_their_share_of_national_supply(sc, pop):
