@@ -366,6 +366,9 @@ _REMOVED = {
     ("behaviour", "trader_half_spread_bp"): "removed: see [makers] half_spread_bp",
     ("population", "stock_days"): "removed: see [inventory] seller_cover_days",
     ("population", "trader_stock_days"): "removed: see [makers] inventory_days",
+    ("population", "online_growth_pct"): "replaced by switch_pct, the share of the start "
+                                         "members trading offline who move online (21.5 "
+                                         "doubles online members in baotou-2024)",
 }
 
 

@@ -184,6 +184,7 @@ def test_an_impossible_event_is_refused_in_one_line(text, message):
 @pytest.mark.parametrize("key, fix", [
     ('interventions=[{date=2024-06-03, action="withdraw", member=1}]', "[[events]]"),
     ("behaviour.price_memory_pct=50", "national price"),
+    ("population.online_growth_pct=100", "switch_pct"),
 ])
 def test_settings_of_earlier_versions_say_what_replaced_them(key, fix):
     with pytest.raises(UserError, match=re.escape(fix)):
