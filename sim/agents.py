@@ -193,6 +193,11 @@ class Agents:
         self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
         self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
         self.side_l: list[Side] = [BUY if b else SELL for b in self.is_buy_l]
+        self.lot_l: list[int] = [self.lot[p] for p in self.slot_p_l]
+        # each slot's cell of the day's off-exchange deals (`OffExchange.add`'s key)
+        self.off_cell_l: list[tuple[int, int, str]] = [
+            (p, m + 1, "buy" if b else "sell")
+            for m, p, b in zip(self.slot_m_l, self.slot_p_l, self.is_buy_l, strict=True)]
         self.slot_oid: list[int] = [0] * N
         self.pending_qty = np.zeros(N)  # qty of the slot's order waiting at the counter
         self._pending_mv = memoryview(self.pending_qty)
@@ -590,30 +595,39 @@ class Agents:
         rel = np.where(self.is_buy[idx], 1 + friction / 10_000, 1 - friction / 10_000)
         prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
-        slot_m, slot_p, is_buy, flat = self.slot_m_l, self.slot_p_l, self.is_buy_l, self.flat_l
-        add = self.off.add
+        slot_m, is_buy, flat, lots = self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l
+        cell_of, today = self.off_cell_l, self.off.cells()  # OffExchange.add, inlined
         n = 0
         for i, q, price in zip(idx.tolist(), qty, prices, strict=True):
             if q <= 0:
                 continue
-            m, p = slot_m[i], slot_p[i]
-            lot_ = self.lot[p]
+            lot_ = lots[i]
             if is_buy[i]:
-                q = min(q, cash[m] * 10 // price // lot_ * lot_)
-                if q <= 0:
-                    continue
+                m = slot_m[i]
+                most = cash[m] * 10 // price // lot_ * lot_
+                if most < q:
+                    q = most
+                    if q <= 0:
+                        continue
                 value = price * q // 10
                 cash[m] -= value
                 stock[flat[i]] += q
-                add(p, m + 1, "buy", q, value)
             else:
-                q = min(q, stock[flat[i]] // lot_ * lot_)
-                if q <= 0:
-                    continue
+                f = flat[i]
+                most = stock[f] // lot_ * lot_
+                if most < q:
+                    q = most
+                    if q <= 0:
+                        continue
                 value = price * q // 10
-                stock[flat[i]] -= q
-                cash[m] += value
-                add(p, m + 1, "sell", q, value)
+                stock[f] -= q
+                cash[slot_m[i]] += value
+            cell = today.get(cell_of[i])
+            if cell is None:
+                today[cell_of[i]] = [q, value]
+            else:
+                cell[0] += q
+                cell[1] += value
             need_mv[i] -= q
             n += 1
         self.counts["off_exchange_deals"] += n
@@ -675,7 +689,10 @@ class Agents:
                 if buy:  # release the old reservation, reserve the new one, amend
                     held = rec[3]
                     cash[m] += held
-                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                    cost = price * qty // 10  # with_fee, inlined: buy_reservation's usual case
+                    cost += cost * bp // 10_000
+                    if cost > cash[m]:
+                        qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                     if not qty:
                         cash[m] -= held
                         continue
@@ -716,7 +733,10 @@ class Agents:
             buy = is_buy[i]
             cost = 0
             if buy:
-                qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                cost = price * qty // 10  # as above
+                cost += cost * bp // 10_000
+                if cost > cash[m]:
+                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                 if not qty:
                     continue
                 cash[m] -= cost
