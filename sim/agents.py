@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -249,6 +250,7 @@ class Agents:
         self._books: list[Any] | None = None
         self.signed_tick = self.sign * self.tick_s
         self.base_bp = np.full(N, float(beh.premium_bp))
+        self._premium_bp = float(beh.premium_bp)  # base_bp's one value, added as a scalar
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
@@ -346,9 +348,9 @@ class Agents:
         made = np.where(self.is_producer, whole, 0)
         after = held - take + made
         changed = np.flatnonzero(after != held)
-        stock = self.stock
-        for cell, v in zip(self.flat[changed].tolist(), after[changed].tolist(), strict=True):
-            stock[cell] = v
+        # stock[cell] = v for every changed cell, the loop in C (a few thousand a day)
+        deque(map(self.stock.__setitem__, self.flat[changed].tolist(), after[changed].tolist()),
+              maxlen=0)
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
         income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
@@ -441,7 +443,7 @@ class Agents:
         """
         need = self.need[idx]
         beh = self.beh
-        conc = (self.base_bp[idx] + beh.premium_sd_bp * noise
+        conc = (self._premium_bp + beh.premium_sd_bp * noise
                 + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
                                                       - self._order_days, self._zero))
         np.minimum(conc, MAX_CONCESSION_BP, out=conc)
@@ -592,7 +594,7 @@ class Agents:
         friction = self.friction[idx] if friction is None else friction
         lot = self.lot_s[idx]
         qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
-        rel = np.where(self.is_buy[idx], 1 + friction / 10_000, 1 - friction / 10_000)
+        rel = 1 + self.sign[idx] * friction / 10_000  # 1 + f (buyers), 1 - f (sellers), exactly
         prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
         slot_m, is_buy, flat, lots = self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l

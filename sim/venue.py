@@ -97,6 +97,10 @@ class OffExchange:
 
     def take_day(self) -> list[tuple[int, int, str, int, int]]:
         """The day's deals as (product, member, side, qty_kg, value_fen), sorted; then none."""
-        rows = [(p, m, side, q, v) for (p, m, side), (q, v) in sorted(self._today.items())]
+        today = self._today
+        rows = []
+        for key in sorted(today):  # the keys alone: a cheaper sort than the items'
+            q, v = today[key]
+            rows.append((*key, q, v))
         self._today = {}
         return rows
