@@ -255,6 +255,9 @@ class Agents:
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
         self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
+        self.cost = np.zeros(N)
+        self._cost_div = np.ones(N)
+        self._deal_dispersion = sc.venue.deal_dispersion
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
         self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
@@ -317,6 +320,7 @@ class Agents:
         self.belief_ticks = self.sign * self.belief / self.tick_s  # signed, in ticks
         self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
         self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, self.cost)  # every slot
+        self._cost_div = 1 + self.sign * self.cost / 10_000  # cap_or_floor's divisor, today's
         self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
@@ -331,7 +335,9 @@ class Agents:
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
-        return cap_or_floor(self.sign[idx], self.nat_s[idx], friction, self.cost[idx])
+        # cap_or_floor's arithmetic, its divisor (which the friction does not enter) worked
+        # out once a day: the same operations on the same values
+        return self.nat_s[idx] * (1 + self.sign[idx] * friction / 10_000) / self._cost_div[idx]
 
     def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
@@ -556,7 +562,7 @@ class Agents:
         """
         d = self.day
         haggle, concede = normal2(self.keys[idx], counter(d, k, HAGGLE))
-        friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion * haggle)
+        friction = self.friction[idx] * np.exp(self._deal_dispersion * haggle)
         limit = self._limits(idx, friction)
         px, qty, ok = self._decide(idx, concede, limit)
         touch = self._touch()[self.touch_at[idx]]
@@ -595,7 +601,8 @@ class Agents:
         lot = self.lot_s[idx]
         qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
         rel = 1 + self.sign[idx] * friction / 10_000  # 1 + f (buyers), 1 - f (sellers), exactly
-        prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
+        # np.rint is np.round's own arithmetic, without its Python wrapper
+        prices = np.maximum(np.rint(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
         slot_m, is_buy, flat, lots = self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l
         cell_of, today = self.off_cell_l, self.off.cells()  # OffExchange.add, inlined

@@ -439,6 +439,8 @@ class Recorder:
                                                      self.sell_fen, self.n_trades)
         channels, kinds = self.channel, self.kinds
         on_line, off_line = channels["online"], channels["offline"]
+        k_block, k_deal, k_call, k_cont = (kinds["block_auction"], kinds["negotiated"],
+                                           kinds["call_auction"], kinds["continuous"])
         online_kg = [0] * len(self.products)
         for e in trades:
             price, qty = e.price, e.qty
@@ -450,14 +452,14 @@ class Recorder:
                 buyer, seller, bo, so, side = (e.maker_owner, e.taker_owner, e.maker_order_id,
                                                e.taker_order_id, "sell")
             if e.maker_order_id in blocks:
-                kind = "block_auction"
+                kind, k = "block_auction", k_block
             elif bo in negotiated:
-                kind = "negotiated"
+                kind, k = "negotiated", k_deal
                 negotiated.discard(bo)
             elif e.time == open_time:
-                kind = "call_auction"
+                kind, k = "call_auction", k_call
             else:
-                kind = "continuous"
+                kind, k = "continuous", k_cont
             if e.channel is online:
                 channel, c = "online", on_line
                 online_kg[pidx[e.product]] += qty
@@ -468,7 +470,6 @@ class Recorder:
             c[0] += qty
             c[1] += value
             c[2] += 1
-            k = kinds[kind]
             k[0] += qty
             k[1] += value
             k[2] += 1
