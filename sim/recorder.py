@@ -517,10 +517,11 @@ class Recorder:
             (t, date, code, "" if bid is None else bid, "" if ask is None else ask,
              "" if bq is None else bq, "" if aq is None else aq)
             for t, code, bid, ask, bq, aq in samples])
-        pidx = self._pidx
-        prod = np.fromiter((pidx[r[1]] for r in samples), dtype=np.int64, count=len(samples))
-        bid = np.array([np.nan if r[2] is None else r[2] for r in samples], dtype=float)
-        ask = np.array([np.nan if r[3] is None else r[3] for r in samples], dtype=float)
+        _t, codes, bids, asks, _bq, _aq = zip(*samples, strict=True)
+        prod = np.fromiter(map(self._pidx.__getitem__, codes), dtype=np.int64,
+                           count=len(codes))
+        bid = np.array(bids, dtype=float)  # an empty side (None) is nan
+        ask = np.array(asks, dtype=float)
         both = ~np.isnan(bid) & ~np.isnan(ask)
         n = len(self.products)
         for j, (c, t) in enumerate(zip(np.bincount(prod, minlength=n).tolist(),
