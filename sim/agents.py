@@ -353,14 +353,14 @@ class Agents:
         take = np.where(self.is_user, np.minimum(whole, held), 0)
         made = np.where(self.is_producer, whole, 0)
         after = held - take + made
-        changed = np.flatnonzero(after != held)
+        changed = (after != held).nonzero()[0]  # flatnonzero, without its wrapper
         # stock[cell] = v for every changed cell, the loop in C (a few thousand a day)
         deque(map(self.stock.__setitem__, self.flat[changed].tolist(), after[changed].tolist()),
               maxlen=0)
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
         income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
-        for m, v in zip(np.flatnonzero(income).tolist(), income[income > 0].tolist(),
+        for m, v in zip(income.nonzero()[0].tolist(), income[income > 0].tolist(),
                         strict=True):
             cash[m] += v
         made_p = np.bincount(self.slot_p, weights=made, minlength=len(self.codes))
@@ -386,7 +386,7 @@ class Agents:
         charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
         cash = self.cash
         charged = 0
-        for m, c in zip(np.flatnonzero(charge).tolist(), charge[charge > 0].tolist(),
+        for m, c in zip(charge.nonzero()[0].tolist(), charge[charge > 0].tolist(),
                         strict=True):
             have = cash[m]
             if c > have:
@@ -419,7 +419,7 @@ class Agents:
         inv = self.sc.inventory
         excess = np.where(self.is_producer & self.active,
                           held - inv.seller_max_days * self.flow, 0.0)
-        idx = np.flatnonzero(excess >= self.lot_s)
+        idx = (excess >= self.lot_s).nonzero()[0]
         if len(idx):
             self.deal_off(idx, excess[idx])
         self.urgent &= ~self.is_producer | (held <= inv.seller_max_days * self.flow)
@@ -570,7 +570,9 @@ class Agents:
         online = self.online[idx]
         urgent = self.urgent[idx]
         where = route(buy, online, self.usable[idx], urgent, touch, self.settle_s[idx], limit)
-        if urgent.any():  # an urgent need crosses the spread (rare: most steps have none)
+        # an urgent need crosses the spread (rare: most steps have none; count_nonzero is
+        # any() without its Python wrapper)
+        if np.count_nonzero(urgent):
             cross = (where == EXCHANGE) & urgent & ~np.isnan(touch)
             px = np.where(cross & buy, np.maximum(px, touch), px)
             px = np.where(cross & ~buy, np.minimum(px, touch), px)

@@ -124,7 +124,7 @@ class Makers:
         bid_qty = np.floor(minimum(size, room) / lot) * lot
         ask_qty = np.floor(minimum(size, inventory) / lot) * lot
         crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
-        if crossed.any():  # rare: skip the masked stores
+        if np.count_nonzero(crossed):  # rare: skip the masked stores
             bid_qty[crossed & (x >= 0)] = 0.0
             ask_qty[crossed & (x < 0)] = 0.0
         return bid, ask, bid_qty, ask_qty
