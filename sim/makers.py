@@ -152,7 +152,7 @@ class Makers:
         resting = rest > 0
         cancel = sides[(q < 1) & resting].tolist()
         # close enough: keep its place in the queue
-        send = (q >= 1) & ~(resting & (np.abs(rest - px) < _pairs(moved, moved)))
+        send = (q >= 1) & ~(resting & (np.abs(rest - px) < moved.repeat(2)))  # each twice
         slots = sides[send].tolist()
         prices = px[send].astype(np.int64).tolist()
         qtys = q[send].astype(np.int64).tolist()
