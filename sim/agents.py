@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -193,6 +194,11 @@ class Agents:
         self.owner_l: list[int] = [m + 1 for m in self.slot_m_l]
         self.code_l: list[str] = [self.codes[p] for p in self.slot_p_l]
         self.side_l: list[Side] = [BUY if b else SELL for b in self.is_buy_l]
+        self.lot_l: list[int] = [self.lot[p] for p in self.slot_p_l]
+        # each slot's cell of the day's off-exchange deals (`OffExchange.add`'s key)
+        self.off_cell_l: list[tuple[int, int, str]] = [
+            (p, m + 1, "buy" if b else "sell")
+            for m, p, b in zip(self.slot_m_l, self.slot_p_l, self.is_buy_l, strict=True)]
         self.slot_oid: list[int] = [0] * N
         self.pending_qty = np.zeros(N)  # qty of the slot's order waiting at the counter
         self._pending_mv = memoryview(self.pending_qty)
@@ -244,10 +250,14 @@ class Agents:
         self._books: list[Any] | None = None
         self.signed_tick = self.sign * self.tick_s
         self.base_bp = np.full(N, float(beh.premium_bp))
+        self._premium_bp = float(beh.premium_bp)  # base_bp's one value, added as a scalar
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
         self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
+        self.cost = np.zeros(N)
+        self._cost_div = np.ones(N)
+        self._deal_dispersion = sc.venue.deal_dispersion
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
         self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
@@ -310,6 +320,7 @@ class Agents:
         self.belief_ticks = self.sign * self.belief / self.tick_s  # signed, in ticks
         self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
         self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, self.cost)  # every slot
+        self._cost_div = 1 + self.sign * self.cost / 10_000  # cap_or_floor's divisor, today's
         self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])
@@ -324,7 +335,9 @@ class Agents:
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
-        return cap_or_floor(self.sign[idx], self.nat_s[idx], friction, self.cost[idx])
+        # cap_or_floor's arithmetic, its divisor (which the friction does not enter) worked
+        # out once a day: the same operations on the same values
+        return self.nat_s[idx] * (1 + self.sign[idx] * friction / 10_000) / self._cost_div[idx]
 
     def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
@@ -340,14 +353,14 @@ class Agents:
         take = np.where(self.is_user, np.minimum(whole, held), 0)
         made = np.where(self.is_producer, whole, 0)
         after = held - take + made
-        changed = np.flatnonzero(after != held)
-        stock = self.stock
-        for cell, v in zip(self.flat[changed].tolist(), after[changed].tolist(), strict=True):
-            stock[cell] = v
+        changed = (after != held).nonzero()[0]  # flatnonzero, without its wrapper
+        # stock[cell] = v for every changed cell, the loop in C (a few thousand a day)
+        deque(map(self.stock.__setitem__, self.flat[changed].tolist(), after[changed].tolist()),
+              maxlen=0)
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
         income = exact_sums(self.slot_m, pay, len(self.cash))
         cash = self.cash
-        for m, v in zip(np.flatnonzero(income).tolist(), income[income > 0].tolist(),
+        for m, v in zip(income.nonzero()[0].tolist(), income[income > 0].tolist(),
                         strict=True):
             cash[m] += v
         made_p = np.bincount(self.slot_p, weights=made, minlength=len(self.codes))
@@ -373,7 +386,7 @@ class Agents:
         charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
         cash = self.cash
         charged = 0
-        for m, c in zip(np.flatnonzero(charge).tolist(), charge[charge > 0].tolist(),
+        for m, c in zip(charge.nonzero()[0].tolist(), charge[charge > 0].tolist(),
                         strict=True):
             have = cash[m]
             if c > have:
@@ -406,7 +419,7 @@ class Agents:
         inv = self.sc.inventory
         excess = np.where(self.is_producer & self.active,
                           held - inv.seller_max_days * self.flow, 0.0)
-        idx = np.flatnonzero(excess >= self.lot_s)
+        idx = (excess >= self.lot_s).nonzero()[0]
         if len(idx):
             self.deal_off(idx, excess[idx])
         self.urgent &= ~self.is_producer | (held <= inv.seller_max_days * self.flow)
@@ -436,7 +449,7 @@ class Agents:
         """
         need = self.need[idx]
         beh = self.beh
-        conc = (self.base_bp[idx] + beh.premium_sd_bp * noise
+        conc = (self._premium_bp + beh.premium_sd_bp * noise
                 + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
                                                       - self._order_days, self._zero))
         np.minimum(conc, MAX_CONCESSION_BP, out=conc)
@@ -549,7 +562,7 @@ class Agents:
         """
         d = self.day
         haggle, concede = normal2(self.keys[idx], counter(d, k, HAGGLE))
-        friction = self.friction[idx] * np.exp(self.sc.venue.deal_dispersion * haggle)
+        friction = self.friction[idx] * np.exp(self._deal_dispersion * haggle)
         limit = self._limits(idx, friction)
         px, qty, ok = self._decide(idx, concede, limit)
         touch = self._touch()[self.touch_at[idx]]
@@ -557,7 +570,9 @@ class Agents:
         online = self.online[idx]
         urgent = self.urgent[idx]
         where = route(buy, online, self.usable[idx], urgent, touch, self.settle_s[idx], limit)
-        if urgent.any():  # an urgent need crosses the spread (rare: most steps have none)
+        # an urgent need crosses the spread (rare: most steps have none; count_nonzero is
+        # any() without its Python wrapper)
+        if np.count_nonzero(urgent):
             cross = (where == EXCHANGE) & urgent & ~np.isnan(touch)
             px = np.where(cross & buy, np.maximum(px, touch), px)
             px = np.where(cross & ~buy, np.minimum(px, touch), px)
@@ -587,33 +602,43 @@ class Agents:
         friction = self.friction[idx] if friction is None else friction
         lot = self.lot_s[idx]
         qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
-        rel = np.where(self.is_buy[idx], 1 + friction / 10_000, 1 - friction / 10_000)
-        prices = np.maximum(np.round(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
+        rel = 1 + self.sign[idx] * friction / 10_000  # 1 + f (buyers), 1 - f (sellers), exactly
+        # np.rint is np.round's own arithmetic, without its Python wrapper
+        prices = np.maximum(np.rint(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
-        slot_m, slot_p, is_buy, flat = self.slot_m_l, self.slot_p_l, self.is_buy_l, self.flat_l
-        add = self.off.add
+        slot_m, is_buy, flat, lots = self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l
+        cell_of, today = self.off_cell_l, self.off.cells()  # OffExchange.add, inlined
         n = 0
         for i, q, price in zip(idx.tolist(), qty, prices, strict=True):
             if q <= 0:
                 continue
-            m, p = slot_m[i], slot_p[i]
-            lot_ = self.lot[p]
+            lot_ = lots[i]
             if is_buy[i]:
-                q = min(q, cash[m] * 10 // price // lot_ * lot_)
-                if q <= 0:
-                    continue
+                m = slot_m[i]
+                most = cash[m] * 10 // price // lot_ * lot_
+                if most < q:
+                    q = most
+                    if q <= 0:
+                        continue
                 value = price * q // 10
                 cash[m] -= value
                 stock[flat[i]] += q
-                add(p, m + 1, "buy", q, value)
             else:
-                q = min(q, stock[flat[i]] // lot_ * lot_)
-                if q <= 0:
-                    continue
+                f = flat[i]
+                most = stock[f] // lot_ * lot_
+                if most < q:
+                    q = most
+                    if q <= 0:
+                        continue
                 value = price * q // 10
-                stock[flat[i]] -= q
-                cash[m] += value
-                add(p, m + 1, "sell", q, value)
+                stock[f] -= q
+                cash[slot_m[i]] += value
+            cell = today.get(cell_of[i])
+            if cell is None:
+                today[cell_of[i]] = [q, value]
+            else:
+                cell[0] += q
+                cell[1] += value
             need_mv[i] -= q
             n += 1
         self.counts["off_exchange_deals"] += n
@@ -675,7 +700,10 @@ class Agents:
                 if buy:  # release the old reservation, reserve the new one, amend
                     held = rec[3]
                     cash[m] += held
-                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                    cost = price * qty // 10  # with_fee, inlined: buy_reservation's usual case
+                    cost += cost * bp // 10_000
+                    if cost > cash[m]:
+                        qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                     if not qty:
                         cash[m] -= held
                         continue
@@ -716,7 +744,10 @@ class Agents:
             buy = is_buy[i]
             cost = 0
             if buy:
-                qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                cost = price * qty // 10  # as above
+                cost += cost * bp // 10_000
+                if cost > cash[m]:
+                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                 if not qty:
                     continue
                 cash[m] -= cost

@@ -124,8 +124,9 @@ class Makers:
         bid_qty = np.floor(minimum(size, room) / lot) * lot
         ask_qty = np.floor(minimum(size, inventory) / lot) * lot
         crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
-        bid_qty[crossed & (x >= 0)] = 0.0
-        ask_qty[crossed & (x < 0)] = 0.0
+        if np.count_nonzero(crossed):  # rare: skip the masked stores
+            bid_qty[crossed & (x >= 0)] = 0.0
+            ask_qty[crossed & (x < 0)] = 0.0
         return bid, ask, bid_qty, ask_qty
 
     def quote(self, t: int, k: int) -> int:
@@ -151,7 +152,7 @@ class Makers:
         resting = rest > 0
         cancel = sides[(q < 1) & resting].tolist()
         # close enough: keep its place in the queue
-        send = (q >= 1) & ~(resting & (np.abs(rest - px) < _pairs(moved, moved)))
+        send = (q >= 1) & ~(resting & (np.abs(rest - px) < moved.repeat(2)))  # each twice
         slots = sides[send].tolist()
         prices = px[send].astype(np.int64).tolist()
         qtys = q[send].astype(np.int64).tolist()

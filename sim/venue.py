@@ -91,8 +91,16 @@ class OffExchange:
             cell[0] += qty
             cell[1] += value
 
+    def cells(self) -> dict[tuple[int, int, str], list[int]]:
+        """Today's deals, live: (product, member, side) -> [kg, fen], for loops that add many."""
+        return self._today
+
     def take_day(self) -> list[tuple[int, int, str, int, int]]:
         """The day's deals as (product, member, side, qty_kg, value_fen), sorted; then none."""
-        rows = [(p, m, side, q, v) for (p, m, side), (q, v) in sorted(self._today.items())]
+        today = self._today
+        rows = []
+        for key in sorted(today):  # the keys alone: a cheaper sort than the items'
+            q, v = today[key]
+            rows.append((*key, q, v))
         self._today = {}
         return rows

@@ -50,3 +50,24 @@ def test_to_pandas_gives_dataframes(tmp_path):
     frames = _results(tmp_path).to_pandas()
     assert set(frames) == {"daily", "trades", "quotes", "enterprises", "off_exchange"}
     assert list(frames["daily"]["a"]) == [1] and len(frames["trades"]) == 0
+
+
+def test_row_templates_write_what_csv_writer_writes(tmp_path, monkeypatch):
+    """The streamed tables' row templates write csv.writer's bytes: a small run both ways.
+
+    (csv.writer is the fallback for product codes that would need quoting.)
+    """
+    import sim.recorder
+    from sim.runner import run
+    from tests.sim.small import small_scenario
+
+    assert sim.recorder._csv_plain("PRND_OX") and sim.recorder._csv_plain("")
+    assert not sim.recorder._csv_plain("A,B") and not sim.recorder._csv_plain('A"B')
+    run(small_scenario(), seed=3, out=tmp_path / "template")
+    monkeypatch.setattr(sim.recorder, "_csv_plain", lambda text: False)
+    run(small_scenario(), seed=3, out=tmp_path / "writer")
+    for name in ("trades.csv", "quotes.csv", "off_exchange.csv"):
+        template = (tmp_path / "template" / name).read_bytes()
+        assert template.count(b"\n") > 10
+        assert template == (tmp_path / "writer" / name).read_bytes(), name
+    assert b",," in (tmp_path / "template" / "quotes.csv").read_bytes()  # an empty side
