@@ -248,15 +248,12 @@ class Agents:
         # where each slot's best opposite price is in `_touch()`: a buyer's the ask
         self.touch_at = self.slot_p + np.where(self.is_buy, nprod, 0)
         self._books: list[Any] | None = None
-        self.signed_tick = self.sign * self.tick_s
-        self.base_bp = np.full(N, float(beh.premium_bp))
-        self._premium_bp = float(beh.premium_bp)  # base_bp's one value, added as a scalar
+        self._premium_bp = float(beh.premium_bp)  # every slot's base concession, bp
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
         self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
-        self.cost = np.zeros(N)
-        self._cost_div = np.ones(N)
+        self._cost_div = np.ones(N)  # today's 1 + sign * (fee + counter cost) / 10_000
         self._deal_dispersion = sc.venue.deal_dispersion
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
@@ -318,9 +315,9 @@ class Agents:
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
         self.belief = self.nat_s * np.exp(noise)
         self.belief_ticks = self.sign * self.belief / self.tick_s  # signed, in ticks
-        self.cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
-        self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, self.cost)  # every slot
-        self._cost_div = 1 + self.sign * self.cost / 10_000  # cap_or_floor's divisor, today's
+        cost = self.fee_bp + np.where(online, 0.0, self.counter_cost_bp)
+        self.limit = cap_or_floor(self.sign, self.nat_s, self.friction, cost)  # every slot
+        self._cost_div = 1 + self.sign * cost / 10_000  # cap_or_floor's divisor, for _limits
         self._clear_excess(held)
         ex = self.ex
         settle = np.array([float(ex.settlement(code)) for code in self.codes])

@@ -40,8 +40,6 @@ class Makers:
         self.ask = self.bid + count
         self.m = a.slot_m[self.bid]
         self.p = a.slot_p[self.bid]
-        self.m_l: list[int] = self.m.tolist()
-        self.p_l: list[int] = self.p.tolist()
         self.ask_l: list[int] = self.ask.tolist()
         spec = a.sc.makers
         self.spec = spec
