@@ -13,6 +13,11 @@ sampling them systematically in the order they join (which of them join online),
 members joining later change nobody before them. Built on the scenario's FULL
 calendar, so a run cut short with `until` is an exact prefix of the full run. Member ids are
 1..n; member 1 is the dominant light-rare-earth producer, member 2 the dominant heavy one.
+
+With `population.seed` set, who the members are (every attribute here, and each member's own
+off-exchange premium) is drawn from that seed's member streams instead of the run's: runs of
+different seeds then share one population and differ only in what the members do and in the
+national noise, which separates the spread due to who the members are from the noise.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ class Population:
     """Every member of a run, as parallel numpy arrays indexed by member id - 1."""
 
     def __init__(self, *, provinces: list[str], roles: list[str], products: list[str],
-                 keys: np.ndarray, province: np.ndarray, role: np.ndarray, size: np.ndarray,
+                 keys: np.ndarray, traits: np.ndarray, province: np.ndarray, role: np.ndarray,
+                 size: np.ndarray,
                  join_day: np.ndarray, online_day: np.ndarray, use_rate: np.ndarray,
                  make_rate: np.ndarray, maker: np.ndarray, maker_target: np.ndarray,
                  quote_size: np.ndarray, cash: np.ndarray, stock: np.ndarray,
@@ -50,7 +56,8 @@ class Population:
         self.provinces = provinces  # names, indexed by `province`
         self.roles = roles  # names, indexed by `role`
         self.products = products  # codes, the column order of the per-product arrays
-        self.keys = keys  # uint64 [n]: each member's random stream
+        self.keys = keys  # uint64 [n]: each member's random stream (what it does)
+        self.traits = traits  # uint64 [n]: the streams its traits were drawn from (who it is)
         self.province = province  # int [n]
         self.role = role  # int [n]
         self.size = size  # float [n]: enterprise size (lognormal, mean mean_size)
@@ -147,14 +154,16 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     n_start = pop.members_at_start * scale
     enterprises = sc.national.enterprises * scale
     ids = np.arange(1, n + 1)
-    keys = streams.members(ids)
+    keys = streams.members(ids)  # each member's stream: everything it does in the run
+    # the streams who each member is comes from: its own, or one seed's for every run
+    traits = keys if pop.seed is None else Streams(pop.seed).members(ids)
     codes = [p.code for p in sc.products]
     nprod = len(codes)
     role_names = [r.name for r in sc.roles]
     role_w = np.array([r.weight_pct for r in sc.roles], dtype=float)
 
     def draw(purpose: int) -> np.ndarray:
-        return uniform(keys, purpose)
+        return uniform(traits, purpose)
 
     # provinces: the first members cover every province once, the others by weight
     prov_names = [name for name, _ in pop.provinces]
@@ -167,7 +176,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     ndom = min(2, n)
     role[:ndom] = role_names.index("separator")
     sigma = pop.size_dispersion
-    size = np.exp(sigma * normal(keys, SIZE))
+    size = np.exp(sigma * normal(traits, SIZE))
     mean_size = float(np.exp(sigma ** 2 / 2))
     # join days: start members on day 0, the others on a day of their own
     join_day = np.where(ids <= n_start, 0,
@@ -195,7 +204,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         buying = [i for i, r in enumerate(sc.roles) if p.code in r.buys]
         w_buy = role_w[buying].sum() / 100 if buying else 0.0
         q_buy = _participation(daily, p.lot, every, enterprises * w_buy)
-        users = np.isin(role, buying) & (uniform(keys, BUYS + j) < q_buy)
+        users = np.isin(role, buying) & (uniform(traits, BUYS + j) < q_buy)
         use_rate[users, j] = _shares(size, users, daily * share_of_market, active, mean_active)
         if q_buy:
             weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * mean_size)
@@ -209,14 +218,14 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         w_sell = role_w[selling].sum() / 100 if selling else 0.0
         others = daily * (1 - share)
         q_sell = _participation(others, p.lot, every, enterprises * w_sell)
-        makers_ = np.isin(role, selling) & (ids > ndom) & (uniform(keys, SELLS + j) < q_sell)
+        makers_ = np.isin(role, selling) & (ids > ndom) & (uniform(traits, SELLS + j) < q_sell)
         make_rate[makers_, j] = _shares(size, makers_, others * share_of_market, active,
                                         mean_active)
         if q_sell:
             weight[makers_] += size[makers_] * others / (enterprises * w_sell * q_sell
                                                          * mean_size)
     online_day = _online_days(sc, days, n, n_start, ndom, join_day, weight, draw)
-    _choose_makers(sc, keys, is_trader & (online_day == 0) & (join_day == 0), months, ndays,
+    _choose_makers(sc, traits, is_trader & (online_day == 0) & (join_day == 0), months, ndays,
                    scale, maker, maker_target, quote_size)
 
     # opening holdings (exact integers: stock in whole lots, cash in fen)
@@ -232,7 +241,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     cash = np.floor(np.minimum(buy_value * pop.cash_days + maker_value * sc.makers.cash_days,
                                HOLDING_CAP)).astype(np.int64)
     return Population(
-        provinces=prov_names, roles=role_names, products=codes, keys=keys, province=province,
+        provinces=prov_names, roles=role_names, products=codes, keys=keys, traits=traits,
+        province=province,
         role=role, size=size, join_day=join_day, online_day=online_day, use_rate=use_rate,
         make_rate=make_rate, maker=maker, maker_target=maker_target, quote_size=quote_size,
         cash=cash, stock=stock, days_total=len(days), enterprises=enterprises)

@@ -176,6 +176,8 @@ class PopulationSpec(_Spec, frozen=True):
     lot_every_days: _range(float, 0.1, 365) = 5.0  # a user of a product needs a lot this often
     size_dispersion: _range(float, 0, 3) = 0.5  # log-sd of enterprise size (log-normal)
     cash_days: _range(float, 0, 365) = 40.0  # opening cash, in days of the member's purchases
+    # who the members are is drawn from this seed rather than the run's (unset: the run's)
+    seed: _range(int, 0, 2**63 - 1) | None = None
 
 
 class InventorySpec(_Spec, frozen=True):

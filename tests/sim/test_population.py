@@ -137,6 +137,29 @@ def test_the_same_seed_gives_the_same_members_and_another_seed_others(sc, pop):
     assert not np.array_equal(other.role, pop.role)
 
 
+TRAITS = ("province", "role", "size", "join_day", "online_day", "use_rate", "make_rate", "maker",
+          "maker_target", "quote_size", "cash", "stock")
+
+
+def test_a_population_seed_draws_the_same_members_for_every_run_seed(sc, pop):
+    fixed = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
+                                                                           seed=1))
+    for seed in (2, 3):
+        other = build_population(fixed, Streams(seed))
+        for name in TRAITS:
+            assert np.array_equal(getattr(other, name), getattr(pop, name)), name
+        assert np.array_equal(other.traits, pop.keys)
+        # what the members do still comes from the run's seed
+        assert np.array_equal(other.keys, Streams(seed).members(np.arange(1, len(pop) + 1)))
+
+
+def test_a_population_seed_equal_to_the_run_seed_changes_nothing(sc, pop):
+    same = build_population(msgspec.structs.replace(sc, population=msgspec.structs.replace(
+        sc.population, seed=1)), Streams(1))
+    for name in (*TRAITS, "keys", "traits"):
+        assert np.array_equal(getattr(same, name), getattr(pop, name)), name
+
+
 def test_scale_multiplies_members_and_the_national_market(sc, pop):
     two = build_population(sc, Streams(1), scale=2)
     assert len(two) == 2 * len(pop) and two.enterprises == 2 * pop.enterprises

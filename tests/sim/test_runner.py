@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 
 import msgspec
+import numpy as np
 import pytest
 
 from engine import Accepted, Channel
@@ -124,6 +125,21 @@ def test_different_seed_gives_different_trades(small_run):
     res, _ = small_run
     other = run(small_scenario(), seed=4)
     assert other.trades.rows != res.trades.rows
+
+
+def test_a_population_seed_keeps_the_members_and_their_premiums_across_run_seeds(small_run):
+    res, _ = small_run
+    sc = small_scenario()
+    fixed = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
+                                                                           seed=1))
+    same = Simulation(fixed, seed=4)
+    base = Simulation(sc, seed=1)
+    assert np.array_equal(same.agents.friction, base.agents.friction)  # a member's own premium
+    other = run(fixed, seed=4)
+    cols = ("member", "province", "role", "joined", "online_from")
+    assert ([r[:5] for r in other.enterprises.rows] == [r[:5] for r in res.enterprises.rows]
+            and other.enterprises.columns[:5] == cols)
+    assert other.trades.rows != res.trades.rows  # what the members do is the run seed's
 
 
 def test_cash_and_stock_are_conserved_exactly():

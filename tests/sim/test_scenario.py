@@ -132,6 +132,8 @@ def test_overrides_of_a_scenario_object_revalidate_it():
     ("seed.x=1", "seed is a value, not a table"),
     ("population.membrs=3", "$.population: contains unknown field membrs"),
     ("products.PRND_OX.tick=-5", "$.products[0].tick: expected int >= 1, got -5"),
+    ("population.seed=-1", "$.population.seed: expected int >= 0, got -1"),
+    ("population.seed=1.5", "$.population.seed: expected int | null, got float"),
 ])
 def test_a_bad_override_is_one_line_naming_it(assignment, message):
     with pytest.raises(UserError) as info:
