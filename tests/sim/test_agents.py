@@ -17,6 +17,7 @@ from engine import Cancelled, CancelReason, Side, Trade
 from sim import Simulation
 from sim.agents import MAKE, USE, buy_reservation, with_fee
 from sim.scenario import SupplyEvent
+from sim.venue import OffExchange, cap_or_floor
 from tests.sim.small import small_scenario
 
 
@@ -30,6 +31,23 @@ def sim():
 def _slot(a, kind, code):
     p = a.codes.index(code)
     return int(np.flatnonzero((a.kind == kind) & (a.slot_p == p) & a.active)[0])
+
+
+def test_the_hot_paths_limits_are_cap_or_floor_bit_for_bit():
+    """`Agents._limits` repeats cap_or_floor with the day's divisor worked out once: pin it."""
+    s = Simulation(small_scenario(), seed=1)
+    a = s.agents
+    every = np.arange(a.N)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # days with online and offline slots, fees and counter costs
+        s.run_day()
+        cost = a.fee_bp + np.where(a.online, 0.0, a.counter_cost_bp)
+        assert (~a.online).any() and a.online.any() and np.any(cost)
+        for friction in (a.friction, a.friction * np.exp(0.6 * rng.standard_normal(a.N))):
+            assert np.array_equal(a._limits(every, friction),
+                                  cap_or_floor(a.sign, a.nat_s, friction, cost))
+        idx = every[::7]
+        assert np.array_equal(a._limits(idx, a.friction[idx]), a.limit[idx])
 
 
 def test_use_and_output_respond_to_the_national_price_by_the_elasticities():
@@ -124,6 +142,25 @@ def test_a_withdrawn_member_meets_its_needs_off_the_exchange(sim):
     assert a.stock[a.flat_l[maker]] == stock0 - q
     assert a.cash[m] == cash0 + price * q // 10
     assert a.off.take_day() == [(a.slot_p_l[maker], m + 1, "sell", q, price * q // 10)]
+
+
+def test_a_buyers_off_exchange_deals_in_a_day_add_up_in_one_cell_as_off_exchange_add_would(sim):
+    """deal_off inlines OffExchange.add: two deals of one buyer, the second short of cash."""
+    a = sim.agents
+    a.off.take_day()
+    user = _slot(a, USE, "PRND_OX")
+    m, lot = a.slot_m_l[user], int(a.lot_s[user])
+    price = round(a.nat_s[user] * (1 + 40 / 10_000))
+    a.cash[m] = 5 * lot * price // 10 + 1  # enough for 5 lots, no more
+    stock0 = a.stock[a.flat_l[user]]
+    for _ in range(2):  # 3 lots, then 3 more of which the cash pays for 2
+        a.deal_off(np.array([user]), amount=np.array([3.5 * lot]), friction=np.array([40.0]))
+    expected = OffExchange()
+    expected.add(a.slot_p_l[user], m + 1, "buy", 3 * lot, price * 3 * lot // 10)
+    expected.add(a.slot_p_l[user], m + 1, "buy", 2 * lot, price * 2 * lot // 10)
+    assert a.off.take_day() == expected.take_day()
+    assert a.stock[a.flat_l[user]] == stock0 + 5 * lot
+    assert a.cash[m] == 5 * lot * price // 10 + 1 - price * 3 * lot // 10 - price * 2 * lot // 10
 
 
 def test_a_buy_reservation_holds_the_value_plus_the_fee():
