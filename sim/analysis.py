@@ -746,23 +746,27 @@ def _by_group(run: Run, column: str, order: list[str]) -> Rows:
                          "off_sell_value_fen") if c in header]
     cols = ["bought_kg", "sold_kg", "buy_value_fen", "sell_value_fen", *extra]
     idx = [header.index(c) for c in cols]
-    g, online = header.index(column), header.index("online_from")
+    g, online, trades = header.index(column), header.index("online_from"), header.index("trades")
+    off = [header.index(c) for c in ("off_bought_kg", "off_sold_kg") if c in header]
     sums: dict[str, list[int]] = {}
     for r in table.rows:
         s = sums.get(r[g])
         if s is None:
-            s = sums[r[g]] = [0, 0] + [0] * len(cols)
+            s = sums[r[g]] = [0, 0, 0, 0] + [0] * len(cols)
         s[0] += 1
         s[1] += r[online] is not None
+        traded = bool(r[trades])
+        s[2] += traded
+        s[3] += not traded and not any(r[i] for i in off)
         for j, i in enumerate(idx):
-            s[2 + j] += r[i] or 0
-    buy_total = sum(s[4] for s in sums.values())
-    sell_total = sum(s[5] for s in sums.values())
+            s[4 + j] += r[i] or 0
+    buy_total = sum(s[6] for s in sums.values())
+    sell_total = sum(s[7] for s in sums.values())
     rows = Rows()
     for name in _ordered(order, set(sums)):
         s = sums[name]
-        row = {column: name, "members": s[0], "online_members": s[1],
-               **dict(zip(cols, s[2:], strict=True))}
+        row = {column: name, "members": s[0], "online_members": s[1], "trading_members": s[2],
+               "idle_members": s[3], **dict(zip(cols, s[4:], strict=True))}
         row["buy_value_share_pct"] = _share(row["buy_value_fen"], buy_total)
         row["sell_value_share_pct"] = _share(row["sell_value_fen"], sell_total)
         rows.append(row)
@@ -773,8 +777,10 @@ def by_province(run: Run) -> Rows:
     """Members, online members, tonnage and value bought and sold by province.
 
     One row per province (scenario order): `members`, `online_members` (online by the run's
-    end), `bought_kg`, `sold_kg`, `buy_value_fen`, `sell_value_fen` (and off-exchange
-    `off_*` columns when the run has them), `buy_value_share_pct`, `sell_value_share_pct`.
+    end), `trading_members` (with a trade on the exchange), `idle_members` (with neither a
+    trade nor, when the run records them, an off-exchange deal), `bought_kg`, `sold_kg`,
+    `buy_value_fen`, `sell_value_fen` (and off-exchange `off_*` columns when the run has
+    them), `buy_value_share_pct`, `sell_value_share_pct`.
     """
     return _by_group(run, "province", run.provinces)
 

@@ -159,6 +159,7 @@ def test_tonnage_and_value_by_province_and_by_role(tiny):
     assert im["off_sold_kg"] == 20_000
     role = _row(analysis.by_role(tiny), role="magnet_maker")  # members 3 and 5
     assert (role["members"], role["bought_kg"]) == (2, 22_000)
+    assert (role["trading_members"], role["idle_members"]) == (2, 0)
     assert [r["role"] for r in analysis.by_role(tiny)] == ["separator", "magnet_maker",
                                                            "trader"]
 
@@ -249,6 +250,15 @@ def test_on_a_real_run_the_measures_agree_with_the_recorders_own_tallies(tmp_pat
         assert (prov[name]["bought_kg"], prov[name]["sell_value_fen"]) == \
             (p["bought_kg"], p["sell_value_fen"])
     assert analysis.cumulative(r)[-1]["cum_tonnage_kg"] == s["tonnage_kg"]
+    # who traded, from the trades themselves; idle: no trade and no off-exchange deal
+    traded = set(r.trades.column("buyer")) | set(r.trades.column("seller"))
+    dealt = set(r.off_exchange.column("member"))
+    roles = {x["role"]: x for x in analysis.by_role(r)}
+    for name, row in roles.items():
+        ids = [e[0] for e in r.enterprises.rows if e[2] == name]
+        assert row["trading_members"] == sum(m in traded for m in ids)
+        assert row["idle_members"] == sum(m not in traded and m not in dealt for m in ids)
+    assert 0 < roles["trader"]["idle_members"] < roles["trader"]["members"]
 
 
 def test_a_run_without_trades_has_no_concentration_or_dominant_rows(tmp_path):
