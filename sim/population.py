@@ -48,9 +48,9 @@ class Population:
 
     def __init__(self, *, provinces: list[str], roles: list[str], products: list[str],
                  keys: np.ndarray, traits: np.ndarray, province: np.ndarray, role: np.ndarray,
-                 size: np.ndarray,
-                 join_day: np.ndarray, online_day: np.ndarray, use_rate: np.ndarray,
-                 make_rate: np.ndarray, maker: np.ndarray, maker_target: np.ndarray,
+                 size: np.ndarray, join_day: np.ndarray, online_day: np.ndarray,
+                 use_rate: np.ndarray, make_rate: np.ndarray, maker: np.ndarray,
+                 maker_target: np.ndarray,
                  quote_size: np.ndarray, cash: np.ndarray, stock: np.ndarray,
                  days_total: int, enterprises: int) -> None:
         self.provinces = provinces  # names, indexed by `province`
