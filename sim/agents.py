@@ -174,9 +174,8 @@ class Agents:
         # each slot's own premium (a buyer) or discount (a seller) off the exchange, bp
         v = sc.venue
         median = np.where(self.is_buy, float(v.buyer_premium_bp), float(v.seller_discount_bp))
-        # (a trait: drawn from the member's trait stream, its own unless population.seed is set)
-        traits = (self.keys if pop.traits is pop.keys else
-                  Streams.sub(pop.traits[self.slot_m], self.slot_p * 4 + kind))
+        # (a trait: from the member's trait stream, which is its own unless population.seed)
+        traits = Streams.sub(pop.traits[self.slot_m], self.slot_p * 4 + kind)
         self.friction = median * np.exp(v.dispersion * normal(traits, FRICTION))
         dominant = self.is_producer & np.isin(self.slot_m, [DOMINANT_LIGHT - 1,
                                                             DOMINANT_HEAVY - 1])
