@@ -25,25 +25,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker processes (default: one per CPU)")
     p.add_argument("--out", default="out/validate", metavar="DIR",
                    help="directory for validation.json (default: %(default)s)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="change one scenario setting in every run (repeatable), e.g. "
+                        "venue.delay_cost_bp_per_hour=100: is a changed assumption still "
+                        "held to the facts? VALUE is TOML")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.set_defaults(func=_validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
     from sim.sweep import parse_seeds
-    from sim.validate import RUNS, format_validation, validate
+    from sim.validate import format_validation, validate
 
     seeds = parse_seeds(args.seeds)
     progress = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=len(seeds) * len(RUNS), unit="run", desc="validate", leave=False)
+        bars: list = []  # made at the first finished run: a refused setting shows no bar
 
         def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+            if not bars:
+                bars.append(tqdm(total=total, unit="run", desc="validate", leave=False))
+            bars[0].update(done - bars[0].n)
 
-    doc = validate(seeds, jobs=args.jobs, out=Path(args.out), progress=progress)
+    doc = validate(seeds, jobs=args.jobs, out=Path(args.out), progress=progress,
+                   overrides=args.overrides)
     if not args.quiet:
         print(format_validation(doc))
         print(f"\nwrote {Path(args.out) / 'validation.json'}")

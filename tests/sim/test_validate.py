@@ -14,11 +14,13 @@ import pytest
 from sim.cli import main
 from sim.scenario import load_scenario
 from sim.validate import (
+    RUNS,
     Digest,
     _days_to_level,
     _limit_days,
     _limit_up_days,
     _max_rise,
+    _run_all,
     format_validation,
     friction_bp,
     implied_quota_rise,
@@ -95,6 +97,47 @@ def test_the_table_gives_each_checks_figure_target_and_verdict():
 def test_bad_seeds_are_a_one_line_error(capsys):
     assert main(["validate", "--seeds", "3-1"]) == 2
     assert capsys.readouterr().err.startswith("rexsim: --seeds: ")
+
+
+def test_a_bad_setting_is_one_line_before_any_run_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "v"
+    assert main(["validate", "--seeds", "1", "--set", "population.membrs=3",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rexsim: ") and "membrs" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_every_run_gets_the_validations_settings_and_its_own_defining_change_last(
+        monkeypatch):
+    calls = []
+
+    class Fake:
+        summary = {"tonnage_kg": 1}
+        daily = type("T", (), {"as_dicts": staticmethod(lambda: [])})
+
+    def fake_run(scenario, seed, overrides, until):
+        calls.append((scenario, seed, tuple(overrides)))
+        return Fake()
+
+    monkeypatch.setattr("sim.runner.run", fake_run)
+    _run_all([3], 1, None, None, ["venue.delay_cost_bp_per_hour=100"])
+    assert sorted(calls) == sorted(
+        (sc, 3, ("venue.delay_cost_bp_per_hour=100", *own)) for sc, own in RUNS.values())
+    assert ("quota-cut-2024", 3, ("venue.delay_cost_bp_per_hour=100",
+                                  "products.*.band_pct=10")) in calls
+
+
+def test_the_implied_rise_follows_a_changed_elasticity():
+    base = implied_quota_rise()
+    steeper = implied_quota_rise(overrides=["products.PRND_OX.demand_elasticity=1.0"])
+    assert 0 < steeper < base  # more elastic demand: a smaller rise for the same cut
+
+
+def test_the_table_names_the_settings_it_was_run_with():
+    doc = {"seeds": [1], "overrides": ["exchange.fee_bp=10"], "passed": True, "checks": []}
+    assert format_validation(doc).splitlines()[0] == (
+        "validation over seeds 1 with --set exchange.fee_bp=10")
 
 
 def _run_validation(tmp_path, seeds):
