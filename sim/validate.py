@@ -382,10 +382,11 @@ def validate(seeds: Sequence[int] = (1, 2, 3, 4, 5), jobs: int | None = None,
     """Run every validation scenario over `seeds`, check the targets, return the report.
 
     `overrides` (`KEY=VALUE`, as `rexsim run --set`) change every run and the implied
-    figures alike, so that a changed assumption is held to the same facts and responses; a
-    run's own defining change (the ±10% bands of the quota cut's second run) still applies
-    on top. With `out`, writes `validation.json` there (whole or not at all). The report's
-    `passed` is True when every applicable check holds.
+    figures alike, so that a changed assumption is held to the same facts and responses; the
+    quota cut's second run still gets its ±10% bands on top, but a field a what-if file sets
+    (members-2025's members, `events`) is replaced like any other. With `out`, writes
+    `validation.json` there (whole or not at all). The report's `passed` is True when every
+    applicable check holds.
     """
     seeds = list(seeds)
     overrides = list(overrides)
