@@ -699,10 +699,7 @@ class Agents:
                 if buy:  # release the old reservation, reserve the new one, amend
                     held = rec[3]
                     cash[m] += held
-                    cost = price * qty // 10  # with_fee, inlined: buy_reservation's usual case
-                    cost += cost * bp // 10_000
-                    if cost > cash[m]:
-                        qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                     if not qty:
                         cash[m] -= held
                         continue
@@ -743,10 +740,7 @@ class Agents:
             buy = is_buy[i]
             cost = 0
             if buy:
-                cost = price * qty // 10  # as above
-                cost += cost * bp // 10_000
-                if cost > cash[m]:
-                    qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
+                qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
                 if not qty:
                     continue
                 cash[m] -= cost

@@ -50,9 +50,8 @@ class Population:
                  keys: np.ndarray, traits: np.ndarray, province: np.ndarray, role: np.ndarray,
                  size: np.ndarray, join_day: np.ndarray, online_day: np.ndarray,
                  use_rate: np.ndarray, make_rate: np.ndarray, maker: np.ndarray,
-                 maker_target: np.ndarray,
-                 quote_size: np.ndarray, cash: np.ndarray, stock: np.ndarray,
-                 days_total: int, enterprises: int) -> None:
+                 maker_target: np.ndarray, quote_size: np.ndarray, cash: np.ndarray,
+                 stock: np.ndarray, days_total: int, enterprises: int) -> None:
         self.provinces = provinces  # names, indexed by `province`
         self.roles = roles  # names, indexed by `role`
         self.products = products  # codes, the column order of the per-product arrays
@@ -242,10 +241,10 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
                                HOLDING_CAP)).astype(np.int64)
     return Population(
         provinces=prov_names, roles=role_names, products=codes, keys=keys, traits=traits,
-        province=province,
-        role=role, size=size, join_day=join_day, online_day=online_day, use_rate=use_rate,
-        make_rate=make_rate, maker=maker, maker_target=maker_target, quote_size=quote_size,
-        cash=cash, stock=stock, days_total=len(days), enterprises=enterprises)
+        province=province, role=role, size=size, join_day=join_day, online_day=online_day,
+        use_rate=use_rate, make_rate=make_rate, maker=maker, maker_target=maker_target,
+        quote_size=quote_size, cash=cash, stock=stock, days_total=len(days),
+        enterprises=enterprises)
 
 
 def _stratified(pool: np.ndarray, count: int, size: np.ndarray, u: np.ndarray) -> np.ndarray:
