@@ -104,6 +104,8 @@ def test_a_demand_cut_to_half_cuts_tonnage_and_passes_no_lot_between_makers(tmp_
                                 if r["buyer_role"] == r["seller_role"] == "trader"))
     assert all(m <= 0.01 * t for m, t in zip(among_makers, tonnage, strict=True))
     assert 0.4 * tonnage[0] < tonnage[1] < 0.65 * tonnage[0]
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(skew=st.integers(0, 600), half=st.integers(1, 200), inv_spread=st.integers(0, 200),
        vol_spread=st.sampled_from([0.0, 0.5, 3.0]), volume=st.sampled_from([0.05, 0.3, 1.0]),
