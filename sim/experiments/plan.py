@@ -219,13 +219,17 @@ def _dir_text(text: str) -> str:
 
 
 def _short_keys(keys: Sequence[str]) -> dict[str, str]:
-    """Each key's shortest tail of dotted parts that no other key ends with."""
+    """Each key's shortest tail of dotted parts that no other key ends with.
+
+    Never plain `seed`, the run seed's own name (its `seed-N` directories and sweep.csv's
+    `seed` column): `population.seed` stays whole.
+    """
     parts = {k: k.replace("[", ".").replace("]", "").split(".") for k in keys}
     out = {}
     for k in keys:
         for n in range(1, len(parts[k]) + 1):
             tail = parts[k][-n:]
-            if all(parts[o][-n:] != tail for o in keys if o != k):
+            if tail != ["seed"] and all(parts[o][-n:] != tail for o in keys if o != k):
                 break
         out[k] = ".".join(tail)
     return out

@@ -85,6 +85,12 @@ def test_grid_points_are_every_combination_last_key_fastest_with_readable_names(
     assert grid_points([])[0].name == ""  # a seed sweep: runs at OUT/seed-N
 
 
+def test_a_grid_over_the_population_seed_is_not_named_like_a_run_seed():
+    points = grid_points(parse_grid(["population.seed=1,2", f"{VF}=0.8"]))
+    assert [p.name for p in points] == ["population.seed=1,volume_factor=0.8",
+                                        "population.seed=2,volume_factor=0.8"]
+
+
 def test_a_baseline_pairs_each_point_with_the_one_that_has_its_other_values():
     points = grid_points(parse_grid([f"{VF}=0.8,1.2", "products.PRND_OX.band_pct=5,8"]))
     assert baseline_points(points, {VF: "0.8"}) == [0, 1, 0, 1]
