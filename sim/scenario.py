@@ -642,7 +642,13 @@ def _override_error(assignment: str, detail: str) -> ScenarioError:
 
 
 def _override_value(text: str) -> Any:
-    """A TOML value (`10`, `2.5`, `true`, `2024-06-03`, `[1, 2]`, `"x"`); else the bare text."""
+    """A TOML value (`10`, `2.5`, `true`, `2024-06-03`, `[1, 2]`, `"x"`); else the bare text.
+
+    The bare word `null` unsets a field that may be unset (TOML has no null):
+    `population.seed=null` draws each run's members from its own seed.
+    """
+    if text == "null":
+        return None
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -114,6 +114,11 @@ def test_later_override_of_the_same_key_wins():
     assert sc.behaviour.act_pct == 20
 
 
+def test_null_unsets_a_field_that_may_be_unset():
+    assert load_scenario().population.seed is not None
+    assert load_scenario("baotou-2024", ["population.seed=null"]).population.seed is None
+
+
 def test_overrides_of_a_scenario_object_revalidate_it():
     from sim.scenario import with_overrides
 
@@ -134,6 +139,7 @@ def test_overrides_of_a_scenario_object_revalidate_it():
     ("products.PRND_OX.tick=-5", "$.products[0].tick: expected int >= 1, got -5"),
     ("population.seed=-1", "$.population.seed: expected int >= 0, got -1"),
     ("population.seed=1.5", "$.population.seed: expected int | null, got float"),
+    ("population.members=null", "$.population.members: expected int, got null"),
 ])
 def test_a_bad_override_is_one_line_naming_it(assignment, message):
     with pytest.raises(UserError) as info:
