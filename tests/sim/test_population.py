@@ -20,7 +20,10 @@ from sim.streams import Streams
 
 @pytest.fixture(scope="module")
 def sc():
-    return load_scenario("baotou-2024")
+    """baotou-2024 with `population.seed` unset: each test's run seed draws its members."""
+    sc = load_scenario("baotou-2024")
+    return msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
+                                                                          seed=None))
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +154,15 @@ def test_a_population_seed_draws_the_same_members_for_every_run_seed(sc, pop):
         assert np.array_equal(other.traits, pop.keys)
         # what the members do still comes from the run's seed
         assert np.array_equal(other.keys, Streams(seed).members(np.arange(1, len(pop) + 1)))
+
+
+def test_baotou_2024_draws_one_membership_for_every_run_seed():
+    sc = load_scenario("baotou-2024")
+    assert sc.population.seed is not None
+    one, two = build_population(sc, Streams(1)), build_population(sc, Streams(2))
+    for name in TRAITS:
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert not np.array_equal(one.keys, two.keys)  # what they do is each run's own
 
 
 def test_a_population_seed_equal_to_the_run_seed_changes_nothing(sc, pop):

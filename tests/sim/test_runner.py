@@ -130,16 +130,28 @@ def test_different_seed_gives_different_trades(small_run):
 def test_a_population_seed_keeps_the_members_and_their_premiums_across_run_seeds(small_run):
     res, _ = small_run
     sc = small_scenario()
-    fixed = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
-                                                                           seed=1))
-    same = Simulation(fixed, seed=4)
+    assert sc.population.seed is not None  # baotou-2024's one membership
+    same = Simulation(sc, seed=4)
     base = Simulation(sc, seed=1)
     assert np.array_equal(same.agents.friction, base.agents.friction)  # a member's own premium
-    other = run(fixed, seed=4)
+    other = run(sc, seed=4)
     cols = ("member", "province", "role", "joined", "online_from")
     assert ([r[:5] for r in other.enterprises.rows] == [r[:5] for r in res.enterprises.rows]
             and other.enterprises.columns[:5] == cols)
     assert other.trades.rows != res.trades.rows  # what the members do is the run seed's
+
+
+def test_an_unset_population_seed_draws_each_run_seeds_own_members_and_premiums():
+    sc = small_scenario()
+    own = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
+                                                                         seed=None))
+    one, four = Simulation(own, seed=1), Simulation(own, seed=4)
+    assert not np.array_equal(one.agents.friction, four.agents.friction)
+    assert not np.array_equal(one.population.role, four.population.role)
+    # and with it set to a run's seed, that run is the unset run
+    at_one = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
+                                                                            seed=1))
+    assert np.array_equal(Simulation(at_one, seed=4).agents.friction, one.agents.friction)
 
 
 def test_cash_and_stock_are_conserved_exactly():
