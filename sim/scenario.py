@@ -54,6 +54,7 @@ __all__ = [
     "builtin_scenarios",
     "builtin_text",
     "load_scenario",
+    "override_value",
     "scenario_dict",
     "scenario_sha256",
     "with_overrides",
@@ -641,7 +642,7 @@ def _override_error(assignment: str, detail: str) -> ScenarioError:
     return ScenarioError(detail, param=f"override {assignment!r}", option=f"--set {assignment}")
 
 
-def _override_value(text: str) -> Any:
+def override_value(text: str) -> Any:
     """A TOML value (`10`, `2.5`, `true`, `2024-06-03`, `[1, 2]`, `"x"`); else the bare text.
 
     The bare word `null` unsets a field that may be unset (TOML has no null):
@@ -712,7 +713,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
             raise _override_error(assignment, "expected KEY=VALUE, e.g. population.members=1974")
-        value = _override_value(text.strip())
+        value = override_value(text.strip())
         for container, slot in _override_slots(raw, key.strip(), assignment):
             container[slot] = value
     return raw

@@ -22,7 +22,6 @@ import itertools
 import json
 import re
 import shlex
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, NamedTuple
 
 from sim.calendar import TradingCalendar
 from sim.errors import RexsimError, RunError, ScenarioError
-from sim.scenario import Scenario, load_scenario, scenario_sha256, with_overrides
+from sim.scenario import Scenario, load_scenario, override_value, scenario_sha256, with_overrides
 
 __all__ = [
     "Plan", "Point", "Run", "baseline_points", "grid_points", "label_value", "make_plan",
@@ -165,17 +164,9 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as a TOML value")
 
 
-def _decoded(text: str) -> Any:
-    """The value TOML text stands for, as an override reads it (bare text stays text)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 def label_value(text: str) -> str:
     """A point's value as sweep.csv shows it: strings unquoted, numbers and arrays as TOML."""
-    value = _decoded(text)
+    value = override_value(text)
     if isinstance(value, str):
         return value
     if isinstance(value, (bool, int, float)):
@@ -246,11 +237,11 @@ def baseline_points(points: Sequence[Point], baseline: Mapping[str, str]) -> lis
         if key not in columns:
             raise RexsimError(f"{key} is not a grid key (grid: {', '.join(columns) or 'none'})",
                               param="baseline", option="--baseline")
-    want = {k: _decoded(v) for k, v in baseline.items()}
-    index = {tuple(_decoded(v) for _, v in p.labels): i for i, p in enumerate(points)}
+    want = {k: override_value(v) for k, v in baseline.items()}
+    index = {tuple(override_value(v) for _, v in p.labels): i for i, p in enumerate(points)}
     out = []
     for p in points:
-        key = tuple(want.get(c, _decoded(v)) for c, v in p.labels)
+        key = tuple(want.get(c, override_value(v)) for c, v in p.labels)
         if key not in index:
             shown = ", ".join(f"{k}={v}" for k, v in baseline.items())
             raise RexsimError(f"{shown} is not one of the grid's values", param="baseline",

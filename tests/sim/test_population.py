@@ -21,9 +21,7 @@ from sim.streams import Streams
 @pytest.fixture(scope="module")
 def sc():
     """baotou-2024 with `population.seed` unset: each test's run seed draws its members."""
-    sc = load_scenario("baotou-2024")
-    return msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
-                                                                          seed=None))
+    return load_scenario("baotou-2024", ["population.seed=null"])
 
 
 @pytest.fixture(scope="module")

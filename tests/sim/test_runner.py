@@ -14,6 +14,7 @@ from engine import Accepted, Channel
 from sim import Simulation, run
 from sim.calendar import NS_PER_MINUTE
 from sim.errors import RexsimError as UserError
+from sim.scenario import with_overrides
 from tests.sim.conservation import assert_conserved
 from tests.sim.small import END, small_scenario
 
@@ -143,14 +144,12 @@ def test_a_population_seed_keeps_the_members_and_their_premiums_across_run_seeds
 
 def test_an_unset_population_seed_draws_each_run_seeds_own_members_and_premiums():
     sc = small_scenario()
-    own = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
-                                                                         seed=None))
+    own = with_overrides(sc, ["population.seed=null"])
     one, four = Simulation(own, seed=1), Simulation(own, seed=4)
     assert not np.array_equal(one.agents.friction, four.agents.friction)
     assert not np.array_equal(one.population.role, four.population.role)
     # and with it set to a run's seed, that run is the unset run
-    at_one = msgspec.structs.replace(sc, population=msgspec.structs.replace(sc.population,
-                                                                            seed=1))
+    at_one = with_overrides(sc, ["population.seed=1"])
     assert np.array_equal(Simulation(at_one, seed=4).agents.friction, one.agents.friction)
 
 

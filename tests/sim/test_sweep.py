@@ -89,6 +89,9 @@ def test_a_grid_over_the_population_seed_is_not_named_like_a_run_seed():
     points = grid_points(parse_grid(["population.seed=1,2", f"{VF}=0.8"]))
     assert [p.name for p in points] == ["population.seed=1,volume_factor=0.8",
                                         "population.seed=2,volume_factor=0.8"]
+    unset = grid_points(parse_grid(["population.seed=null,1"]))
+    assert [p.name for p in unset] == ["population.seed=null", "population.seed=1"]
+    assert baseline_points(unset, {"population.seed": "null"}) == [0, 0]
 
 
 def test_a_baseline_pairs_each_point_with_the_one_that_has_its_other_values():
