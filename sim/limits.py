@@ -92,7 +92,7 @@ def expected_slots(sc: Scenario, scale: int = 1) -> float:
     every `lot_every_days`, so a share `min(1, daily use * lot_every_days / lot / eligible
     enterprises)` of them does; likewise its producers (besides the dominant one), and every
     quoted product has `makers.per_product * scale` market makers (at most the traders
-    online from the start), each with a bid and an ask slot.
+    online from the start), each with a bid and an ask slot and no use of it.
     """
     pop, cal = sc.population, sc.calendar
     n = pop.members * scale
@@ -102,11 +102,14 @@ def expected_slots(sc: Scenario, scale: int = 1) -> float:
     weight = {r.name: r.weight_pct / 100 for r in sc.roles}
     ndom = min(2, n)
     slots = 0.0
+    trader_buys = {}  # the chance a trader uses a product it may also quote
     for p in sc.products:
         daily = p.monthly_tonnes * 1000.0 * months / ndays * scale * sc.behaviour.volume_factor
         w_buy = sum(weight[r.name] for r in sc.roles if p.code in r.buys)
-        slots += n * w_buy * _participation(daily, p.lot, pop.lot_every_days,
-                                            enterprises * w_buy)
+        q_buy = _participation(daily, p.lot, pop.lot_every_days, enterprises * w_buy)
+        slots += n * w_buy * q_buy
+        if any(r.name == "trader" and p.code in r.buys for r in sc.roles):
+            trader_buys[p.code] = q_buy
         share = p.dominant_share_pct / 100 if p.dominant is not None else 0.0
         if share and (0 if p.dominant == "light" else 1) < n:
             slots += 1
@@ -122,6 +125,8 @@ def expected_slots(sc: Scenario, scale: int = 1) -> float:
         traders = (online_start - ndom) * weight.get("trader", 0.0)
         makers = min(round(sc.makers.per_product * scale), traders)
         slots += 2 * makers * sum(1 for p in sc.products if p.code in quoted)
+        # a maker does not also use what it quotes (`sim.population._users_not_makers`)
+        slots -= makers * sum(q for code, q in trader_buys.items() if code in quoted)
     return slots
 
 

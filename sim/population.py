@@ -196,6 +196,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     active = (ndays - join_day) / ndays  # the share of the calendar each member is a member
     mean_active = (n_start + 0.5 * (n - n_start)) / n  # late joiners join uniformly
     weight = np.zeros(n)  # each member's expected flow (kg/day), from its own draws alone
+    intensity = np.array([r.use_intensity for r in sc.roles])
+    use_size = size * intensity[role]  # what a member's use of a product it buys scales with
     for j, p in enumerate(sc.products):
         daily = (p.monthly_tonnes * 1000.0 * months / ndays * scale
                  * sc.behaviour.volume_factor)  # national use per trading day, kg
@@ -204,9 +206,12 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         w_buy = role_w[buying].sum() / 100 if buying else 0.0
         q_buy = _participation(daily, p.lot, every, enterprises * w_buy)
         users = np.isin(role, buying) & (uniform(traits, BUYS + j) < q_buy)
-        use_rate[users, j] = _shares(size, users, daily * share_of_market, active, mean_active)
-        if q_buy:
-            weight[users] += size[users] * daily / (enterprises * w_buy * q_buy * mean_size)
+        use_rate[users, j] = _shares(use_size, users, daily * share_of_market, active,
+                                     mean_active)
+        if q_buy:  # (the buying roles' mean intensity: 1 when every role's is 1)
+            mean_use = mean_size * ((role_w[buying] * intensity[buying]).sum()
+                                    / role_w[buying].sum())
+            weight[users] += use_size[users] * daily / (enterprises * w_buy * q_buy * mean_use)
         share = p.dominant_share_pct / 100
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")
         if dom is not None and dom < n and share:
@@ -226,6 +231,7 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
     online_day = _online_days(sc, days, n, n_start, ndom, join_day, weight, draw)
     _choose_makers(sc, traits, is_trader & (online_day == 0) & (join_day == 0), months, ndays,
                    scale, maker, maker_target, quote_size)
+    _users_not_makers(use_rate, maker, use_size, active, mean_active)
 
     # opening holdings (exact integers: stock in whole lots, cash in fen)
     lots = np.array([p.lot for p in sc.products], dtype=np.int64)
@@ -289,6 +295,23 @@ def _systematic(pool: np.ndarray, share: float, weight: np.ndarray, reference: n
         k = np.arange(len(at))
         chosen[at] = np.floor((k + 1) * share + v) > np.floor(k * share + v)
     return pool[chosen]
+
+
+def _users_not_makers(use_rate: np.ndarray, maker: np.ndarray, use_size: np.ndarray,
+                      active: np.ndarray, mean_active: float) -> None:
+    """A market maker does not also use the product it quotes: its use goes to the others.
+
+    (A trader who buys for its customers may be chosen to make a market in one of the
+    products it buys; its quotes and its customers would draw on one stock.) The product's
+    members' use is shared again among its other users, as `_shares` shares it.
+    """
+    for j in np.flatnonzero((maker & (use_rate > 0)).any(axis=0)).tolist():
+        col = use_rate[:, j]
+        total = float((col * active).sum()) / mean_active
+        users = (col > 0) & ~maker[:, j]
+        col[:] = 0.0
+        if users.any():
+            col[users] = _shares(use_size, users, total, active, mean_active)
 
 
 def _choose_makers(sc: Scenario, keys: np.ndarray, eligible: np.ndarray, months: float,

@@ -123,6 +123,9 @@ class RoleSpec(_Spec, frozen=True):
     sells: list[str] = []
     buys: list[str] = []
     quotes: list[str] = []  # products a trader makes markets in
+    # a member's use of each product it buys, relative to a member of the same size in
+    # another role (a trader's use is its customers', bought through it)
+    use_intensity: _range(float, 0, 100, open_low=True) = 1.0
 
 
 class CalendarSpec(_Spec, frozen=True):

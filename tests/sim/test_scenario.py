@@ -140,6 +140,9 @@ def test_overrides_of_a_scenario_object_revalidate_it():
     ("population.seed=-1", "$.population.seed: expected int >= 0, got -1"),
     ("population.seed=1.5", "$.population.seed: expected int | null, got float"),
     ("population.members=null", "$.population.members: expected int, got null"),
+    ("roles.trader.use_intensity=0", "$.roles[4].use_intensity: expected float > 0.0, got 0"),
+    ("roles.trader.use_intensity=nan", "$.roles[4].use_intensity: expected float > 0.0"),
+    ("roles.trader.use_intensity=inf", "$.roles[4].use_intensity: expected float <= 100.0"),
 ])
 def test_a_bad_override_is_one_line_naming_it(assignment, message):
     with pytest.raises(UserError) as info:
