@@ -112,6 +112,40 @@ def test_each_quoted_product_has_its_market_makers_among_traders_online_from_the
         assert pop.maker_target[makers, j].sum() > 0
 
 
+def test_traders_buy_for_their_customers_but_a_maker_never_uses_what_it_quotes(sc, pop):
+    trader = pop.roles.index("trader")
+    traders = pop.role == trader
+    buys = {r.name: set(r.buys) for r in sc.roles}["trader"]
+    assert buys  # baotou-2024's traders buy what they do not quote
+    for j, p in enumerate(sc.products):
+        users = pop.use_rate[:, j] > 0
+        assert not (users & pop.maker[:, j]).any(), p.code
+        assert (users & traders).any() == (p.code in buys), p.code
+    # most traders who make no market use something: 35% of members are not idle by design
+    plain = traders & ~pop.maker.any(axis=1)
+    assert (pop.use_rate[plain] > 0).any(axis=1).mean() > 0.9
+
+
+def test_a_roles_use_intensity_scales_its_members_use_against_others_of_their_size(sc):
+    heavy = load_scenario("baotou-2024", ["population.seed=null",
+                                          "roles.trader.use_intensity=3"])
+    base, tripled = build_population(sc, Streams(1)), build_population(heavy, Streams(1))
+    trader = base.roles.index("trader")
+    j = [p.code for p in sc.products].index("PRND_OX")
+    for pop, k in ((base, 1.0), (tripled, 3.0)):
+        per_size = pop.use_rate[:, j] / pop.size
+        users = pop.use_rate[:, j] > 0
+        t, o = per_size[users & (pop.role == trader)], per_size[users & (pop.role != trader)]
+        # within a product every user's rate is its size times its role's intensity, so
+        # each role's rate per unit of size is one figure, and their ratio is the setting
+        assert np.ptp(t) <= 1e-12 * t.max() and np.ptp(o) <= 1e-12 * o.max()
+        assert t[0] / o[0] == pytest.approx(k, rel=1e-12)
+    # the members' use of the product is the same: only shared out differently
+    active, _ = _member_days(sc, base)
+    assert (tripled.use_rate[:, j] * active).sum() == pytest.approx(
+        (base.use_rate[:, j] * active).sum(), rel=1e-12)
+
+
 def test_adding_members_leaves_every_other_member_as_it_was(sc, pop):
     more = msgspec.structs.replace(sc, population=msgspec.structs.replace(
         sc.population, members=1231))
