@@ -795,8 +795,9 @@ def counterparties(run: Run, *, by_product: bool = False) -> Rows:
 
     One row per (product, with `by_product`) buyer role and seller role that traded (role
     order): `trades`, `qty_kg`, `value_fen` and `tonnage_share_pct` (of the product's or the
-    exchange's tonnage). The market makers are traders, so `trader` to `trader` is mostly the
-    makers trading among themselves: volume that meets no user's or producer's need.
+    exchange's tonnage). The market makers are traders, and so are the distributors who buy
+    for their customers, so `trader` to `trader` is makers selling to distributors and makers
+    trading among themselves (volume that meets no user's or producer's need).
     """
     pairs = _trades(run).pairs
     sums: dict[tuple, list[int]] = {}

@@ -583,8 +583,9 @@ def _page(run: Run, charts: list[tuple[Chart, bytes]], against: Run | None) -> s
                      f"{html.escape(', '.join(c.title for c in missing))}.</p>")
     parts += ["<h2>Who sells to whom</h2>",
               "<p>Share of the exchange's tonnage (%) by the buyer's and the seller's role. "
-              "The market makers are traders: trader to trader is mostly makers trading among "
-              "themselves, volume that meets nobody's need.</p>",
+              "The market makers are traders, and so are the distributors who buy for their "
+              "customers: trader to trader is makers selling to distributors and makers "
+              "trading among themselves (volume that meets nobody's need).</p>",
               _counterparties_table(run)]
     parts += ["<h2>Price transparency</h2>",
               "<p>How far each group's prices sit from the same day's online volume-weighted "
