@@ -208,9 +208,8 @@ def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Populati
         users = np.isin(role, buying) & (uniform(traits, BUYS + j) < q_buy)
         use_rate[users, j] = _shares(use_size, users, daily * share_of_market, active,
                                      mean_active)
-        if q_buy:  # (the buying roles' mean intensity: 1 when every role's is 1)
-            mean_use = mean_size * ((role_w[buying] * intensity[buying]).sum()
-                                    / role_w[buying].sum())
+        if q_buy:  # (the buying roles' mean intensity is exactly 1 when every role's is)
+            mean_use = mean_size * np.average(intensity[buying], weights=role_w[buying])
             weight[users] += use_size[users] * daily / (enterprises * w_buy * q_buy * mean_use)
         share = p.dominant_share_pct / 100
         dom = {"light": DOMINANT_LIGHT - 1, "heavy": DOMINANT_HEAVY - 1}.get(p.dominant or "")

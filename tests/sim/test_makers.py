@@ -103,7 +103,7 @@ def test_a_demand_cut_to_half_cuts_tonnage_and_passes_no_lot_between_makers(tmp_
         trades = load_run(out).rows("trades", ["buyer", "seller", "qty_kg"])
         tonnage.append(res.summary["tonnage_kg"])
         among_makers.append(sum(q for b, s_, q in trades if b in makers and s_ in makers))
-        assert makers and among_makers[-1] < tonnage[-1]
+        assert makers  # (else no trade could count as among makers)
     assert all(m <= 0.01 * t for m, t in zip(among_makers, tonnage, strict=True))
     # half the demand, about half the tonnage or less: in three weeks fewer needs reach a lot
     # (0.34-0.49 of the full run over seeds 1-5), never more as the churn gave
