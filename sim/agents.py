@@ -331,6 +331,7 @@ class Agents:
         self.band_edge = np.where(self.is_buy, self.lo_s, -self.hi_s)  # signed, see _decide
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
         self.makers.start_day(d)
+        self.makers.restock()
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""

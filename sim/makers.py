@@ -11,7 +11,15 @@ inventory around its target and quotes a bid and an ask around the national pric
 so spreads widen with the product's recent volatility and with inventory away from target.
 The span's floor keeps one lot from moving a maker's mid by more than two half-spreads, so
 makers a lot apart never trade a lot back and forth between themselves (`_lots_per_span`).
-It stops bidding at its inventory limit and offering when it has nothing to sell. Online
+It stops bidding at its inventory limit and offering when it has nothing to sell.
+
+Makers restock off the exchange (`makers.restock_off_exchange`): a trader's stock comes from
+wherever it is cheapest, so when the exchange's settlement pays for buying off it, at the
+national price with the maker's own buyer's premium and selling on the exchange net of its
+fee, a maker short of its target buys the rest off the exchange at the start of the day, and
+asks no less than that cost while the exchange pays it (it would not resell below what it
+pays). This is the arbitrage that bounds a venue shock: when a large seller leaves, the
+exchange's price rises to the off-exchange cost and the makers bring supply back. Online
 makers requote at every decision step whose quote moved by a quarter of its half-spread or
 more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at
 the counter. Quotes are DAY orders on the members' ledger, like every other order
@@ -48,6 +56,8 @@ class Makers:
         self.size = a.pop.quote_size[self.p].astype(float)
         self.tick = a.tick_s[self.bid]
         self.lot = a.lot_s[self.bid]
+        self.premium = a.friction[self.bid]  # each maker's own off-exchange premium, bp
+        self.floor = np.zeros(count)  # today's least ask (0: none), yuan/t
         self.span = np.maximum(np.maximum(self.limit - self.target, 1.0),
                                self.lot * _lots_per_span(spec.skew_bp, spec.half_spread_bp))
         self.live = np.zeros(count, dtype=bool)  # may quote today
@@ -71,6 +81,7 @@ class Makers:
         self.live = a.usable[self.bid]
         self.online = a.online[self.bid]
         self.quoted_today[:] = False
+        self.floor[:] = 0.0
         self.dirty[:] = True
         self.vol = a.national.vol_bp[self.p]
         if not a.channel_open["online"]:
@@ -78,6 +89,31 @@ class Makers:
         else:
             self.can = self.live & (self.online | a.channel_open["offline"])
 
+
+    def restock(self) -> None:
+        """Makers short of target buy off the exchange when selling on it covers the cost.
+
+        The cost is the national price with the maker's own premium; the exchange covers it
+        when its settlement, less the fee, is at least that (`floor`, on the tick, is then
+        the maker's least ask for the day). Runs once a day, after `start_day`.
+        """
+        a = self.a
+        if not len(self) or not self.spec.restock_off_exchange:
+            return
+        bid = self.bid
+        cost = a.nat_s[bid] * (1 + self.premium / 10_000)
+        floor = np.ceil(cost / (1 - a.fee_bp / 10_000) / self.tick) * self.tick
+        pays = self.can & (a.settle_s[bid] >= floor)
+        self.floor = np.where(pays, floor, 0.0)
+        which = pays.nonzero()[0]
+        if not len(which):
+            return
+        short = self.target[which] - self.inventory(which)
+        buy = short >= self.lot[which]
+        if np.count_nonzero(buy):
+            slots = bid[which[buy]]
+            a.deal_off(slots, short[buy])
+            a.need[slots] = 0.0  # a maker's slots carry no need (deal_off counted one down)
 
     def inventory(self, which: np.ndarray) -> np.ndarray:
         """Makers' stock of their product: free plus what their open asks reserve (kg)."""
@@ -114,6 +150,8 @@ class Makers:
         bid = np.floor(mid * (1 - half / 10_000) / tick) * tick
         ask = np.ceil(mid * (1 + half / 10_000) / tick) * tick
         lo, hi = a.lo_s[slots], a.hi_s[slots]
+        floor = self.floor[which]
+        ask = maximum(ask, floor)  # no resale below what restocking costs (0: no floor)
         bid = minimum(maximum(bid, lo), hi)
         ask = minimum(maximum(ask, lo), hi)
         lot = self.lot[which]
@@ -121,6 +159,7 @@ class Makers:
         room = maximum(limit - inventory, 0.0)
         bid_qty = np.floor(minimum(size, room) / lot) * lot
         ask_qty = np.floor(minimum(size, inventory) / lot) * lot
+        ask_qty[ask < floor] = 0.0  # the band's top is below the cost: nothing to sell today
         crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
         if np.count_nonzero(crossed):  # rare: skip the masked stores
             bid_qty[crossed & (x >= 0)] = 0.0

@@ -130,3 +130,100 @@ def test_no_two_makers_a_lot_apart_cross_whatever_the_settings(skew, half, inv_s
         inside = (ask > lo) & (ask < hi) & (bid > lo) & (bid < hi)  # not pinned to the band
         quoted = (ask_qty[1:] > 0) & (bid_qty[:-1] > 0) & inside[1:] & inside[:-1]
         assert (ask[1:][quoted] > bid[:-1][quoted]).all(), (mk.p[j], skew, half)
+
+
+# ---------------------------------------------------------------- restocking off the exchange
+
+def _one_maker_paid(sim, pays: bool):
+    """Empty maker j's stock, and set every maker's settlement so that only j's may pay."""
+    a, mk = sim.agents, sim.agents.makers
+    j = int(mk.can.nonzero()[0][0])
+    bid = int(mk.bid[j])
+    a.settle_s[mk.bid] = 0.0  # nobody else's exchange pays for restocking
+    nat = float(a.nat_s[bid])
+    cost = nat * (1 + mk.premium[j] / 10_000)
+    tick = int(mk.tick[j])
+    floor = math.ceil(cost / (1 - a.fee_bp / 10_000) / tick) * tick
+    a.settle_s[bid] = floor if pays else floor - tick
+    a.stock[a.flat_l[bid]] = 0
+    return j, bid, nat, floor
+
+
+def test_a_maker_short_of_target_restocks_off_the_exchange_when_the_exchange_pays(sim):
+    a, mk = sim.agents, sim.agents.makers
+    j, bid, nat, floor = _one_maker_paid(sim, pays=True)
+    m, p = a.slot_m_l[bid], a.slot_p_l[bid]
+    lot = int(mk.lot[j])
+    price = max(round(nat * (1 + mk.premium[j] / 10_000)), 1)  # its own premium, to the yuan
+    qty = int(mk.target[j]) // lot * lot
+    qty = min(qty, a.cash[m] * 10 // price // lot * lot)
+    assert qty >= lot  # (else the case would pass vacuously)
+    cash = a.cash[m]
+    a.off.take_day()
+    mk.restock()
+    assert a.stock[a.flat_l[bid]] == qty
+    assert a.cash[m] == cash - price * qty // 10  # exact: fen, rounded down
+    assert a.off.cells() == {(p, m + 1, "buy"): [qty, price * qty // 10]}
+    assert mk.floor[j] == floor and np.count_nonzero(mk.floor) == 1
+    assert a.need[bid] == 0  # a maker's slot carries no need
+
+
+def test_a_maker_does_not_restock_when_the_exchange_pays_a_tick_less_than_it_costs(sim):
+    a, mk = sim.agents, sim.agents.makers
+    j, bid, _, _ = _one_maker_paid(sim, pays=False)
+    cash = list(a.cash)
+    a.off.take_day()
+    mk.restock()
+    assert a.stock[a.flat_l[bid]] == 0 and a.cash == cash and not a.off.cells()
+    assert not np.count_nonzero(mk.floor)
+
+
+def test_restocking_off_the_exchange_can_be_switched_off():
+    sc = small_scenario()
+    sc = msgspec.structs.replace(sc, makers=msgspec.structs.replace(
+        sc.makers, restock_off_exchange=False))
+    s = Simulation(sc, seed=2)
+    s.run_day()
+    j, bid, _, _ = _one_maker_paid(s, pays=True)
+    s.agents.off.take_day()
+    s.agents.makers.restock()
+    assert s.agents.stock[s.agents.flat_l[bid]] == 0 and not s.agents.off.cells()
+
+
+def test_a_maker_never_asks_below_what_restocking_costs_it(sim):
+    a, mk = sim.agents, sim.agents.makers
+    j = 0
+    which = np.array([j])
+    long = np.array([mk.limit[j]])  # long: its ask leans down
+    tick = mk.tick[j]
+    mk.floor[j] = math.ceil(a.nat_s[mk.bid[j]] * 1.01 / tick) * tick
+    _, ask, _, ask_qty = mk.quotes(which, long)
+    assert ask[0] >= mk.floor[j] and ask_qty[0] > 0
+    # a cost above the band's top: nothing to sell today, rather than a sale at a loss
+    mk.floor[j] = a.hi_s[mk.bid[j]] + tick
+    _, ask, _, ask_qty = mk.quotes(which, long)
+    assert ask_qty[0] == 0
+    mk.floor[j] = 0.0
+    assert mk.quotes(which, long)[3][0] > 0
+
+
+def test_makers_restocking_off_the_exchange_keep_a_market_a_large_seller_left():
+    # the dominant light producer withdraws: without restocking the light books' asks run
+    # dry (the makers sell out and nobody refills them); with it they buy off the exchange
+    withdraw = ['events=[{date=2024-01-08, kind="withdraw", member="dominant_light"}]']
+    two_sided, bought = {}, {}
+    for restock in (True, False):
+        for seed in (1, 3):
+            res = run(small_scenario(), seed=seed, check=True,
+                      overrides=[*withdraw, f"makers.restock_off_exchange={str(restock).lower()}"])
+            quotes = [q for q in res.quotes.as_dicts() if q["date"] >= "2024-01-10"
+                      and q["product"] in ("PRND_OX", "LA_OX", "CE_OX")]
+            two_sided[restock, seed] = sum(q["bid"] is not None and q["ask"] is not None
+                                           for q in quotes) / len(quotes)
+            makers = set((np.flatnonzero(Simulation(small_scenario(), seed=seed)
+                                         .population.maker.any(axis=1)) + 1).tolist())
+            bought[restock, seed] = sum(o["qty_kg"] for o in res.off_exchange.as_dicts()
+                                        if o["member"] in makers and o["side"] == "buy")
+    for seed in (1, 3):
+        assert two_sided[True, seed] > two_sided[False, seed] + 0.05
+        assert bought[True, seed] > bought[False, seed]  # (makers also buy as distributors)
