@@ -227,3 +227,11 @@ def test_makers_restocking_off_the_exchange_keep_a_market_a_large_seller_left():
     for seed in (1, 3):
         assert two_sided[True, seed] > two_sided[False, seed] + 0.05
         assert bought[True, seed] > bought[False, seed]  # (makers also buy as distributors)
+
+
+@pytest.mark.slow
+def test_the_light_books_stay_two_sided_through_a_whole_year_of_the_withdrawal():
+    # seed 1 measured 100, 99, 93, 95 and 90%; without restocking 60, 63, 58, 57 and 60%
+    by_product = run("withdrawal-2024", seed=1).summary["by_product"]
+    for code in ("PRND_OX", "PRND_MT", "LA_OX", "CE_OX", "RE_CARB"):
+        assert by_product[code]["two_sided_pct"] >= 80, code
