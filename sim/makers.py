@@ -89,7 +89,6 @@ class Makers:
         else:
             self.can = self.live & (self.online | a.channel_open["offline"])
 
-
     def restock(self) -> None:
         """Makers short of target buy off the exchange when selling on it covers the cost.
 
@@ -134,9 +133,10 @@ class Makers:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bid and ask prices and sizes of the makers `which` holding `inventory`.
 
-        Prices in yuan/t, on the tick and within the band; sizes in kg. (Clipping is written
-        as np.minimum(np.maximum(...)): what np.clip computes, without its Python wrapper,
-        which costs more than the arithmetic on a few dozen makers.)
+        Prices in yuan/t, on the tick and within the band, the ask no lower than today's
+        restocking `floor` (no ask at all when the band's top is below it); sizes in kg.
+        (Clipping is written as np.minimum(np.maximum(...)): what np.clip computes, without
+        its Python wrapper, which costs more than the arithmetic on a few dozen makers.)
         """
         a, spec = self.a, self.spec
         minimum, maximum = np.minimum, np.maximum
