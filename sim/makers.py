@@ -17,10 +17,12 @@ Makers restock off the exchange (`makers.restock_off_exchange`): a trader's stoc
 wherever it is cheapest, so when the exchange's settlement pays for buying off it, at the
 national price with the maker's own buyer's premium and selling on the exchange net of its
 fee, a maker short of its target buys the rest off the exchange at the start of the day, and
-asks no less than that cost while the exchange pays it (it would not resell below what it
-pays). This is the arbitrage that bounds a venue shock: when a large seller leaves, the
-exchange's price rises to the off-exchange cost and the makers bring supply back. Online
-makers requote at every decision step whose quote moved by a quarter of its half-spread or
+a maker at or below its target asks no less than that cost that day (it would not resell
+below what replacing the stock costs; one long beyond its target sells down as before).
+This is the arbitrage that bounds a venue shock: when a large seller leaves, the exchange's
+price rises to the off-exchange cost and the makers bring supply back.
+
+Online makers requote at every decision step whose quote moved by a quarter of its half-spread or
 more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at
 the counter. Quotes are DAY orders on the members' ledger, like every other order
 (`sim.agents`). A maker's quotes change only when its inventory does (a fill) or the day
@@ -94,7 +96,8 @@ class Makers:
 
         The cost is the national price with the maker's own premium; the exchange covers it
         when its settlement, less the fee, is at least that (`floor`, on the tick, is then
-        the maker's least ask for the day). Runs once a day, after `start_day`.
+        the least ask for the day of a maker at or below its target: one long beyond it
+        would not restock, and sells down as before). Runs once a day, after `start_day`.
         """
         a = self.a
         if not len(self) or not self.spec.restock_off_exchange:
@@ -102,12 +105,13 @@ class Makers:
         bid = self.bid
         cost = a.nat_s[bid] * (1 + self.premium / 10_000)
         floor = np.ceil(cost / (1 - a.fee_bp / 10_000) / self.tick) * self.tick
-        pays = self.can & (a.settle_s[bid] >= floor)
-        self.floor = np.where(pays, floor, 0.0)
-        which = pays.nonzero()[0]
+        which = (self.can & (a.settle_s[bid] >= floor)).nonzero()[0]
         if not len(which):
             return
         short = self.target[which] - self.inventory(which)
+        # a maker long beyond its target would not restock: it sells down as before
+        keeps = which[short >= 0]
+        self.floor[keeps] = floor[keeps]
         buy = short >= self.lot[which]
         if np.count_nonzero(buy):
             slots = bid[which[buy]]
