@@ -134,7 +134,8 @@ class Simulation:
                                  products=[p.code for p in sc.products], population=pop,
                                  days=days[: self.ndays], directory=directory,
                                  dominant=None if directory is None else  # a run to write
-                                 dominant_sellers(scenario_dict(sc)["products"]))
+                                 dominant_sellers({"code": p.code, "dominant": p.dominant}
+                                                  for p in sc.products))
         self.recorder.attach(ex)
         self.recorder.blocks = self.agents.deals.block_ids
         self.recorder.negotiated = self.agents.deals.negotiated_ids
