@@ -22,11 +22,12 @@ below what replacing the stock costs; one long beyond its target sells down as b
 This is the arbitrage that bounds a venue shock: when a large seller leaves, the exchange's
 price rises to the off-exchange cost and the makers bring supply back.
 
-Online makers requote at every decision step whose quote moved by a quarter of its half-spread or
-more (after fills, or a new day); offline makers can only lodge one pair of quotes a day at
-the counter. Quotes are DAY orders on the members' ledger, like every other order
-(`sim.agents`). A maker's quotes change only when its inventory does (a fill) or the day
-does, so only those makers are requoted (`dirty`, which the agents' `apply` sets on a maker's fill).
+Online makers requote at every decision step whose quote moved by a quarter of its
+half-spread or more (after fills, or a new day); offline makers can only lodge one pair of
+quotes a day at the counter. Quotes are DAY orders on the members' ledger, like every other
+order (`sim.agents`). A maker's quotes change only when its inventory does (a fill) or the
+day does, so only those makers are requoted (`dirty`, which the agents' `apply` sets on a
+maker's fill).
 """
 
 from __future__ import annotations

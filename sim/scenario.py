@@ -219,7 +219,7 @@ class MakersSpec(_Spec, frozen=True):
     inventory_spread_bp: _range(int, 0, 2_000) = 20  # extra half-spread at the limit
     skew_bp: _range(int, 0, 2_000) = 100  # mid shift at the limit (sells long, buys short)
     cash_days: _range(float, 0, 365) = 4.0  # opening cash, days of the target inventory value
-    restock_off_exchange: bool = True  # short of target, buy off it when the exchange pays
+    restock_off_exchange: bool = True  # short of target, buy off the exchange when it pays
 
 
 class CounterSpec(_Spec, frozen=True):
