@@ -14,10 +14,10 @@ makers a lot apart never trade a lot back and forth between themselves (`_lots_p
 It stops bidding at its inventory limit and offering when it has nothing to sell.
 
 Makers restock off the exchange (`makers.restock_off_exchange`): a trader's stock comes from
-wherever it is cheapest, so when the exchange's settlement pays for buying off it, at the
-national price with the maker's own buyer's premium and selling on the exchange net of its
-fee, a maker short of its target buys the rest off the exchange at the start of the day, and
-a maker at or below its target asks no less than that cost that day (it would not resell
+wherever it is cheapest. When the exchange's settlement pays for buying off the exchange (at
+the national price with the maker's own buyer's premium) and reselling on it (net of its
+fee), a maker short of its target buys the rest off the exchange at the start of the day,
+and a maker at or below its target asks no less than that cost that day (it would not resell
 below what replacing the stock costs; one long beyond its target sells down as before).
 This is the arbitrage that bounds a venue shock: when a large seller leaves, the exchange's
 price rises to the off-exchange cost and the makers bring supply back.
