@@ -527,6 +527,9 @@ def _check(sc: Scenario) -> list[str]:
             for j, code in enumerate(getattr(r, key)):
                 if code not in codes:
                     errs.append(f"$.roles[{i}].{key}[{j}]: unknown product {code!r}")
+        if r.quotes and r.name != "trader":
+            errs.append(f"$.roles[{i}].quotes: only the 'trader' role makes markets "
+                        f"(role {r.name!r} would quote nothing)")
     total = sum(r.weight_pct for r in sc.roles)
     if abs(total - 100) > 1e-6:
         errs.append(f"$.roles: expected weight_pct to sum to 100, got {total:g}")

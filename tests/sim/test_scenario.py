@@ -79,6 +79,13 @@ def test_role_naming_an_unknown_product_is_refused(tmp_path):
     assert "$.roles[2].buys[0]: unknown product 'PRND_XX'" in message
 
 
+def test_quotes_on_a_role_other_than_trader_is_refused(tmp_path):
+    message = _error(_edit('name = "magnet_maker"\nweight_pct = 30\n',
+                           'name = "magnet_maker"\nweight_pct = 30\nquotes = ["PRND_MT"]\n'),
+                     tmp_path)
+    assert "$.roles[2].quotes: only the 'trader' role makes markets" in message
+
+
 def test_end_before_start_is_refused(tmp_path):
     message = _error(_edit("end = 2024-10-31", "end = 2023-10-31"), tmp_path)
     assert "$.calendar.end: expected a date on or after start" in message
