@@ -238,10 +238,18 @@ def _number(x: Any) -> float | None:
     return None if math.isnan(x) else x
 
 
-def screen(fn: Callable[[Mapping[str, float]], float], params: Sequence[Param],
+def screen(fn: Callable[[Mapping[str, float]], float],
+           params: Sequence[Param] | Mapping[str, tuple[float, float]],
            method: str = "morris", samples: int | None = None, *, seed: int = 1,
            levels: int = 4) -> list[dict[str, Any]]:
-    """The indices of a pure function of the parameters (no simulation): the method itself."""
+    """The indices of a pure function of the parameters (no simulation): the method itself.
+
+    `params` maps names to (low, high), as for `sensitivity`, or lists `Param`s (to mark a
+    parameter integer); `fn` gets one mapping of name to value per sample and returns the
+    answer. One row per parameter, with the method's indices (as in sensitivity.csv).
+    """
+    if isinstance(params, Mapping):
+        params = [Param(k, float(lo), float(hi), False) for k, (lo, hi) in params.items()]
     X = sample(params, method, samples, seed=seed, levels=levels)
     Y = [fn(dict(zip((p.key for p in params), _rounded(params, row), strict=True)))
          for row in X]

@@ -85,6 +85,13 @@ def test_morris_finds_the_parameter_a_function_depends_on_most():
 
 
 @needs_salib
+def test_screen_takes_the_ranges_as_a_mapping_as_sensitivity_does():
+    rows = screen(lambda v: 3 * v["a"], {"a": (0, 1), "b": (0, 1)}, "morris", 6)
+    assert [r["parameter"] for r in rows] == ["a", "b"]
+    assert rows[0]["mu_star"] == pytest.approx(3) and rows[1]["mu_star"] == 0
+
+
+@needs_salib
 def test_morris_sigma_shows_an_interaction():
     rows = {r["parameter"]: r for r in screen(lambda v: v["a"] * v["b"], ABC, "morris", 20)}
     assert rows["a"]["sigma"] > 0.1 and rows["b"]["sigma"] > 0.1 and rows["c"]["mu_star"] == 0
