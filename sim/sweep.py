@@ -38,6 +38,7 @@ from sim.experiments.plan import (
     parse_assignment,
     parse_grid,
     parse_seeds,
+    seeds_text,
     toml_value,
 )
 from sim.experiments.stats import estimate, paired
@@ -267,7 +268,7 @@ def format_sweep_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
     """The paired comparison of two sweeps as a plain-text table."""
     rows = compare_sweeps(base, other)
     seeds = rows[0]["seeds"]
-    lines = [f"paired over seeds {_seed_list(seeds)}: the mean of the per-seed changes, and "
+    lines = [f"paired over seeds {seeds_text(seeds)}: the mean of the per-seed changes, and "
              f"its 95% interval (Student t, {len(seeds) - 1} df)"]
     for key in ("scenario", "scale", "until", "overrides", "columns"):
         if base.get(key) != other.get(key):
@@ -303,7 +304,7 @@ def format_sweep(summary: Table, doc: dict[str, Any], metrics: Sequence[str] | N
     rows = [dict(zip(cols, r, strict=True)) for r in summary.rows]
     seeds = doc["seeds"]
     n = len(doc["points"])
-    head = (f"{doc['scenario']}  {n} point{'s' if n > 1 else ''} x seeds {_seed_list(seeds)} "
+    head = (f"{doc['scenario']}  {n} point{'s' if n > 1 else ''} x seeds {seeds_text(seeds)} "
             f"= {doc['runs']} runs  scale {doc['scale']}"
             + (f"  until {doc['until']}" if doc.get("until") else ""))
     lines = [head, *(f"set {a}" for a in doc["overrides"])]
@@ -348,11 +349,3 @@ def _label(key: str) -> str:
             stem = key[: -len(suffix)]
             break
     return f"{stem} ({shown})" if shown else stem
-
-
-def _seed_list(seeds: Sequence[int]) -> str:
-    seeds = list(seeds)
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
-

@@ -82,6 +82,14 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def seeds_text(seeds: Sequence[int]) -> str:
+    """Seeds as text, parse_seeds' inverse: three or more consecutive as FIRST-LAST, else 1,3."""
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
 def split_values(text: str) -> list[str]:
     """Split `V1,V2,...` at the commas outside brackets, braces and quoted strings."""
     parts, depth, quote, start, i = [], 0, "", 0, 0

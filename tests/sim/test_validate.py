@@ -14,6 +14,8 @@ import pytest
 from sim.cli import main
 from sim.scenario import load_scenario
 from sim.validate import (
+    CRN_MIN_SEEDS,
+    PRE_REWRITE_CHANGE_T,
     RUNS,
     Digest,
     _days_to_level,
@@ -21,6 +23,7 @@ from sim.validate import (
     _limit_up_days,
     _max_rise,
     _run_all,
+    crn_check,
     format_validation,
     friction_bp,
     implied_quota_rise,
@@ -134,6 +137,24 @@ def test_the_implied_rise_follows_a_changed_elasticity():
     assert 0 < steeper < base  # more elastic demand: a smaller rise for the same cut
 
 
+def test_common_random_numbers_are_judged_on_five_seeds_or_more_and_on_the_same_seeds():
+    old = {s: PRE_REWRITE_CHANGE_T[s] for s in range(1, 9)}
+    # two seeds: an sd of two values is shown but not judged
+    two = crn_check({1: -100.0, 2: -2000.0}, [1, 2])
+    assert two.passed is None and two.figure == "1,344 t"
+    assert two.target.endswith(f"judged on {CRN_MIN_SEEDS} or more of seeds 1-8")
+    # five seeds with no spread pass; a seed outside 1-8 is left out of both sds
+    five = crn_check({s: -5000.0 for s in [1, 2, 3, 4, 5, 30]}, [1, 2, 3, 4, 5, 30])
+    sd_old = math.sqrt(sum((old[s] - sum(old[k] for k in range(1, 6)) / 5) ** 2
+                           for s in range(1, 6)) / 4)
+    assert five.passed is True and five.figure == "0 t"
+    assert five.target == f"<= half of {sd_old:,.0f} t (pre-rewrite, seeds 1-5)"
+    # the pre-rewrite spread itself fails (it is not half of itself)
+    assert crn_check(old, list(old)).passed is False
+    # no known seed: not judged, no figure
+    assert crn_check({40: 1.0}, [40]).passed is None
+
+
 def test_the_table_names_the_settings_it_was_run_with():
     doc = {"seeds": [1], "overrides": ["exchange.fee_bp=10"], "passed": True, "checks": []}
     assert format_validation(doc).splitlines()[0] == (
@@ -155,6 +176,8 @@ def test_one_seed_holds_every_response_and_liquidity_check(tmp_path):
         assert c["passed"], (group, name, c["figure"], c["target"])
     assert checks[("common random numbers", "sd of the withdrawal's paired tonnage change")][
         "passed"] is None
+    assert checks[("baotou-2024", "members at the end")]["figure"] == "987"
+    assert checks[("baotou-2024", "provinces at the end")]["values"] == {"1": 26}
     quota = checks[("quota-cut-2024", "PrNd oxide Jul-Oct settlement vs baseline")]
     assert quota["implied"] == "+25.0%"
 
