@@ -259,7 +259,9 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         journal: str | Path | None = None, command: str | None = None) -> SimResults:
     """Run a scenario (a Scenario, a built-in name or a TOML path) and return its results.
 
-    `until` stops after that date; `out` writes the run's files there (whole or not at all;
+    `seed` (an int from 0 to 2**63-1) seeds every random stream, the scenario's own `seed` by
+    default: the same scenario and seed give byte-identical files. `until` stops after that
+    date; `out` writes the run's files there (whole or not at all;
     checked before the run starts); `progress` is True for a tqdm bar over trading days or a
     callable(day, days); `scale` multiplies the members, the national market and the flow;
     `check` audits the ledger and every book after each day; `overrides` are `KEY=VALUE`
