@@ -327,7 +327,7 @@ Event = (SupplyEvent | DemandEvent | WithdrawEvent | ReturnEvent | BandEvent | F
 class Scenario(_Spec, frozen=True):
     """A whole simulation run as data."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]  # see _NAME
     calendar: CalendarSpec
     products: list[ProductSpec]
     roles: list[RoleSpec]
@@ -484,9 +484,17 @@ def _removed_fields(raw: Any) -> list[str]:
     return errs
 
 
+# a scenario's name is its default output directory (out/NAME): one path component, not
+# hidden, never '.' or '..'
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
 def _check(sc: Scenario) -> list[str]:
     """Cross-field rules the schema cannot express, as `$.path: problem` lines."""
     errs: list[str] = []
+    if not _NAME.fullmatch(sc.name):
+        errs.append(f"$.name: expected letters, digits and _ . + - (not first: . + -), as it "
+                    f"names the output directory out/NAME, got {sc.name!r}")
     codes = [p.code for p in sc.products]
     groups = {g.name: g for g in sc.national.groups}
     for i, g in enumerate(sc.national.groups):

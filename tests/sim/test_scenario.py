@@ -86,6 +86,20 @@ def test_quotes_on_a_role_other_than_trader_is_refused(tmp_path):
     assert "$.roles[2].quotes: only the 'trader' role makes markets" in message
 
 
+@pytest.mark.parametrize("name", ["../../etc", "/tmp/abs", ".", "..", ".hidden", "a b", ""])
+def test_a_name_that_is_not_one_safe_path_component_is_refused(tmp_path, name):
+    # the name is the default output directory, out/NAME: it must not leave out/
+    message = _error(_edit('name = "baotou-2024"', f"name = {name!r}".replace("'", '"')),
+                     tmp_path)
+    assert "$.name: expected " in message
+
+
+def test_a_name_of_letters_digits_and_punctuation_loads(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(_edit('name = "baotou-2024"', 'name = "my_what-if+2.1"'), "utf-8")
+    assert load_scenario(path).name == "my_what-if+2.1"
+
+
 def test_end_before_start_is_refused(tmp_path):
     message = _error(_edit("end = 2024-10-31", "end = 2023-10-31"), tmp_path)
     assert "$.calendar.end: expected a date on or after start" in message
