@@ -47,6 +47,8 @@ __all__ = [
     "open_source",
 ]
 
+DAY_NS = 86_400 * 1_000_000_000  # a message's time is seconds after midnight, within the day
+INT64 = 2**63  # ids, sizes and prices go to the book, which holds signed 64-bit integers
 ASK_EMPTY = 9_999_999_999  # price LOBSTER writes in an unoccupied ask slot (size 0)
 BID_EMPTY = -9_999_999_999  # price LOBSTER writes in an unoccupied bid slot (size 0)
 
@@ -217,6 +219,8 @@ def parse_message(line: str, notes: FileNotes | None = None) -> Message:
     fields = line.split(",")
     if len(fields) != 6:
         raise ValueError(f"expected 6 comma-separated fields, got {len(fields)}")
+    if "_" in line or not line.isascii():  # int() reads "1_00" and full-width digits
+        raise ValueError("a field is not plain ASCII digits")
     whole, dot, frac = fields[0].partition(".")  # time_ns, inlined for the common case
     if len(frac) <= 9 and whole.isdecimal() and (frac.isdecimal() or not dot):
         time_ns_ = int(whole) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
@@ -224,11 +228,16 @@ def parse_message(line: str, notes: FileNotes | None = None) -> Message:
         time_ns_, rounded = time_ns(fields[0])
         if rounded and notes is not None:
             notes.rounded_times += 1
+    if time_ns_ >= DAY_NS:
+        raise ValueError(f"time {fields[0].strip()} is not within a day (< 86400 seconds)")
     try:
         kind, order_id, size, price, direction = map(int, fields[1:])
     except ValueError:
         bad = next(f for f in fields[1:] if not _is_int(f))
         raise ValueError(f"field {bad.strip()!r} is not an integer") from None
+    if not (-INT64 <= order_id < INT64 and -INT64 <= size < INT64 and -INT64 <= price < INT64):
+        bad = next(f for f in fields[2:5] if not -INT64 <= int(f) < INT64)
+        raise ValueError(f"field {bad.strip()!r} is outside the signed 64-bit range")
     if kind in _BOOK_TYPES:
         if size <= 0:
             raise ValueError(f"type {kind} message with size {size} (must be positive)")
@@ -312,6 +321,8 @@ def parse_row(line: str, levels: int) -> BookRow:
     fields = line.split(",")
     if len(fields) != 4 * levels:
         raise ValueError(f"expected {4 * levels} fields ({levels} levels), got {len(fields)}")
+    if "_" in line or not line.isascii():  # int() reads "1_00" and full-width digits
+        raise ValueError("a field is not plain ASCII digits")
     try:
         values = list(map(int, fields))
     except ValueError:

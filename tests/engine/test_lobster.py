@@ -427,6 +427,11 @@ GOOD = [
     ("34200.5,9,2,50,1000,1", "event type 9"),
     ("34200.5,1,2,0,1000,1", "size 0"),
     ("9:30,1,2,50,1000,1", "time '9:30'"),
+    ("34200.5,1,2,50,99999999999999999999,1", "'99999999999999999999' is outside the signed"),
+    ("34200.5,1,9223372036854775808,50,1000,1", "outside the signed 64-bit range"),
+    ("34200.5,1,2,5_0,1000,1", "not plain ASCII digits"),
+    ("34200.5,1,2,\uff15\uff10,1000,1", "not plain ASCII digits"),
+    ("86400.0,1,2,50,1000,1", "time 86400.0 is not within a day"),
 ])
 def test_malformed_message_line_names_file_and_line(tmp_path, bad_line, why):
     m, o = write_day(tmp_path, GOOD, levels=1)
@@ -444,6 +449,7 @@ def test_malformed_message_line_names_file_and_line(tmp_path, bad_line, why):
     ("1010,30,1010,100", "crossed"),
     (f"{ASK_EMPTY},5,1000,100", "empty ask slot 1 has size 5"),
     ("1010,-3,1000,100", "ask size -3"),
+    ("1010,3_0,1000,100", "not plain ASCII digits"),
 ])
 def test_malformed_orderbook_row_names_file_and_line(tmp_path, bad_row, why):
     m, o = write_day(tmp_path, GOOD, levels=1)
