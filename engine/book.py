@@ -193,10 +193,11 @@ class OrderBook:
         stp: SelfTradePolicy = SelfTradePolicy.CANCEL_RESTING,
         trade_price: TradePriceRule = TradePriceRule.MAKER,
     ) -> None:
-        if type(tick) is not int or tick < 1:
-            raise ValueError(f"tick must be an int >= 1, got {tick!r}")
-        if type(lot) is not int or lot < 1:
-            raise ValueError(f"lot must be an int >= 1, got {lot!r}")
+        for name, value in (("tick", tick), ("lot", lot)):
+            if type(value) is not int:
+                raise TypeError(f"{name} must be an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not isinstance(stp, SelfTradePolicy):
             raise _misuse("stp", stp, "a SelfTradePolicy")
         if not isinstance(trade_price, TradePriceRule):
@@ -661,7 +662,9 @@ class OrderBook:
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Aggregated (price, total open qty) of the best `levels` levels of each side."""
-        if type(levels) is not int or levels < 0:
+        if type(levels) is not int:
+            raise TypeError(f"levels must be an int, got {levels!r}")
+        if levels < 0:
             raise ValueError(f"levels must be an int >= 0, got {levels!r}")
         out = []
         for book_side in (self._bids, self._asks):

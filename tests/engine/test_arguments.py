@@ -142,6 +142,20 @@ def test_book_ints_are_signed_64_bit_and_the_bounds_themselves_are_taken():
     book.check_invariants()
 
 
+@pytest.mark.parametrize("make", [lambda: OrderBook(1.0, 1), lambda: OrderBook(1, True),
+                                  lambda: OrderBook(1, 1).depth(1.5)])
+def test_a_book_setting_of_the_wrong_type_is_a_type_error(make):
+    with pytest.raises(TypeError, match="must be an int, got"):
+        make()
+
+
+@pytest.mark.parametrize("make", [lambda: OrderBook(0, 1), lambda: OrderBook(1, -5),
+                                  lambda: OrderBook(1, 1).depth(-1)])
+def test_a_book_setting_out_of_range_is_a_value_error(make):
+    with pytest.raises(ValueError, match="must be an int >= "):
+        make()
+
+
 def test_book_misuse_messages_name_the_argument():
     book = book_from([])
     for call, message in [
