@@ -554,6 +554,13 @@ def _check(sc: Scenario) -> list[str]:
                     f"enterprises, got {pop.members}")
     if not pop.provinces:
         errs.append("$.population.provinces: expected at least one province")
+    # cumulative shares of the switchers by each date (in date order): online, never back
+    steps = sorted(pop.online_schedule)
+    for (d0, p0), (d1, p1) in zip(steps, steps[1:], strict=False):
+        if d1 == d0 or p1 < p0:
+            errs.append(f"$.population.online_schedule: expected one share a date, each at least "
+                        f"the one before (switchers go online and stay), got {p0:g}% by {d0} "
+                        f"and {p1:g}% by {d1}")
     inv = sc.inventory
     if not inv.min_cover_days <= inv.target_cover_days <= inv.max_cover_days:
         errs.append("$.inventory: expected min_cover_days <= target_cover_days <= "

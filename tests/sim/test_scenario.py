@@ -100,6 +100,16 @@ def test_a_name_of_letters_digits_and_punctuation_loads(tmp_path):
     assert load_scenario(path).name == "my_what-if+2.1"
 
 
+@pytest.mark.parametrize("schedule", ["[[2024-03-31, 25], [2024-06-30, 20]]",
+                                      "[[2024-06-30, 25], [2024-03-31, 60]]",  # 60 then 25
+                                      "[[2024-03-31, 25], [2024-03-31, 60]]"])
+def test_an_online_schedule_that_goes_back_is_refused(tmp_path, schedule):
+    message = _error(_edit("online_schedule = [[2024-03-31, 25], [2024-06-30, 60], "
+                           "[2024-09-30, 95], [2024-10-31, 100]]",
+                           f"online_schedule = {schedule}"), tmp_path)
+    assert "$.population.online_schedule: expected one share a date, each at least" in message
+
+
 def test_end_before_start_is_refused(tmp_path):
     message = _error(_edit("end = 2024-10-31", "end = 2023-10-31"), tmp_path)
     assert "$.calendar.end: expected a date on or after start" in message
