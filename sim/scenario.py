@@ -678,6 +678,15 @@ def override_value(text: str) -> Any:
         return text
 
 
+def _toml_problem(text: str) -> str:
+    """What tomllib says is wrong with `text` as a value."""
+    try:
+        tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError as exc:
+        return str(exc).split(" (at ")[0]
+    return "it parses"  # not reached for a text override_value returned as it was
+
+
 def _override_slots(raw: dict, key: str, assignment: str) -> list[tuple[Any, str | int]]:
     """Where `key` sets a value: (container, slot) pairs, one per match of a `*`.
 
@@ -735,7 +744,10 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
             raise _override_error(assignment, "expected KEY=VALUE, e.g. population.members=1974")
-        value = override_value(text.strip())
+        text = text.strip()
+        value = override_value(text)
+        if value is text and text[:1] in "[{\"'":  # meant as an array, table or string
+            raise _override_error(assignment, f"{text} is not a TOML value: {_toml_problem(text)}")
         for container, slot in _override_slots(raw, key.strip(), assignment):
             container[slot] = value
     return raw

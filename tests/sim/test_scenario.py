@@ -174,6 +174,9 @@ def test_overrides_of_a_scenario_object_revalidate_it():
     ("roles.trader.use_intensity=0", "$.roles[4].use_intensity: expected float > 0.0, got 0"),
     ("roles.trader.use_intensity=nan", "$.roles[4].use_intensity: expected float > 0.0"),
     ("roles.trader.use_intensity=inf", "$.roles[4].use_intensity: expected float <= 100.0"),
+    ("calendar.sessions=[[09:00:00, 25:00:00]]", "[[09:00:00, 25:00:00]] is not a TOML value"),
+    ('name="abc', '"abc is not a TOML value: Unterminated string'),
+    ("events=[{date=2024-07-01, kind=demand}]", "is not a TOML value: Invalid value"),
 ])
 def test_a_bad_override_is_one_line_naming_it(assignment, message):
     with pytest.raises(UserError) as info:
