@@ -80,6 +80,7 @@ __all__ = [
     "Replayed",
     "ReplayReport",
     "apply_command",
+    "is_journal",
     "read_journal",
     "replay",
 ]
@@ -835,6 +836,30 @@ def _decode_header(payload: memoryview, name: str) -> JournalHeader:
         return msgspec.msgpack.decode(payload, type=JournalHeader)
     except (msgspec.DecodeError, TypeError, ValueError) as exc:
         raise JournalError(f"{where}: header does not decode: {exc}") from None
+
+
+def is_journal(path: str | os.PathLike[str]) -> bool:
+    """Whether the file begins with a journal's header record (of any format version).
+
+    Reads the first record only: a tool can tell a journal it may replace from a file it
+    must not clobber, without reading the whole file.
+    """
+    try:
+        with open(path, "rb") as f:
+            frame = f.read(_FRAME.size)
+            if len(frame) < _FRAME.size:
+                return False
+            length = _FRAME.unpack(frame)[0]
+            payload = f.read(min(length, MAX_RECORD_BYTES))
+    except OSError:
+        return False
+    if len(payload) != length:
+        return False
+    try:
+        raw = msgspec.msgpack.decode(payload)
+    except msgspec.DecodeError:
+        return False
+    return type(raw) is list and raw[:1] == [HEADER_TAG]
 
 
 def read_journal(source: str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO

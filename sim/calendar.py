@@ -7,15 +7,27 @@ default) only appears here, at the edge.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from sim.scenario import CalendarSpec
 
-__all__ = ["NS_PER_MINUTE", "NS_PER_SECOND", "TradingCalendar", "trading_days"]
+__all__ = ["NS_PER_MINUTE", "NS_PER_SECOND", "TradingCalendar", "parse_date", "trading_days"]
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 _EPOCH = dt.date(1970, 1, 1)
+
+
+def parse_date(text: str) -> dt.date:
+    """A date written YYYY-MM-DD, exactly (ValueError otherwise).
+
+    date.fromisoformat alone also takes 20240110 and 2024-W02-3, which a user who meant
+    another date would not see refused.
+    """
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {text!r}")
+    return dt.date.fromisoformat(text)
 
 
 def trading_days(

@@ -72,15 +72,19 @@ def _journal_of(out: Path) -> list[str]:
 def check_target(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
     """Check that a run may be written to `out`; return it as a Path, or raise OutputError.
 
-    `out` must be a non-empty path that is not a file, and if it is a directory it may hold
-    only a run's own files (a previous run, which the new one replaces whole). `own` names
-    further files that belong to the run (its journal, when the caller put it there).
+    `out` must be a non-empty path that is not a file or a symbolic link, and if it is a
+    directory it may hold only a run's own files (a previous run, which the new one replaces
+    whole). `own` names further files that belong to the run (its journal, when the caller
+    put it there).
     """
     text = os.fspath(out)
     if not text.strip():
         raise OutputError("expected a directory, got an empty path", param="out",
                           option="--out")
     path = Path(text)
+    if path.is_symlink():  # a run would replace the link, not what it points to
+        raise OutputError(f"{path} is a symbolic link (to {os.readlink(path)}); give the "
+                          f"directory itself or another path", param="out", option="--out")
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path} is a file, not a directory", param="out", option="--out")
     if path.is_dir():
@@ -97,9 +101,13 @@ def check_target(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
 def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
     """Check `out` and make a fresh, empty staging directory beside it; return its path.
 
-    Making it is also the check that the location can be written, done before a run starts.
+    Making it is also the check that the location can be written, done before a run starts;
+    a previous run there must be writable too, or it could not be replaced and removed.
     """
     path = check_target(out, own)
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write here: the directory is not writable",
+                          param="out", option="--out")
     parent = path.parent
     created = []
     missing = parent
@@ -119,24 +127,41 @@ def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
 
 
 def publish(staging: Path, out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
-    """Put the complete run in `staging` at `out` in one step (see the module docstring)."""
-    path = check_target(out, own)  # still nothing foreign: another process may have written
+    """Put the complete run in `staging` at `out` in one step (see the module docstring).
+
+    When that fails, `out` is left as it was and the staging directory is removed.
+    """
     try:
-        if not path.exists():
-            os.rename(staging, path)
-        elif not _exchange(staging, path):
-            old = path.parent / f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
-            os.rename(path, old)  # no renameat2 here: a reader may find `out` missing briefly
-            os.rename(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            shutil.rmtree(staging, ignore_errors=True)  # now holds the previous run
+        path = check_target(out, own)  # still nothing foreign: another may have written
+    except OutputError:
+        discard(staging)
+        raise
+    try:
+        _swap_in(staging, path)
     except OSError as exc:
+        discard(staging)
         raise OutputError(f"{path}: cannot write results: {exc.strerror or exc}", param="out",
                           option="--out") from None
     _CREATED.pop(staging, None)
     _remove_stale(path)
     return path
+
+
+def _swap_in(staging: Path, path: Path) -> None:
+    """Rename `staging` to `path`, replacing a previous run there (removed once replaced)."""
+    if not path.exists():
+        os.rename(staging, path)
+    elif _exchange(staging, path):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous run
+    else:
+        old = path.parent / f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+        os.rename(path, old)  # no renameat2 here: a reader may find `out` missing briefly
+        try:
+            os.rename(staging, path)
+        except OSError:
+            os.rename(old, path)  # the previous run back in place
+            raise
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def discard(staging: Path) -> None:

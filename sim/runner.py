@@ -15,6 +15,7 @@ All randomness flows from the seed through per-member and per-product streams
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import gc
 import os
 import time as _time
@@ -33,10 +34,11 @@ from engine import (
     SelfTradePolicy,
     TradePriceRule,
 )
+from engine.journal import is_journal
 from sim import rundir
 from sim.agents import Agents
 from sim.analysis import dominant_sellers
-from sim.calendar import TradingCalendar
+from sim.calendar import TradingCalendar, parse_date
 from sim.counter import Counter
 from sim.errors import OutputError, RunError
 from sim.limits import check_size
@@ -101,6 +103,7 @@ class Simulation:
     def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
                  scale: int = 1, journal: str | Path | None = None,
                  directory: Path | None = None) -> None:
+        until = _until_date(until)
         if type(scale) is not int or scale < 1:
             raise RunError(f"expected an int >= 1, got {scale!r}", param="scale",
                            option="--scale")
@@ -268,9 +271,21 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     settings applied to the scenario first (as `rexsim run --set`, e.g.
     `"products.PRND_OX.band_pct=10"`); the summary lists them. `journal` is a path to write
     every exchange command to (see `engine.journal`; `rexsim replay` reads it); it is written
-    beside that path and renamed into place when the run completes. `command` is how the run
-    was asked for, recorded in the summary's provenance (by default, this call written out).
+    beside that path (or with the run's files, when it lies in `out`) and renamed into place
+    when the run completes; a path where it would replace anything but an earlier journal is
+    refused before the run starts. `command` is how the run was asked for, recorded in the
+    summary's provenance (by default, this call written out).
     """
+    until = _until_date(until)
+    if not isinstance(overrides, list | tuple):
+        raise RunError(f"expected a list of 'KEY=VALUE' strings, got a "
+                       f"{type(overrides).__name__}", param="overrides", option="--set")
+    if journal is not None and not isinstance(journal, str | os.PathLike):
+        raise RunError(f"expected a path, got {journal!r}", param="journal",
+                       option="--journal")
+    if journal is not None and not os.fspath(journal).strip():
+        raise OutputError("expected a file, got an empty path", param="journal",
+                          option="--journal")
     if command is None:
         command = _python_call(scenario, seed, until, scale, overrides, journal)
     overrides = list(overrides)
@@ -278,15 +293,12 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
         sc = with_overrides(scenario, overrides)
     else:
         sc = load_scenario(scenario, overrides)
-    if isinstance(until, str):
-        try:
-            until = dt.date.fromisoformat(until)
-        except ValueError:
-            raise RunError(f"expected a date YYYY-MM-DD, got {until!r}", param="until",
-                           option="--until") from None
-    own = _own_files(out, journal) if out is not None else []
-    if journal is not None and not own:
-        _check_journal(journal)  # before anything else is done
+    own: list[str] = []
+    if out is not None:  # every output checked before anything is done: --out first
+        own = _own_files(out, journal)
+        rundir.check_target(out, own)
+    if journal is not None:
+        _check_journal(journal, out, own)
     staging = rundir.stage(out, own) if out is not None else None
     journal_tmp = None
     if journal is not None:  # written where the new run's files are, or beside its path
@@ -333,15 +345,73 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
             if journal_tmp is not None and journal_tmp.exists():
                 journal_tmp.unlink()
     res.wall_seconds = _time.perf_counter() - started
-    if journal_tmp is not None and not own:
-        os.replace(journal_tmp, journal)
-    if out is not None:
-        res.write(out, own)
+    try:  # the run directory first: a run that cannot be published leaves no journal either
+        if out is not None:
+            res.write(out, own)
+        if journal_tmp is not None and not own:
+            try:
+                os.replace(journal_tmp, journal)
+            except OSError as exc:
+                raise OutputError(f"{journal}: cannot write the journal: "
+                                  f"{exc.strerror or exc}", param="journal",
+                                  option="--journal") from None
+    except BaseException:
+        if staging is not None:
+            rundir.discard(staging)  # gone already once published; else nothing is left
+        if journal_tmp is not None and not own:
+            journal_tmp.unlink(missing_ok=True)
+        raise
     return res
 
 
-def _check_journal(journal: str | Path) -> None:
-    """Refuse, naming the user's path, a journal that cannot be written where it would go."""
+def _until_date(until: object) -> dt.date | None:
+    """`until` as a date: a date or a string YYYY-MM-DD; RunError for anything else."""
+    if until is None or (isinstance(until, dt.date) and not isinstance(until, dt.datetime)):
+        return until
+    if isinstance(until, str):
+        try:
+            return parse_date(until)
+        except ValueError:
+            raise RunError(f"expected a date YYYY-MM-DD, got {until!r}", param="until",
+                           option="--until") from None
+    raise RunError(f"expected a date or 'YYYY-MM-DD', got {until!r}", param="until",
+                   option="--until")
+
+
+def _check_journal(journal: str | Path, out: str | Path | None, own: list[str]) -> None:
+    """Refuse, naming the user's path, a journal that would clobber a file or cannot be written.
+
+    An existing rexsim journal may be replaced; no other file, no directory, no run's own
+    file and nothing inside another run's directory.
+    """
+    def refuse(detail: str) -> OutputError:
+        return OutputError(detail, param="journal", option="--journal")
+
+    path = Path(journal)
+    where = path.resolve()
+    if out is not None:
+        target = Path(out).resolve()
+        if where == target:
+            raise refuse(f"{journal} is the run's directory too (--out {out}); give the "
+                         f"journal another path")
+        if where in target.parents:
+            raise refuse(f"{journal} holds the run's directory (--out {out}); give the "
+                         f"journal another path")
+        if own and _is_run_file(path.name):
+            raise refuse(f"{journal} is one of the files of the run in {out}; give the "
+                         f"journal another name")
+    if not own and (where.parent / "summary.json").is_file():
+        raise refuse(f"{journal} is inside another run's directory ({path.parent}); give "
+                     f"the journal another path")
+    if path.is_dir():
+        raise refuse(f"{journal} is a directory, not a file")
+    if path.exists() and not path.is_file():
+        raise refuse(f"{journal} is not a regular file")
+    if path.is_file() and not is_journal(path):
+        raise refuse(f"{journal} exists and is not a rexsim journal; give another path or "
+                     f"remove it")
+    if own:
+        return  # written in the run's staging directory: `rundir.stage` checks that place
     aside = _aside(journal)
     try:
         with open(aside, "ab"):
@@ -373,6 +443,12 @@ def _with_provenance(summary: dict[str, Any], sc: Scenario, command: str,
     body["overrides"] = overrides
     body["journal"] = None if journal is None else str(journal)
     return {**head, **body, "resolved_scenario": scenario_dict(sc)}
+
+
+def _is_run_file(name: str) -> bool:
+    """Whether a run's directory has a file of this name of its own (its tables, its report)."""
+    return name in rundir.RUN_FILES or any(fnmatch.fnmatch(name, p)
+                                           for p in rundir.DERIVED_PATTERNS)
 
 
 def _own_files(out: str | Path, journal: str | Path | None) -> list[str]:

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from sim.calendar import parse_date
 from sim.recorder import SimResults
 from sim.units import fixed
 
@@ -19,7 +20,7 @@ __all__ = ["format_summary", "int_at_least", "iso_date", "register"]
 def iso_date(text: str) -> dt.date:
     """An argparse type: a date YYYY-MM-DD."""
     try:
-        return dt.date.fromisoformat(text)
+        return parse_date(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 

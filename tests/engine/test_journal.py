@@ -334,6 +334,21 @@ def test_journals_are_read_from_paths_bytes_and_binary_files(tmp_path):
         assert replay(f).exchange.state("PRND_OX") is SessionState.PRE_OPEN
 
 
+def test_is_journal_tells_a_journal_from_any_other_file_by_its_first_record(tmp_path):
+    path = tmp_path / "run.journal"
+    with JournalingExchange([PRND], journal=path) as ex:
+        ex.add_member(1)
+    data = path.read_bytes()
+    assert journal_module.is_journal(path)
+    others = {"text.csv": b"time,price\n1,2\n", "empty": b"", "torn": data[:6],
+              "cut-header": data[:12], "msgpack": msgspec.msgpack.encode(["other", 1])}
+    for name, content in others.items():
+        (tmp_path / name).write_bytes(content)
+        assert not journal_module.is_journal(tmp_path / name), name
+    assert not journal_module.is_journal(tmp_path / "missing")
+    assert not journal_module.is_journal(tmp_path)  # a directory
+
+
 # ------------------------------------------------------------------ random sessions
 
 MEMBERS = [1, 2, 3, "late", "nobody"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
-from sim.calendar import NS_PER_MINUTE, TradingCalendar, trading_days
+from sim.calendar import NS_PER_MINUTE, TradingCalendar, parse_date, trading_days
 from sim.scenario import load_scenario
 
 
@@ -54,3 +55,10 @@ def test_until_truncates_the_days():
     cal = TradingCalendar(spec, until=dt.date(2024, 1, 31))
     assert cal.days[-1] == dt.date(2024, 1, 31)
     assert cal.index(dt.date(2024, 1, 6)) is None  # a Saturday
+
+
+def test_parse_date_takes_yyyy_mm_dd_only():
+    assert parse_date("2024-01-10") == dt.date(2024, 1, 10)
+    for text in ("20240110", "2024-W02-3", "2024-1-10", " 2024-01-10", "2024-13-01"):
+        with pytest.raises(ValueError):
+            parse_date(text)

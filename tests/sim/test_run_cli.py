@@ -8,8 +8,11 @@ no staging directory, no empty parents).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +25,7 @@ import pytest
 from sim import run
 from sim.cli import main
 from sim.commands.run import WIDTH, format_summary
-from sim.errors import RunError
+from sim.errors import OutputError, RunError
 from sim.rundir import RUN_FILES
 from sim.runner import Simulation
 from tests.sim.small import END, small_scenario, small_toml
@@ -225,12 +228,13 @@ def test_until_after_the_scenarios_end_exits_2(small, tmp_path, capsys):
     assert msg == f"--until: 2024-02-01 is after the scenario's end {END}"
 
 
-def test_until_not_a_date_is_an_argument_error(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("text", ["31/10/2024", "20240110", "2024-W02-3"])
+def test_until_not_a_date_is_an_argument_error(tmp_path, capsys, monkeypatch, text):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
-        main(["run", "--until", "31/10/2024"])
+        main(["run", "--until", text])
     assert info.value.code == 2
-    assert "expected a date YYYY-MM-DD, got '31/10/2024'" in capsys.readouterr().err
+    assert f"expected a date YYYY-MM-DD, got {text!r}" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -331,3 +335,171 @@ def test_a_scenario_built_in_code_runs_from_the_library(tmp_path):
     sc = msgspec.structs.replace(small_scenario(), name="in-code")
     res = run(sc, until="2024-01-04", out=tmp_path / "r")
     assert res.summary["scenario"] == "in-code" and res.summary["trading_days"] == 3
+
+
+# ------------------------------------------------------------------------- --journal and --out
+
+UNTIL = "2024-01-03"  # two trading days: these runs only need to exist
+
+
+@pytest.fixture
+def earlier(small, tmp_path) -> Path:
+    """A good earlier run directory, `tmp_path/A`."""
+    assert main(["run", str(small), "--until", UNTIL, "--quiet", "--out",
+                 str(tmp_path / "A")]) == 0
+    return tmp_path / "A"
+
+
+@pytest.fixture
+def never_simulates(monkeypatch):
+    """Fail the test if a run gets as far as simulating: a refusal must come before."""
+    def simulation(*args, **kwargs):
+        raise AssertionError("the run simulated before refusing")
+    monkeypatch.setattr("sim.runner.Simulation", simulation)
+
+
+def run_args(small: Path, *args: str | Path) -> list[str]:
+    return ["run", str(small), "--until", UNTIL, "--quiet", *map(str, args)]
+
+
+@pytest.mark.parametrize("name", ["summary.json", "trades.csv", "x.journal"])
+def test_a_journal_inside_another_run_directory_is_refused_and_that_run_left_byte_identical(
+        small, earlier, tmp_path, capsys, never_simulates, name):
+    msg = refused(run_args(small, "--out", tmp_path / "np9", "--journal", earlier / name),
+                  tmp_path, capsys)
+    assert msg == (f"--journal: {earlier / name} is inside another run's directory "
+                   f"({earlier}); give the journal another path")
+
+
+@pytest.mark.parametrize("name", ["summary.json", "trades.csv", "report.html"])
+def test_a_journal_named_as_one_of_the_runs_own_files_is_refused(small, tmp_path, capsys,
+                                                                  never_simulates, name):
+    out = tmp_path / "np5"
+    msg = refused(run_args(small, "--out", out, "--journal", out / name), tmp_path, capsys)
+    assert msg == (f"--journal: {out / name} is one of the files of the run in {out}; give "
+                   f"the journal another name")
+
+
+def test_an_existing_file_that_is_not_a_journal_is_refused_and_kept(small, earlier, tmp_path,
+                                                                    capsys, never_simulates):
+    (tmp_path / "notes.txt").write_text("mine", "utf-8")
+    msg = refused(run_args(small, "--out", tmp_path / "B", "--journal", tmp_path / "notes.txt"),
+                  tmp_path, capsys)
+    assert msg == (f"--journal: {tmp_path / 'notes.txt'} exists and is not a rexsim journal; "
+                   f"give another path or remove it")
+    # nor in the run's own directory, which a rerun would otherwise replace whole
+    (earlier / "notes.journal").write_text("mine", "utf-8")
+    msg = refused(run_args(small, "--out", earlier, "--journal", earlier / "notes.journal"),
+                  tmp_path, capsys)
+    assert "notes.journal exists and is not a rexsim journal" in msg
+
+
+@pytest.mark.parametrize("journal", ["jd", "", "."])
+def test_a_journal_that_is_a_directory_or_an_empty_path_is_refused_before_running(
+        small, tmp_path, capsys, monkeypatch, never_simulates, journal):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jd").mkdir()
+    msg = refused(run_args(small, "--out", "J", "--journal", journal), tmp_path, capsys)
+    assert msg == {"jd": "--journal: jd is a directory, not a file",
+                   "": "--journal: expected a file, got an empty path",
+                   ".": "--journal: . holds the run's directory (--out J); give the journal "
+                        "another path"}[journal]
+
+
+def test_a_journal_at_the_out_path_or_above_it_is_refused_before_running(
+        small, tmp_path, capsys, monkeypatch, never_simulates):
+    monkeypatch.chdir(tmp_path)
+    msg = refused(run_args(small, "--out", "np4x", "--journal", "np4x"), tmp_path, capsys)
+    assert msg == ("--journal: np4x is the run's directory too (--out np4x); give the journal "
+                   "another path")
+    msg = refused(run_args(small, "--out", "a/b", "--journal", "a"), tmp_path, capsys)
+    assert msg == "--journal: a holds the run's directory (--out a/b); give the journal " \
+                  "another path"
+
+
+def test_a_journal_that_is_not_a_regular_file_is_refused(small, tmp_path, capsys,
+                                                          never_simulates):
+    msg = refused(run_args(small, "--out", tmp_path / "B", "--journal", "/dev/null"), tmp_path,
+                  capsys)
+    assert msg == "--journal: /dev/null is not a regular file"
+
+
+def test_the_library_refuses_a_journal_directory_or_empty_path_before_running(
+        tmp_path, monkeypatch, never_simulates):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "somedir").mkdir()
+    with pytest.raises(OutputError, match=r"^journal: somedir is a directory, not a file$"):
+        run(small_scenario(), journal="somedir")
+    with pytest.raises(OutputError, match=r"^journal: expected a file, got an empty path$"):
+        run(small_scenario(), journal="")
+    with pytest.raises(RunError, match=r"^journal: expected a path, got 5$"):
+        run(small_scenario(), journal=5)
+    assert [p.name for p in tmp_path.iterdir()] == ["somedir"]
+
+
+def test_an_earlier_journal_is_replaced_by_the_reruns(small, tmp_path, capsys):
+    journal = tmp_path / "run.journal"
+    for seed in ("1", "2"):
+        assert main(run_args(small, "--seed", seed, "--out", tmp_path / "r", "--journal",
+                             journal)) == 0
+    assert main(["replay", str(journal), "--against", str(tmp_path / "r")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "run.journal", "small.toml"]
+
+
+def test_a_journal_in_the_runs_own_directory_goes_with_the_run(small, tmp_path, capsys):
+    from sim.runs import load_run
+
+    out = tmp_path / "r"
+    for _ in range(2):  # a rerun accepts the directory, journal and all
+        assert main(run_args(small, "--out", out, "--journal", out / "run.journal")) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*RUN_FILES, "run.journal"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "small.toml"]
+    assert json.loads((out / "summary.json").read_text())["journal"] == str(out / "run.journal")
+    assert load_run(out).summary["trades"] > 0
+    assert main(["replay", str(out / "run.journal"), "--against", str(out)]) == 0
+    assert main(run_args(small, "--out", out)) == 0  # a run without one replaces it whole
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+
+
+def test_a_symbolic_link_out_is_refused_and_left_as_it_was(small, earlier, tmp_path, capsys,
+                                                          never_simulates):
+    link = tmp_path / "Alink"
+    link.symlink_to("A")
+    msg = refused(run_args(small, "--out", link), tmp_path, capsys)
+    assert msg == (f"--out: {link} is a symbolic link (to A); give the directory itself or "
+                   f"another path")
+
+
+def test_an_out_that_cannot_be_replaced_is_refused_before_running(small, earlier, tmp_path,
+                                                                   capsys, never_simulates):
+    from tests.sim.test_rundir import unwritable
+
+    with unwritable(earlier):
+        msg = refused(run_args(small, "--out", earlier), tmp_path, capsys)
+    assert msg == f"--out: {earlier}: cannot write here: the directory is not writable"
+
+
+def test_a_run_that_cannot_be_published_leaves_no_staging_and_no_journal(
+        small, earlier, tmp_path, capsys, monkeypatch):
+    def refuse(staging, path):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(path))
+
+    monkeypatch.setattr("sim.rundir._exchange", refuse)  # the final rename fails
+    msg = refused(run_args(small, "--out", earlier, "--journal", tmp_path / "run.journal"),
+                  tmp_path, capsys)
+    assert msg == f"--out: {earlier}: cannot write results: Operation not permitted"
+
+
+def test_the_library_refuses_an_until_or_overrides_of_the_wrong_kind(tmp_path):
+    for until in (dt.datetime(2024, 1, 3), 20240103):
+        with pytest.raises(RunError, match=rf"^until: expected a date or 'YYYY-MM-DD', got "
+                                           rf"{re.escape(repr(until))}$"):
+            run(small_scenario(), until=until)
+        with pytest.raises(RunError, match=r"^until: expected a date or 'YYYY-MM-DD'"):
+            Simulation(small_scenario(), until=until, directory=tmp_path)
+    with pytest.raises(RunError, match=r"^until: expected a date YYYY-MM-DD, got '20240103'$"):
+        run(small_scenario(), until="20240103")
+    with pytest.raises(RunError, match=r"^overrides: expected a list of 'KEY=VALUE' strings, "
+                                       r"got a str$") as info:
+        run(small_scenario(), overrides="population.members=5")
+    assert info.value.for_cli().startswith("--set: ")

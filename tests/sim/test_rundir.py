@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +105,99 @@ def test_a_rerun_replaces_the_previous_runs_journal_with_it(tmp_path):
     _write(second, ["summary.json", "trades.csv"])
     publish(second, out)
     assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trades.csv"]
+
+
+@contextlib.contextmanager
+def unwritable(directory):
+    """Make `directory` unwritable for this process (chmod, or chattr +i as root), or skip."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None or subprocess.run(
+                ["chattr", "+i", str(directory)], capture_output=True).returncode:
+            pytest.skip("root, and chattr +i is not available here")
+        undo = ["chattr", "-i", str(directory)]
+    else:
+        directory.chmod(0o555)
+        undo = ["chmod", "755", str(directory)]
+    try:
+        if os.access(directory, os.W_OK):
+            pytest.skip("the directory stays writable here")
+        yield directory
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_a_symbolic_link_is_refused_and_left_pointing_where_it_did(tmp_path):
+    target = tmp_path / "run"
+    publish(stage(target), target)
+    link = tmp_path / "latest"
+    link.symlink_to("run")
+    with pytest.raises(OutputError, match=r"latest is a symbolic link \(to run\); give the "
+                                          r"directory itself"):
+        stage(link)
+    assert os.readlink(link) == "run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "run"]
+
+
+def test_a_previous_run_that_cannot_be_replaced_is_refused_before_staging(tmp_path):
+    out = tmp_path / "run"
+    first = stage(out)
+    _write(first, ["summary.json"])
+    publish(first, out)
+    with unwritable(out), pytest.raises(OutputError, match="cannot write here: the "
+                                                             "directory is not writable"):
+        stage(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_publish_that_fails_removes_its_staging_and_leaves_the_previous_run(tmp_path,
+                                                                             monkeypatch):
+    out = tmp_path / "run"
+    first = stage(out)
+    _write(first, ["summary.json"])
+    publish(first, out)
+    second = stage(out)
+    _write(second, ["summary.json", "trades.csv"])
+
+    def refuse(a, b):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(b))
+
+    monkeypatch.setattr("sim.rundir._exchange", refuse)
+    with pytest.raises(OutputError, match="cannot write results: Operation not permitted"):
+        publish(second, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
+
+
+def test_a_publish_without_exchange_that_fails_puts_the_previous_run_back(tmp_path,
+                                                                          monkeypatch):
+    out = tmp_path / "run"
+    first = stage(out)
+    _write(first, ["summary.json"])
+    publish(first, out)
+    second = stage(out)
+    rename = os.rename
+
+    def failing(a, b):
+        if Path(a) == second:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(b))
+        rename(a, b)
+
+    monkeypatch.setattr("sim.rundir._exchange", lambda a, b: False)
+    monkeypatch.setattr("sim.rundir.os.rename", failing)
+    with pytest.raises(OutputError, match="cannot write results"):
+        publish(second, out)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
+
+
+def test_a_publish_refused_for_files_written_meanwhile_removes_its_staging(tmp_path):
+    out = tmp_path / "run"
+    staging = stage(out)
+    _write(staging, ["summary.json"])
+    out.mkdir()
+    _write(out, ["notes.txt"])
+    with pytest.raises(OutputError, match=r"not one run's own \(notes.txt\)"):
+        publish(staging, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
