@@ -13,6 +13,7 @@ Matplotlib is the optional extra `rexsim[report]`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import io
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 from sim import analysis
 from sim.compare import compare, format_change, label, notes
-from sim.errors import RunFileError
+from sim.errors import OutputError, RunFileError
 from sim.metrics import UNITS, format_value, headline
 from sim.runs import CATEGORIES, Run, need_extra
 from sim.units import fixed
@@ -545,10 +546,46 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _check_targets(paths: Sequence[Path]) -> None:
+    """Refuse, before anything is drawn, a target a file cannot replace (a directory)."""
+    for path in paths:
+        if path.exists() and not path.is_file():
+            raise OutputError(f"{path}: a directory is in the way of the report's file",
+                              option="--out")
+    parent = paths[0].parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{parent}: not a directory, so the report cannot go in it",
+                          option="--out")
+
+
+def _publish(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write the files whole or not at all: each to a temporary beside it, then rename them.
+
+    Nothing is renamed into place until every file is written, the page last; on a failure
+    the temporaries (and any directory made for them) are removed and an OutputError names
+    the file that could not be written, leaving an earlier report as it was.
+    """
+    parent = files[0][0].parent
+    made = [d for d in (parent, *parent.parents) if not d.exists()]  # deepest first
+    temps: list[Path] = []
+    path = parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for path, data in files:
+            temps.append(path.with_name(f".{path.name}.tmp-{os.getpid()}"))
+            temps[-1].write_bytes(data)
+        for (path, _), tmp in reversed(list(zip(files, temps, strict=True))):
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp in temps:  # undo what this call made, as far as it can
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        for d in made:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: {exc.strerror or exc}", option="--out") from None
+        raise
 
 
 def _page(run: Run, charts: list[tuple[Chart, bytes]], against: Run | None) -> str:
@@ -605,13 +642,16 @@ def write_report(run: Run, out: str | Path | None = None, against: Run | None = 
 
     Each chart is also written as `STEM-NAME.png` next to `out` (STEM: `out`'s name without
     its suffix, `report` by default), and a chart a previous report wrote that this run has
-    no data for (quotes of an older run) is removed, so no stale picture stays. Returns the
+    no data for (quotes of an older run) is removed, so no stale picture stays. The files
+    appear together or not at all (OutputError naming the one that failed). Returns the
     files written, the HTML first. Needs matplotlib (`pip install 'rexsim[report]'`).
     """
     need_extra("matplotlib", "report", "rexsim report")
     from matplotlib.figure import Figure
 
     out = Path(out) if out is not None else run.path / "report.html"
+    pngs = {c.name: out.with_name(f"{out.stem}-{c.name}.png") for c in CHARTS}
+    _check_targets([out, *pngs.values()])
     charts: list[tuple[Chart, bytes]] = []
     s = run.summary
     ident = f"{s.get('scenario', run.path.name)}, seed {s.get('seed')}"
@@ -621,16 +661,15 @@ def write_report(run: Run, out: str | Path | None = None, against: Run | None = 
             fig.suptitle(f"{chart.title}   ({ident})", x=0.005, ha="left", fontsize=11,
                          color=INK)
             charts.append((chart, _png(fig)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [out]
-    _write_atomic(out, _page(run, charts, against).encode("utf-8"))
+    files = [(out, _page(run, charts, against).encode("utf-8"))]
+    files += [(pngs[chart.name], png) for chart, png in charts]
+    _publish(files)
     drawn = {c.name for c, _ in charts}
-    for chart, png in charts:
-        path = out.with_name(f"{out.stem}-{chart.name}.png")
-        _write_atomic(path, png)
-        written.append(path)
-    for chart in CHARTS:
-        stale = out.with_name(f"{out.stem}-{chart.name}.png")
-        if chart.name not in drawn and stale.exists():
-            stale.unlink()
-    return written
+    for name, stale in pngs.items():
+        if name not in drawn and stale.is_file():
+            try:
+                stale.unlink()
+            except OSError as exc:
+                raise OutputError(f"{stale}: cannot remove this chart of an earlier report: "
+                                  f"{exc.strerror or exc}", option="--out") from None
+    return [path for path, _ in files]

@@ -17,10 +17,13 @@ import csv
 import datetime as dt
 import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from sim.errors import RunFileError
 from sim.recorder import Table
@@ -51,6 +54,13 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "off_exchange": (("date", "product", "member", "side", "qty_kg", "value_fen"), ()),
 }
 REQUIRED_TABLES = ("daily", "trades", "enterprises")  # every run has these
+# rexsim 0.2.0 on writes every table of TABLES, and its summary records what they hold: a run
+# from then on is checked whole (every table there, ending in a whole row) when loaded, and
+# each table's rows and TOTALS against its summary when the table is read through
+WHOLE_FROM = (0, 2)
+# columns whose sum the summary records (table -> column -> summary key)
+TOTALS = {"trades": {"qty_kg": "tonnage_kg", "value_fen": "value_fen"},
+          "daily": {"volume_kg": "tonnage_kg", "value_fen": "value_fen", "trades": "trades"}}
 
 DATE_COLUMNS = frozenset({"date", "joined", "online_from"})
 TIME_COLUMNS = frozenset({"time"})
@@ -71,6 +81,7 @@ PRICE_COLUMNS = frozenset({"price", "open", "high", "low", "close", "vwap", "set
                            "national_price", "band_low", "band_high", "bid", "ask"})
 _CHUNK = 4096  # rows converted at a time when a table is streamed
 _INT = re.compile(r"-?\d+\Z")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z")
 
 
@@ -90,7 +101,156 @@ def load_summary(path: str | Path) -> dict[str, Any]:
         raise RunFileError(f"{p}: not a summary.json: {exc}") from None
     if not isinstance(summary, dict) or "tonnage_kg" not in summary:
         raise RunFileError(f"{p}: not a rexsim summary.json (no tonnage_kg)")
+    check_summary(summary, p)
     return summary
+
+
+# ----------------------------------------------------------------------------- summary
+
+# The summary fields that reports, comparisons and these checks compute with, and their
+# types: `check_summary` validates them once, so a bad value is one line naming the field
+# rather than a TypeError deep in a report. Other fields are not checked; a field an older
+# rexsim did not write may be absent.
+
+class _Flow(msgspec.Struct):
+    tonnage_kg: int = 0
+    value_fen: int = 0
+    trades: int = 0
+
+
+class _Product(_Flow):
+    tonnage_share_pct: float | None = None
+    two_sided_pct: float | None = None
+    median_spread_bp: float | None = None
+
+
+class _Concentration(msgspec.Struct):
+    hhi: float | None = None
+    top1_pct: float | None = None
+    top5_pct: float | None = None
+    top10_pct: float | None = None
+
+
+class _OffProduct(msgspec.Struct):
+    tonnage_kg: int = 0
+    value_fen: int = 0
+    exchange_share_pct: float | None = None
+
+
+class _OffExchange(_OffProduct):
+    by_product: dict[str, _OffProduct] = {}
+
+
+class _Blocks(msgspec.Struct):
+    offered_kg: int = 0
+    sold_kg: int = 0
+
+
+class _ProductSpec(msgspec.Struct):
+    code: str
+
+
+class _Calendar(msgspec.Struct):
+    utc_offset_hours: int = 8
+
+
+class _Resolved(msgspec.Struct):
+    products: list[_ProductSpec] = []
+    calendar: _Calendar | None = None
+
+
+class _Headline(msgspec.Struct):
+    rexsim_version: str = ""
+    tonnage_kg: int = 0
+    value_fen: int = 0
+    trades: int = 0
+    members: int = 0
+    online_members_end: int = 0
+    trading_days: int = 0
+    by_product: dict[str, _Product] = {}
+    by_channel: dict[str, _Flow] = {}
+    concentration: dict[str, _Concentration] = {}
+    off_exchange: _OffExchange | None = None
+    block_auctions: _Blocks | None = None
+    resolved_scenario: _Resolved | None = None
+
+
+_MISMATCH = re.compile(r"Expected `(.+)`, got `(\w+)` - at `\$(.*)`\Z")
+_JSON_TYPES = ((type(None), "null"), (bool, "bool"), (int, "int"), (float, "float"),
+               (str, "str"), (list, "array"), (dict, "object"))
+
+
+def check_summary(summary: dict[str, Any], where: str | Path) -> None:
+    """Refuse a summary whose headline fields have the wrong type, naming the field.
+
+    One line: `where: tonnage_kg: expected int, got "abc"` (`where`: the file).
+    """
+    try:
+        msgspec.convert(summary, _Headline)
+    except msgspec.ValidationError as exc:
+        raise RunFileError(f"{where}: {_field_error(summary, str(exc))}") from None
+
+
+def _field_error(summary: dict[str, Any], message: str) -> str:
+    """The field's dotted name, the type expected and the value found, from msgspec's error."""
+    m = _MISMATCH.match(message)
+    if m is None:  # a required field missing: `$.path` first, as the field is in a mismatch
+        text, _, path = message.partition(" - at `$")
+        text = text[:1].lower() + text[1:]
+        return f"{path.rstrip('`').lstrip('.')}: {text}" if path else text
+    expected, got, path = m.groups()
+    steps: list[Any] = []  # `.name` -> "name", `[3]` -> 3, `[...]` (a dict's key) -> ...
+    for name, index in re.findall(r"\.([^.\[]+)|\[([^]]*)\]", path):
+        steps.append(name or (... if index == "..." else int(index)))
+    found = _find(summary, steps, got)
+    if found is None:
+        return f"{path.lstrip('.')}: expected {expected}, got {got}"
+    keys, value = found
+    field = "".join(f"[{k}]" if type(k) is int else f".{k}" for k in keys).lstrip(".")
+    return f"{field}: expected {expected}, got {json.dumps(value)}"
+
+
+def _find(value: Any, steps: list[Any], got: str) -> tuple[list[Any], Any] | None:
+    """The keys to, and the value of, the first value along `steps` whose JSON type is `got`.
+
+    A step `...` is any key of a dict (msgspec does not name it); the first match in order is
+    the one msgspec stopped at.
+    """
+    if not steps:
+        kind = next(name for t, name in _JSON_TYPES if isinstance(value, t))  # bool before int
+        return ([], value) if kind == got else None
+    step, rest = steps[0], steps[1:]
+    if step is ...:
+        pairs = list(value.items()) if isinstance(value, dict) else []
+    else:
+        try:
+            pairs = [(step, value[step])]
+        except (KeyError, IndexError, TypeError):
+            return None
+    for key, sub in pairs:
+        found = _find(sub, rest, got)
+        if found is not None:
+            return [key, *found[0]], found[1]
+    return None
+
+
+def _version(summary: dict[str, Any]) -> tuple[int, int]:
+    """The (major, minor) version of the rexsim that wrote a summary; (0, 0) if it says none."""
+    m = re.match(r"(\d+)\.(\d+)", str(summary.get("rexsim_version", "")))
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
+def _check_line_end(path: Path) -> None:
+    """Refuse a CSV file cut off in its last row: rexsim ends every row with a line end."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)  # not empty: its header has been read
+            cut = fh.read(1) != b"\n"
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if cut:
+        raise RunFileError(f"{path}: its last row is cut off (no line end): the file is "
+                           f"incomplete")
 
 
 # ----------------------------------------------------------------------------- cells
@@ -101,6 +261,16 @@ def _int_cell(text: str) -> int | None:
 
 def _text_cell(text: str) -> str | None:
     return text or None
+
+
+def _date_cell(text: str) -> str | None:
+    """A date, kept as its ISO text; ValueError unless it is a real day (not 2024-13-45)."""
+    if not text:
+        return None
+    if not _DATE.match(text):
+        raise ValueError(text)
+    dt.date.fromisoformat(text)
+    return text
 
 
 def _any_cell(text: str) -> int | float | str | None:
@@ -128,13 +298,21 @@ def _column(path: Path, line: int, name: str, conv: Callable[[str], Any],
             pass  # a bad one, found below
     elif conv is _text_cell:
         return [c or None for c in cells] if "" in cells else cells
+    elif conv is _date_cell:
+        try:
+            for text in set(cells):  # a chunk holds a few distinct dates: each checked once
+                _date_cell(text)
+            return [c or None for c in cells] if "" in cells else cells
+        except ValueError:
+            pass  # a bad one, found below
     out = []
     for k, text in enumerate(cells):
         try:
             out.append(conv(text))
         except ValueError:
-            raise RunFileError(f"{path}: line {line + 1 + k}, column {name}: expected an "
-                               f"integer, got {text!r}") from None
+            expected = "a date (YYYY-MM-DD)" if conv is _date_cell else "an integer"
+            raise RunFileError(f"{path}: line {line + 1 + k}, column {name}: expected "
+                               f"{expected}, got {text!r}") from None
     return out
 
 
@@ -142,6 +320,8 @@ def _converter(table: str, column: str) -> Callable[[str], Any]:
     known = TABLES.get(table)
     if known is None or column not in known[0] + known[1]:
         return _any_cell
+    if column in DATE_COLUMNS:
+        return _date_cell
     return _text_cell if column in TEXT_COLUMNS else _int_cell
 
 
@@ -149,7 +329,10 @@ class Run:
     """One run's directory: its summary and its tables, read lazily and cached.
 
     `trades`, `daily`, `enterprises`, `quotes` and `off_exchange` are `Table`s of exact
-    values (a table the run does not have raises RunFileError; `has(name)` asks first).
+    values (a table the run does not have raises RunFileError; `has(name)` asks first). A
+    run of rexsim 0.2.0 or later is held to its summary, in one RunFileError line: a table
+    missing or cut mid-row is refused when loaded, one short of rows or not adding up to the
+    summary's totals when it is read through.
     """
 
     def __init__(self, path: str | Path, summary: dict[str, Any] | None = None) -> None:
@@ -158,7 +341,12 @@ class Run:
         if not self.path.is_dir():
             raise RunFileError(f"{self.path}: no such directory (give a run's output "
                                f"directory)")
-        self.summary = load_summary(self.path) if summary is None else summary
+        if summary is None:
+            summary = load_summary(self.path)
+        else:
+            check_summary(summary, "summary")
+        self.summary = summary
+        self.whole = _version(summary) >= WHOLE_FROM  # checked whole (older: as it is)
         self._tables: dict[str, Table] = {}
         self._header: dict[str, tuple[str, ...]] = {}
         self.cache: dict[str, Any] = {}  # results derived from the tables (sim.analysis)
@@ -169,6 +357,8 @@ class Run:
         for name in TABLES:
             if self.has(name):
                 self.columns(name)  # a table that is not ours is found now, not mid-analysis
+        if self.whole:
+            self._check_whole()
 
     def __repr__(self) -> str:
         s = self.summary
@@ -220,6 +410,41 @@ class Run:
         """Hours the exchange's local time is ahead of UTC (the scenario's; Beijing: 8)."""
         resolved = self.summary.get("resolved_scenario") or {}
         return int(resolved.get("calendar", {}).get("utc_offset_hours", 8))
+
+    def _check_whole(self) -> None:
+        """Refuse a run with a table missing or cut mid-row (no line end after its last row).
+
+        A table short of whole rows is found when it is read through (`_check_read`), so
+        loading stays as fast as reading summary.json.
+        """
+        for name in TABLES:
+            path = self.file(name)
+            if not path.is_file():
+                raise RunFileError(f"{self.path}: no {name}.csv, which rexsim "
+                                   f"{self.summary.get('rexsim_version')} writes: the run "
+                                   f"directory is incomplete")
+            _check_line_end(path)
+
+    def _check_read(self, name: str, rows: int, sums: dict[str, int]) -> None:
+        """Refuse table `name`, read through, unless its rows and sums are as summary records.
+
+        `sums` holds the sum of each of its TOTALS columns that was read.
+        """
+        s = self.summary
+        days, products = s.get("trading_days", 0), len(self.products)
+        want, what = {"trades": (s.get("trades"), "trades"),
+                      "daily": (days * products, f"{days} trading days x {products} products"),
+                      "enterprises": (s.get("members"), "members")}.get(name, (None, ""))
+        path = self.file(name)
+        if want is not None and rows != want:
+            raise RunFileError(f"{path}: {rows:,} rows, but the run's summary records "
+                               f"{want:,} ({what}): the file is cut short or not this run's")
+        for column, total in sums.items():
+            key = TOTALS[name][column]
+            if key in s and total != s[key]:
+                raise RunFileError(f"{path}: its {column} add up to {total:,}, but the run's "
+                                   f"summary records {key} {s[key]:,}: the file is not as the "
+                                   f"run wrote it")
 
     def _need(self, name: str) -> Path:
         path = self.file(name)
@@ -305,6 +530,7 @@ class Run:
         convs = [_converter(name, c) for c in pick]
         width = len(header)
         line = 1  # the file line of the chunk's first row, less one
+        sums = {c: 0 for c in pick if c in TOTALS.get(name, {})}
         try:
             with open(path, newline="", encoding="utf-8") as fh:
                 reader = csv.reader(fh)
@@ -315,11 +541,16 @@ class Run:
                         raise RunFileError(f"{path}: line {line + 1 + bad} has "
                                            f"{len(chunk[bad])} cells, the header {width}")
                     columns = list(zip(*chunk, strict=True))
-                    yield [_column(path, line, pick[j], conv, columns[i])
-                           for j, (conv, i) in enumerate(zip(convs, idx, strict=True))]
+                    converted = [_column(path, line, pick[j], conv, columns[i])
+                                 for j, (conv, i) in enumerate(zip(convs, idx, strict=True))]
+                    for c in sums:
+                        sums[c] += sum(filter(None, converted[pick.index(c)]))
+                    yield converted
                     line += len(chunk)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise RunFileError(f"{path}: line {line}: cannot read: {exc}") from None
+        if self.whole:  # read to the end: as many rows, adding up, as the summary says
+            self._check_read(name, line - 1, sums)
 
     # ---------------------------------------------------------------- pandas
 
@@ -347,6 +578,7 @@ class Sweep:
         csv_path, json_path = (self.path / f for f in SWEEP_FILES)
         if csv_path.is_file():
             self.table = self._read_csv(csv_path)
+            self._check_complete(csv_path, json_path)
         elif json_path.is_file():
             self.table = self._from_json(json_path)
         else:
@@ -380,6 +612,18 @@ class Sweep:
         """The table of runs as a DataFrame, converted units beside exact ones. Needs pandas."""
         pd = _pandas()
         return _with_units(pd, pd.DataFrame(self.table.rows, columns=list(self.table.columns)))
+
+    def _check_complete(self, csv_path: Path, json_path: Path) -> None:
+        """Refuse a sweep.csv with fewer (or more) rows than the runs its sweep.json records."""
+        if self.table.rows:
+            _check_line_end(csv_path)
+        try:
+            runs = json.loads(json_path.read_text("utf-8")).get("runs")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            return  # no manifest (an older sweep, or a table alone): nothing to count against
+        if type(runs) is int and len(self.table.rows) != runs:
+            raise RunFileError(f"{csv_path}: holds {len(self.table.rows)} of the {runs} runs "
+                               f"its sweep.json records: the sweep's table is incomplete")
 
     @staticmethod
     def _read_csv(path: Path) -> Table:
@@ -480,6 +724,8 @@ def _run_frame(pd: Any, run: Run, name: str) -> Any:
         df = pd.read_csv(run.file(name), dtype=dtype, keep_default_na=False, na_values=[""])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise RunFileError(f"{run.file(name)}: cannot read: {exc}") from None
+    if run.whole:
+        run._check_read(name, len(df), {c: int(df[c].sum()) for c in TOTALS.get(name, {})})
     for c in header:
         s = df[c]
         if kinds[c] is _int_cell:
@@ -488,7 +734,12 @@ def _run_frame(pd: Any, run: Run, name: str) -> Any:
         elif c in TIME_COLUMNS:
             pass
         elif c in DATE_COLUMNS:
-            df[c] = pd.to_datetime(s, format="%Y-%m-%d")
+            dates = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
+            bad = s[dates.isna() & s.notna()]
+            if len(bad):  # the row index is the file line less 2 (the header, from 0)
+                raise RunFileError(f"{run.file(name)}: line {bad.index[0] + 2}, column {c}: "
+                                   f"expected a date (YYYY-MM-DD), got {bad.iloc[0]!r}")
+            df[c] = dates
         elif c in CATEGORIES:
             order = {"product": run.products, "province": run.provinces}.get(c,
                                                                              CATEGORIES[c])

@@ -138,3 +138,19 @@ def test_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{")
     assert main(["compare", str(tmp_path / "bad.json"), str(tmp_path / "x.json")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("tonnage_kg", "abc", 'tonnage_kg: expected int, got "abc"'),
+    ("by_channel", {"online": {"value_fen": "1e9"}},
+     'by_channel.online.value_fen: expected int, got "1e9"'),
+])
+def test_cli_refuses_a_summary_field_of_the_wrong_type_naming_file_and_field(
+        runs, tmp_path, capsys, field, value, message):
+    summary = load_summary(runs[0])
+    bad = tmp_path / "summary.json"
+    bad.write_text(json.dumps({**summary, field: value}))
+    assert main(["compare", str(bad), str(runs[1])]) == 2
+    assert capsys.readouterr().err == f"rexsim: {bad}: {message}\n"
+    assert main(["compare", str(runs[1]), str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"rexsim: {bad}: {message}\n"

@@ -7,16 +7,19 @@ installs) and checks that every chart is there with a visible, non-empty size.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sim import load_run, rundir
 from sim.cli import main
+from sim.errors import OutputError
 from tests.sim import runfixture
 
 pytest.importorskip("matplotlib", reason="the report needs matplotlib (rexsim[report])")
@@ -127,6 +130,86 @@ def test_cli_refuses_a_sweep_or_a_non_run_in_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_directory_in_the_way_of_a_chart_is_refused_before_anything_is_written(
+        tiny, tmp_path, capsys, monkeypatch):
+    _only(monkeypatch, "members", "spreads")
+    (tmp_path / "rep" / "x-spreads.png").mkdir(parents=True)
+    assert main(["report", str(tiny), "--out", str(tmp_path / "rep" / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'rep' / 'x-spreads.png'}: a directory" in err
+    assert [p.name for p in (tmp_path / "rep").iterdir()] == ["x-spreads.png"]
+
+
+def test_a_failed_write_leaves_the_earlier_report_as_it_was(tiny, monkeypatch):
+    _only(monkeypatch, "members", "prices")
+    write_report(load_run(tiny))
+    before = {p.name: p.read_bytes() for p in tiny.iterdir()}
+    real = Path.write_bytes
+
+    def disk_full_at_the_prices_chart(self, data):
+        if "prices" in self.name:
+            real(self, data[:100])  # part written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_at_the_prices_chart)
+    summary = json.loads((tiny / "summary.json").read_text())
+    (tiny / "summary.json").write_text(json.dumps({**summary, "seed": 9}))
+    before["summary.json"] = (tiny / "summary.json").read_bytes()
+    with pytest.raises(OutputError, match=r"report-prices.png: No space left on device"):
+        write_report(load_run(tiny))
+    assert {p.name: p.read_bytes() for p in tiny.iterdir()} == before  # no temporaries
+
+
+def test_a_new_report_directory_is_not_left_behind_when_writing_fails(tiny, tmp_path,
+                                                                      monkeypatch):
+    _only(monkeypatch, "members")
+
+    def disk_full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OutputError):
+        write_report(load_run(tiny), tmp_path / "new" / "deeper" / "r.html")
+    assert not (tmp_path / "new").exists()
+
+
+def _current(out):
+    """The tiny run as rexsim 0.2.0 writes it, so it is held whole to its summary."""
+    runfixture.write_run(out)
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "rexsim_version": "0.2.0"}))
+    return out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "trades.csv").write_text(
+        "".join((d / "trades.csv").read_text().splitlines(keepends=True)[:6])),
+     "trades.csv: 5 rows, but the run's summary records 8 (trades)"),
+    (lambda d: (d / "quotes.csv").unlink(), "no quotes.csv, which rexsim 0.2.0 writes"),
+    (lambda d: (d / "off_exchange.csv").write_text(
+        (d / "off_exchange.csv").read_text()[:-4]), "off_exchange.csv: its last row is cut"),
+])
+def test_cli_refuses_to_report_a_run_cut_short_and_writes_nothing(tmp_path, capsys,
+                                                                   monkeypatch, damage,
+                                                                   message):
+    _only(monkeypatch, "members", "spreads")
+    out = _current(tmp_path / "run")
+    damage(out)
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not list(out.glob("report*"))
+
+
+def test_cli_refuses_a_summary_field_of_the_wrong_type_in_one_line(tiny, capsys):
+    summary = json.loads((tiny / "summary.json").read_text())
+    (tiny / "summary.json").write_text(json.dumps({**summary, "tonnage_kg": "abc"}))
+    assert main(["report", str(tiny)]) == 2
+    assert capsys.readouterr().err == (f"rexsim: {tiny / 'summary.json'}: tonnage_kg: "
+                                       f'expected int, got "abc"\n')
 
 
 # ----------------------------------------------------------------------------- browser

@@ -159,3 +159,125 @@ def test_the_local_zone_is_the_scenarios_offset(tiny):
 
     assert local_zone(8).utcoffset(dt.datetime(2024, 7, 1)) == dt.timedelta(hours=8)
     assert local_zone(3).utcoffset(None) == dt.timedelta(hours=3)
+
+
+# ----------------------------------------------------------------------------- whole runs
+
+def _current(out):
+    """The tiny run as rexsim 0.2.0 writes it: held whole to what its summary records."""
+    runfixture.write_run(out)
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "rexsim_version": "0.2.0"}))
+    return out
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("tonnage_kg", "abc", 'tonnage_kg: expected int, got "abc"'),
+    ("trades", 8.0, "trades: expected int, got 8.0"),
+    ("by_product", {"PRND_OX": {"value_fen": None}},
+     "by_product.PRND_OX.value_fen: expected int, got null"),
+    ("concentration", {"sell_value": {"hhi": "high"}},
+     'concentration.sell_value.hhi: expected float | null, got "high"'),
+])
+def test_a_summary_field_of_the_wrong_type_is_one_line_naming_the_file_and_field(
+        tiny, field, value, message):
+    summary = json.loads((tiny / "summary.json").read_text())
+    (tiny / "summary.json").write_text(json.dumps({**summary, field: value}))
+    with pytest.raises(RunFileError) as info:
+        load_run(tiny)
+    assert str(info.value) == f"{tiny / 'summary.json'}: {message}"
+
+
+def test_a_summary_of_an_older_rexsim_without_newer_fields_still_loads(tiny):
+    summary = json.loads((tiny / "summary.json").read_text())
+    for key in ("rexsim_version", "by_channel", "concentration", "resolved_scenario"):
+        del summary[key]
+    (tiny / "summary.json").write_text(json.dumps(summary))
+    assert load_run(tiny).products == ["PRND_OX", "LA_OX"]
+
+
+def test_a_date_that_is_no_day_names_its_line_and_column(tiny):
+    _edit(tiny / "trades.csv", ",2024-02-01,", ",2024-13-45,")  # the 6th trade: line 7
+    message = r"trades.csv: line 7, column date: expected a date \(YYYY-MM-DD\), got " \
+              r"'2024-13-45'"
+    with pytest.raises(RunFileError, match=message):
+        _ = load_run(tiny).trades
+    pytest.importorskip("pandas")
+    with pytest.raises(RunFileError, match=message):
+        load_run(tiny).to_pandas("trades")
+
+
+def test_a_current_run_reads_whole_when_its_tables_agree_with_its_summary(tmp_path):
+    r = load_run(_current(tmp_path / "run"))
+    assert r.whole and len(r.trades) == 8 and len(r.daily) == 6 and len(r.enterprises) == 5
+
+
+def _cut_rows(path, keep):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:1 + keep]))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: _cut_rows(d / "trades.csv", 5),
+     r"trades.csv: 5 rows, but the run's summary records 8 \(trades\)"),
+    (lambda d: _cut_rows(d / "daily.csv", 4),
+     r"daily.csv: 4 rows, but the run's summary records 6 \(3 trading days x 2 products\)"),
+    (lambda d: _cut_rows(d / "enterprises.csv", 4),
+     r"enterprises.csv: 4 rows, but the run's summary records 5 \(members\)"),
+    (lambda d: _edit(d / "trades.csv", ",5000,2000000,", ",6000,2000000,"),
+     r"trades.csv: its qty_kg add up to 30,000, but the run's summary records tonnage_kg "
+     r"29,000"),
+    (lambda d: _edit(d / "daily.csv", ",4,2000,7000,", ",3,2000,7000,"),
+     r"daily.csv: its trades add up to 7, but the run's summary records trades 8"),
+])
+def test_a_current_run_short_of_rows_or_not_adding_up_is_refused_when_read(
+        tmp_path, damage, message):
+    out = _current(tmp_path / "run")
+    damage(out)
+    with pytest.raises(RunFileError, match=message) as info:
+        for name in ("trades", "daily", "enterprises"):
+            _ = load_run(out).table(name)
+    assert "\n" not in str(info.value)
+    pytest.importorskip("pandas")
+    with pytest.raises(RunFileError, match=message):
+        load_run(out).to_pandas()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "quotes.csv").unlink(), r"no quotes.csv, which rexsim 0.2.0 writes"),
+    (lambda d: (d / "off_exchange.csv").unlink(), r"no off_exchange.csv, which rexsim 0.2.0"),
+    (lambda d: (d / "trades.csv").write_text((d / "trades.csv").read_text()[:-3]),
+     r"trades.csv: its last row is cut off \(no line end\)"),
+    (lambda d: (d / "daily.csv").write_text((d / "daily.csv").read_text()[:-1]),
+     r"daily.csv: its last row is cut off"),
+])
+def test_a_current_run_missing_a_table_or_cut_mid_row_is_refused_when_loaded(
+        tmp_path, damage, message):
+    out = _current(tmp_path / "run")
+    damage(out)
+    with pytest.raises(RunFileError, match=message) as info:
+        load_run(out)
+    assert "\n" not in str(info.value)
+
+
+def test_an_older_run_is_read_as_far_as_its_files_go(tiny):
+    _cut_rows(tiny / "trades.csv", 5)  # rexsim 0.1.0: no summary to hold the tables to
+    (tiny / "off_exchange.csv").unlink()
+    assert len(load_run(tiny).trades) == 5
+
+
+def test_a_sweep_table_short_of_the_runs_its_manifest_records_is_refused(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"rexsim_sweep": 1, "runs": 2}))
+    (tmp_path / "sweep.csv").write_text("run,seed,tonnage_kg\nseed-1,1,29000\n")
+    with pytest.raises(RunFileError, match=r"sweep.csv: holds 1 of the 2 runs its sweep.json "
+                                           r"records: the sweep's table is incomplete"):
+        load_run(tmp_path)
+    (tmp_path / "sweep.csv").write_text("run,seed,tonnage_kg\nseed-1,1,29000\nseed-2,2,30")
+    with pytest.raises(RunFileError, match="its last row is cut off"):
+        load_run(tmp_path)
