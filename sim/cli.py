@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sim.errors import RexsimError
+from sim.errors import OutputError, RexsimError
 
 # Each module registers one subcommand: `register(subparsers)` adds a parser whose
 # `func(args) -> int` does the work and returns the exit status.
@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an empty --out: a command would take it for its default or for `.`."""
+    out = getattr(args, "out", None)
+    if isinstance(out, str) and not out.strip():
+        what = "file" if args.command == "report" else "directory"
+        raise OutputError(f"expected a {what}, got an empty path", param="out",
+                          option="--out")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_out(args)
         return int(args.func(args) or 0)
     except RexsimError as exc:  # a problem the user caused: one line, no traceback
         print(f"rexsim: {exc.for_cli()}", file=sys.stderr)

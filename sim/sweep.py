@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sim.errors import RunError, RunFileError
+from sim.errors import OutputError, RexsimError, RunError, RunFileError
 from sim.experiments import limits
 from sim.experiments.executors import Backend, execute, open_backend, shared_of
 from sim.experiments.plan import (
@@ -38,6 +38,7 @@ from sim.experiments.plan import (
     parse_assignment,
     parse_grid,
     parse_seeds,
+    seed_list,
     seeds_text,
     toml_value,
 )
@@ -84,13 +85,14 @@ def sweep(scenario: Scenario | str | Path = "baotou-2024", *, out: str | Path,
     a bar over runs on stderr, or a callable(done, total). Rerunning into the same `out`
     resumes; another configuration there is refused (OutputError).
     """
-    if isinstance(seeds, str):
-        seeds = parse_seeds(seeds)
+    _check_out(out)
+    seeds = seed_list(seeds)
     keys = _grid(grid)
+    fixed = _baseline(baseline) if baseline else None
     limits.check_runs(math.prod(len(v) for _, v in keys) * len(seeds), yes)  # before building
-    plan = make_plan(scenario, list(seeds), grid_points(keys), overrides=overrides,
+    plan = make_plan(scenario, seeds, grid_points(keys), overrides=overrides,
                      until=until, scale=scale)
-    pairs = baseline_points(plan.points, _baseline(baseline)) if baseline else None
+    pairs = baseline_points(plan.points, fixed) if fixed else None
     grid_doc = [{"key": k, "values": values} for k, values in keys]
     return run_plan(plan, out, extra={"grid": grid_doc}, baseline=pairs, jobs=jobs,
                     scheduler=scheduler, yes=yes, progress=progress)
@@ -100,18 +102,48 @@ def _grid(grid: GridSpec) -> list[tuple[str, list[str]]]:
     if not grid:
         return []
     if isinstance(grid, Mapping):
-        return parse_grid(f"{k}={','.join(toml_value(v) for v in vs)}" for k, vs in grid.items())
-    if isinstance(grid, str):
-        raise TypeError("grid: expected a mapping or a list of 'KEY=V1,V2' texts, got a str")
+        return parse_grid(f"{k}={','.join(_values(k, vs))}" for k, vs in grid.items())
+    if (isinstance(grid, str) or not isinstance(grid, Sequence)
+            or not all(isinstance(item, str) for item in grid)):
+        raise RexsimError(f"expected a mapping or a list of 'KEY=V1,V2' texts, got {grid!r}",
+                          param="grid", option="--grid")
     return parse_grid(grid)
+
+
+def _values(key: str, values: Any) -> list[str]:
+    """A grid key's values (a list or tuple of Python values) as TOML texts."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise RexsimError(f"{key}: expected a non-empty list of values, got {values!r}",
+                          param="grid", option="--grid")
+    try:
+        return [toml_value(v) for v in values]
+    except TypeError as exc:
+        raise RexsimError(f"{key}: {exc}", param="grid", option="--grid") from None
 
 
 def _baseline(baseline: Mapping[str, Any] | Sequence[str]) -> dict[str, str]:
     if isinstance(baseline, Mapping):
-        return {k: toml_value(v) for k, v in baseline.items()}
+        try:
+            return {k: toml_value(v) for k, v in baseline.items()}
+        except TypeError as exc:
+            raise RexsimError(str(exc), param="baseline", option="--baseline") from None
     if isinstance(baseline, str):
         baseline = [baseline]
-    return dict(parse_assignment(a, "--baseline") for a in baseline)
+    out: dict[str, str] = {}
+    for key, value in (parse_assignment(a, "--baseline") for a in baseline):
+        if key in out:
+            raise RexsimError(f"{key} is given twice ({out[key]} and {value}); a baseline "
+                              f"has one value per grid key", param="baseline",
+                              option="--baseline")
+        out[key] = value
+    return out
+
+
+def _check_out(out: str | Path) -> None:
+    """Refuse an empty `out` (it would mean the current directory), as `rexsim run` does."""
+    if isinstance(out, str) and not out.strip():
+        raise OutputError("expected a directory, got an empty path", param="out",
+                          option="--out")
 
 
 def run_plan(plan: Plan, out: str | Path, *, kind: str = "sweep",
@@ -124,6 +156,7 @@ def run_plan(plan: Plan, out: str | Path, *, kind: str = "sweep",
     `before(summary)`, if given, is called with the size probe's summary before anything is
     written (sensitivity checks its metric names there).
     """
+    _check_out(out)
     out = Path(out)
     limits.check_runs(len(plan), yes)
     store = SweepStore(out, plan, manifest(plan, kind, extra))  # refuses, writing nothing

@@ -33,12 +33,13 @@ from sim.scenario import Scenario, load_scenario, override_value, scenario_sha25
 
 __all__ = [
     "Plan", "Point", "Run", "baseline_points", "grid_points", "label_value", "make_plan",
-    "parse_assignment", "parse_grid", "parse_seeds", "problem_of", "split_values",
+    "parse_assignment", "parse_grid", "parse_seeds", "problem_of", "seed_list", "split_values",
     "toml_value",
 ]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
 _NAME_MAX = 150
+SEED_MAX = 2**63 - 1  # a run's seed, as the runner takes it
 
 
 class Point(NamedTuple):
@@ -64,21 +65,38 @@ class Run(NamedTuple):
 # --------------------------------------------------------------------------- parsing
 
 def parse_seeds(text: str) -> list[int]:
-    """Seeds from `1-8`, `1,3,5` or `1-4,9` (each >= 0, no repeats), in the order given."""
+    """Seeds from `1-8`, `1,3,5` or `1-4,9` (each 0 to 2**63-1, no repeats), in the order given."""
     seeds: list[int] = []
     try:
         for part in text.split(","):
             lo, sep, hi = part.strip().partition("-")
             first, last = int(lo), int(hi) if sep else int(lo)
-            if first < 0 or last < first:
+            if first < 0 or last < first or last > SEED_MAX:
                 raise ValueError
             seeds.extend(range(first, last + 1))
     except ValueError:
-        raise RexsimError(f"expected seeds like 1-8 or 1,3,5 (each >= 0), got {text!r}",
-                          param="seeds", option="--seeds") from None
+        raise RexsimError(f"expected seeds like 1-8 or 1,3,5 (each from 0 to 2**63-1), got "
+                          f"{text!r}", param="seeds", option="--seeds") from None
     if len(set(seeds)) != len(seeds):
         raise RexsimError(f"a seed is listed twice in {text!r}", param="seeds",
                           option="--seeds")
+    return seeds
+
+
+def seed_list(seeds: str | Iterable[int]) -> list[int]:
+    """Seeds given as `1-8` text or as ints, checked: distinct ints from 0 to 2**63-1."""
+    if isinstance(seeds, str):
+        return parse_seeds(seeds)
+    if not isinstance(seeds, Iterable):
+        raise RunError(f"expected seeds like '1-8' or a list of ints, got {seeds!r}",
+                       param="seeds", option="--seeds")
+    seeds = list(seeds)
+    if not seeds:
+        raise RunError("expected at least one seed", param="seeds", option="--seeds")
+    if (any(type(s) is not int or not 0 <= s <= SEED_MAX for s in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise RunError(f"expected distinct ints from 0 to 2**63-1, got {seeds!r}",
+                       param="seeds", option="--seeds")
     return seeds
 
 
@@ -316,16 +334,12 @@ def make_plan(scenario: Scenario | str | Path, seeds: Sequence[int], points: Seq
     """Resolve and check every point's scenario before anything runs; the sweep's Plan.
 
     A bad key or value is one ScenarioError line naming the key (or, with several keys, the
-    point's combination of values), worded for `option`, the flag that made the points. With
-    `distinct`, two points that resolve to the same scenario (`8` and `8.0`) are an error:
-    they would be the same runs twice.
+    point's combination of values), worded for `option`, the flag that made the points;
+    `until` must lie in every point's calendar with a trading day by then. With `distinct`,
+    two points that resolve to the same scenario (`8` and `8.0`) are an error: they would be
+    the same runs twice.
     """
-    seeds = list(seeds)
-    if not seeds:
-        raise RunError("expected at least one seed", param="seeds", option="--seeds")
-    if any(type(s) is not int or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise RunError(f"expected distinct ints >= 0, got {seeds!r}", param="seeds",
-                       option="--seeds")
+    seeds = seed_list(seeds)
     if type(scale) is not int or scale < 1:
         raise RunError(f"expected an int >= 1, got {scale!r}", param="scale", option="--scale")
     until = _until(until)
@@ -349,17 +363,28 @@ def make_plan(scenario: Scenario | str | Path, seeds: Sequence[int], points: Seq
                               option="--grid")
         seen.setdefault(sha, len(hashes))
         hashes.append(sha)
-        if until is not None and until < sc.calendar.start:
-            raise RunError(f"{until} is before the scenario's start {sc.calendar.start}",
-                           param="until", option="--until")
+        if until is not None:
+            _check_until(until, sc, point if len(points) > 1 else None)
     first = with_overrides(base, overrides + points[0].overrides)
-    days = [d for d in TradingCalendar(first.calendar).days if until is None or d <= until]
-    if not days:
-        raise RunError(f"{first.name}: no trading days from {first.calendar.start} to "
-                       f"{until or first.calendar.end}", param="until", option="--until")
+    days = TradingCalendar(first.calendar, until).days
     columns = tuple(c for c, _ in points[0].labels)
     return Plan(base, source, overrides, tuple(points), tuple(hashes), tuple(seeds), until,
                 scale, columns, len(days))
+
+
+def _check_until(until: dt.date, sc: Scenario, point: Point | None) -> None:
+    """Refuse an `until` that a point's runs would refuse: outside its calendar, or no day."""
+    cal = sc.calendar
+    at = f" (at {_shown(point)})" if point is not None else ""
+    if until < cal.start:
+        raise RunError(f"{until} is before the scenario's start {cal.start}{at}",
+                       param="until", option="--until")
+    if until > cal.end:
+        raise RunError(f"{until} is after the scenario's end {cal.end}{at}", param="until",
+                       option="--until")
+    if not TradingCalendar(cal, until).days:
+        raise RunError(f"{sc.name}: no trading days from {cal.start} to {until}{at}",
+                       param="until", option="--until")
 
 
 def _until(until: dt.date | str | None) -> dt.date | None:

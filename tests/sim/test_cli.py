@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from sim import run
 from sim.cli import main
 from sim.scenario import parse_scenario
+from tests.sim.small import small_scenario
 
 
 def test_scenarios_lists_the_default(capsys):
@@ -20,3 +24,18 @@ def test_scenarios_show_unknown_exits_2(capsys):
     assert main(["scenarios", "show", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown scenario 'nope'" in err
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["validate"],
+                                     ["sensitivity", "--param", "behaviour.act_pct=10:40"],
+                                     ["run"], ["report", "r"]])
+def test_an_empty_out_is_refused_in_one_line_and_nothing_is_written(command, tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if command[0] == "report":
+        run(small_scenario(), seed=1, until="2024-01-03", out=tmp_path / "r")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main([*command, "--out", ""]) == 2
+    kind = "file" if command[0] == "report" else "directory"
+    assert capsys.readouterr().err == f"rexsim: --out: expected a {kind}, got an empty path\n"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -141,6 +141,79 @@ def test_cli_bad_grid_key_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys
     assert not out.exists()
 
 
+def _refused(argv, capsys) -> str:
+    """Run the CLI, which must refuse: exit 2 and one `rexsim: ` line on stderr."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rexsim: ") and err.count("\n") == 1, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--until", "2024-01-22"], "--until: 2024-01-22 is after the scenario's end 2024-01-19"),
+    (["--grid", "calendar.end=2024-01-03,2024-01-04", "--until", "2024-01-04"],
+     "--until: 2024-01-04 is after the scenario's end 2024-01-03 (at calendar.end=2024-01-03)"),
+    (["--grid", "calendar.start=2024-01-02,2024-01-05", "--until", "2024-01-04"],
+     "--until: 2024-01-04 is before the scenario's start 2024-01-05 (at calendar.start="),
+    (["--grid", "calendar.start=2024-01-02,2024-01-06", "--until", "2024-01-07"],
+     "--until: baotou-2024: no trading days from 2024-01-06 to 2024-01-07 (at calendar."),
+])
+def test_cli_an_until_outside_any_points_calendar_is_refused_before_anything_is_written(
+        args, message, tmp_path, capsys):
+    path = tmp_path / "small.toml"
+    path.write_text(small_toml(), "utf-8")
+    out = tmp_path / "never"
+    err = _refused(["sweep", str(path), "--seeds", "1", "--jobs", "1", "--out", str(out),
+                    *args], capsys)
+    assert err.startswith(f"rexsim: {message}")
+    assert not out.exists()
+
+
+def test_cli_a_baseline_key_given_twice_is_refused(tmp_path, capsys):
+    out = tmp_path / "never"
+    err = _refused(["sweep", "--seeds", "1", "--grid", "products.PRND_OX.band_pct=1,8",
+                    "--baseline", "products.PRND_OX.band_pct=1", "--baseline",
+                    "products.PRND_OX.band_pct=8", "--out", str(out)], capsys)
+    assert err == ("rexsim: --baseline: products.PRND_OX.band_pct is given twice (1 and 8); "
+                   "a baseline has one value per grid key")
+    assert not out.exists()
+
+
+def test_cli_seeds_beyond_the_runners_range_blame_seeds(tmp_path, capsys):
+    out = tmp_path / "never"
+    err = _refused(["sweep", "--seeds", str(2**63), "--out", str(out)], capsys)
+    assert err.startswith("rexsim: --seeds: expected seeds like 1-8 or 1,3,5 (each from 0 to "
+                          "2**63-1)")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seeds": 1}, "seeds: expected seeds like '1-8' or a list of ints, got 1"),
+    ({"seeds": [2**63]}, "seeds: expected distinct ints from 0 to 2**63-1"),
+    ({"grid": {VF: 5}}, f"grid: {VF}: expected a non-empty list of values, got 5"),
+    ({"grid": {VF: []}}, f"grid: {VF}: expected a non-empty list of values, got []"),
+    ({"grid": 5}, "grid: expected a mapping or a list of 'KEY=V1,V2' texts, got 5"),
+    ({"grid": {VF: [0.8, 1.2]}, "baseline": [f"{VF}=0.8", f"{VF}=1.2"]},
+     f"baseline: {VF} is given twice"),
+    ({"out": ""}, "out: expected a directory, got an empty path"),
+])
+def test_library_sweep_arguments_of_the_wrong_shape_are_one_line_errors(kwargs, message,
+                                                                        tmp_path):
+    args = {"out": tmp_path / "never", "seeds": [1], **kwargs}
+    with pytest.raises(RexsimError) as info:
+        sweep(small_scenario(), until="2024-01-03", jobs=1, **args)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_sweep_refuses_an_empty_out_instead_of_writing_the_default(tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = _refused(["sweep", "--seeds", "1", "--until", "2024-01-03", "--out", ""], capsys)
+    assert err == "rexsim: --out: expected a directory, got an empty path"
+    assert not any(tmp_path.iterdir())
+
+
 def test_more_than_ten_thousand_runs_needs_yes(tmp_path, capsys):
     out = tmp_path / "big"
     assert main(["sweep", "--seeds", "0-10000", "--out", str(out)]) == 2
