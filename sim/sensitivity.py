@@ -26,6 +26,7 @@ same call gives the same samples, runs and tables.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import warnings
@@ -41,19 +42,20 @@ from sim.experiments.plan import (
     baseline_points,
     make_plan,
     parse_assignment,
-    parse_seeds,
     problem_of,
+    seed_list,
     toml_value,
 )
 from sim.experiments.tables import frame, read_csv, write_csv
 from sim.metrics import UNITS, format_value, headline, unit_of
 from sim.recorder import Table
-from sim.scenario import Scenario, load_scenario, with_overrides
+from sim.scenario import Scenario, apply_overrides, load_scenario, with_overrides
 from sim.sweep import Progress, run_plan
 
 __all__ = [
-    "METHODS", "Param", "SensitivityResult", "analyse", "format_indices", "index_columns",
-    "param_points", "parse_param", "resolve_params", "sample", "screen", "sensitivity",
+    "METHODS", "Param", "SensitivityResult", "analyse", "check_range", "format_indices",
+    "index_columns", "param_points", "parse_param", "resolve_params", "sample", "screen",
+    "sensitivity",
 ]
 
 METHODS = ("morris", "sobol")
@@ -92,14 +94,49 @@ def parse_param(text: str) -> tuple[str, float, float]:
     """`KEY=LOW:HIGH` as (key, low, high), low < high, both numbers."""
     key, value = parse_assignment(text, "--param")
     lo, sep, hi = value.partition(":")
+    if not sep:
+        lo = hi = "nan"
+    return (key, *check_range(key, lo, hi, repr(value)))
+
+
+def check_range(key: str, low: Any, high: Any, shown: str = "") -> tuple[float, float]:
+    """(low, high) as floats when they are a range the design can sample; else one line.
+
+    Both finite numbers with low < high; a width a float holds (SALib scales its unit
+    samples by it); and wider than a billionth of its ends, or the samples would differ
+    only in their last digits.
+    """
     try:
-        low, high = float(lo), float(hi)
-    except ValueError:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
         low = high = math.nan
-    if not sep or not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+    shown = shown or f"({low!r}, {high!r})"
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise RexsimError(f"{key}: expected a range LOW:HIGH of numbers with LOW < HIGH, got "
-                          f"{value!r}", param="params", option="--param")
-    return key, low, high
+                          f"{shown}", param="params", option="--param")
+    if not math.isfinite(high - low):
+        raise RexsimError(f"{key}: the range {shown} is wider than a float holds",
+                          param="params", option="--param")
+    if high - low < 1e-9 * max(abs(low), abs(high)):
+        raise RexsimError(f"{key}: the range {shown} is too narrow to sample: its samples "
+                          f"would differ only in their last digits", param="params",
+                          option="--param")
+    return low, high
+
+
+def _specs(params: Mapping[str, Any] | Sequence[str]) -> list[tuple[str, float, float]]:
+    """`params` as given to `sensitivity` or `screen`: (key, low, high) each, checked."""
+    if isinstance(params, str):
+        params = [params]
+    if not isinstance(params, Mapping):
+        return [parse_param(t) for t in params]
+    specs = []
+    for key, bounds in params.items():
+        if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+            raise RexsimError(f"{key}: expected a range (low, high), got {bounds!r}",
+                              param="params", option="--param")
+        specs.append((key, *check_range(key, *bounds, f"({bounds[0]!r}, {bounds[1]!r})")))
+    return specs
 
 
 def field_kind(key: str) -> str:
@@ -149,7 +186,7 @@ def resolve_params(scenario: Scenario, specs: Iterable[tuple[str, float, float]]
     fixed = with_overrides(scenario, overrides)
     params = []
     for key, low, high in specs:
-        low, high = float(low), float(high)
+        low, high = check_range(key, low, high)
         integer = field_kind(key) == "int"
         if integer:
             low, high = float(math.ceil(low)), float(math.floor(high))
@@ -191,12 +228,23 @@ def sample(params: Sequence[Param], method: str = "morris", samples: int | None 
            seed: int = 1, levels: int = 4) -> Any:
     """The design: one row of parameter values per sample (numpy array, not yet rounded)."""
     samples = _samples(method, samples)
+    for p in params:
+        check_range(p.key, p.low, p.high)
     problem = _problem(params)
     if method == "morris":
+        _levels(levels)
         return _salib("SALib.sample.morris").sample(problem, samples, num_levels=levels,
                                                     seed=seed)
     return _salib("SALib.sample.sobol").sample(problem, samples, calc_second_order=False,
                                                scramble=True, seed=seed)
+
+
+def _levels(levels: int) -> None:
+    """Morris levels: SALib's grid is unbiased only with an even number of them."""
+    if type(levels) is not int or levels < 2 or levels % 2:
+        raise RexsimError(f"expected an even int >= 2 (a Morris grid of an odd number of "
+                          f"levels samples its range unevenly), got {levels!r}",
+                          param="levels", option="--levels")
 
 
 def _samples(method: str, samples: int | None) -> int:
@@ -234,6 +282,10 @@ def analyse(params: Sequence[Param], X: Any, Y: Sequence[float], method: str = "
 
 
 def _number(x: Any) -> float | None:
+    import numpy as np
+
+    if np.ma.is_masked(x):  # SALib masks the effects of a missing output
+        return None
     x = float(x)
     return None if math.isnan(x) else x
 
@@ -249,7 +301,7 @@ def screen(fn: Callable[[Mapping[str, float]], float],
     answer. One row per parameter, with the method's indices (as in sensitivity.csv).
     """
     if isinstance(params, Mapping):
-        params = [Param(k, float(lo), float(hi), False) for k, (lo, hi) in params.items()]
+        params = [Param(k, lo, hi, False) for k, lo, hi in _specs(params)]
     X = sample(params, method, samples, seed=seed, levels=levels)
     Y = [fn(dict(zip((p.key for p in params), _rounded(params, row), strict=True)))
          for row in X]
@@ -300,24 +352,26 @@ def sensitivity(scenario: Scenario | str | Path = "baotou-2024", *,
     `metrics` are headline metric names (default: tonnage, value, average price); `what_if`
     makes the analysed answer each sample's paired change under these overrides. The other
     arguments are as for `sim.sweep`. Returns `indices` (sensitivity.csv: one row per
-    metric and parameter) and the sweep's `runs` and `summary` tables.
+    metric and parameter) and the sweep's `runs` and `summary` tables. A what-if or an
+    override that sets a sampled field is refused before anything runs, as is a repeated
+    metric or an odd number of Morris `levels`.
     """
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    specs = [parse_param(t) for t in params] if not isinstance(params, Mapping) else [
-        (k, float(lo), float(hi)) for k, (lo, hi) in params.items()]
-    ps = resolve_params(base, specs, overrides)
+    ps = resolve_params(base, _specs(params), overrides)
     samples = _samples(method, samples)
-    metrics = list(metrics or DEFAULT_METRICS)
-    what_if = list(what_if)
+    metrics = _metrics(metrics)
+    what_if = [what_if] if isinstance(what_if, str) else list(what_if)
     for a in what_if:
         parse_assignment(a, "--what-if")
     try:
         with_overrides(base, [*overrides, *what_if])
     except ScenarioError as exc:
         raise RexsimError(problem_of(exc), param="what_if", option="--what-if") from None
+    _check_unsampled(base, ps, overrides, "overrides", "--set")
+    _check_unsampled(base, ps, what_if, "what_if", "--what-if")
     X = sample(ps, method, samples, seed=sample_seed, levels=levels)
     points = param_points(ps, X, what_if)
-    seeds = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
+    seeds = seed_list(seeds)
     plan = make_plan(scenario, seeds, points, overrides=overrides, until=until, scale=scale,
                      distinct=False, option="--param")
     pairs = baseline_points(plan.points, {"variant": "base"}) if what_if else None
@@ -338,6 +392,53 @@ def sensitivity(scenario: Scenario | str | Path = "baotou-2024", *,
     write_csv(out / FILE, table.columns, table.rows)
     return SensitivityResult(frame(read_csv(out / FILE)), res.runs, res.summary, out, res.ran,
                              res.reused)
+
+
+def _metrics(metrics: Sequence[str] | str | None) -> list[str]:
+    """The metrics to analyse (default DEFAULT_METRICS), each named once."""
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics or DEFAULT_METRICS)
+    for m in metrics:
+        if metrics.count(m) > 1:
+            raise RexsimError(f"{m!r} is given twice", param="metrics", option="--metric")
+    return metrics
+
+
+_SAMPLED = "<sampled>"  # a bare-text value no scenario field holds: marks a sampled field
+
+
+def _check_unsampled(base: Scenario, params: Sequence[Param], assignments: Sequence[str],
+                     param: str, option: str) -> None:
+    """Refuse an assignment that sets a sampled field, or a table holding one.
+
+    Each parameter's field is marked in the raw scenario (with the same path resolution as
+    the runs: `products.*.x` covers `products.PRND_OX.x`), and an assignment that removes a
+    mark sets it: a what-if would run every sample at its own value, and the samples would
+    replace a --set.
+    """
+    why = ("every sample's what-if run would have the what-if's value, so its change "
+           "says nothing about the range" if option == "--what-if" else
+           "the samples would replace it")
+    raw = msgspec.to_builtins(base)
+    for p in params:
+        marked = apply_overrides(copy.deepcopy(raw), [f"{p.key}={_SAMPLED}"])
+        marks = _count(marked)
+        for a in assignments:
+            try:
+                left = _count(apply_overrides(copy.deepcopy(marked), [a]))
+            except ScenarioError:  # it reaches inside the sampled value
+                left = -1
+            if left < marks:
+                raise RexsimError(f"{a} sets {p.key}, which --param samples: {why}",
+                                  param=param, option=option)
+
+
+def _count(node: Any) -> int:
+    """How many sampled-field marks a raw scenario holds."""
+    if isinstance(node, dict):
+        return sum(_count(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count(v) for v in node)
+    return int(node == _SAMPLED)
 
 
 def _check_metrics(metrics: Sequence[str], known: Sequence[str]) -> None:

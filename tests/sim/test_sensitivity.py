@@ -76,6 +76,76 @@ def test_integer_fields_get_integer_samples_and_a_what_if_doubles_each_sample():
                                       "behaviour.act_pct": "40.0", "variant": "base"}
 
 
+@pytest.mark.parametrize("low, high, message", [
+    (40, 10, r"expected a range LOW:HIGH of numbers with LOW < HIGH, got \(40(.0)?, 10"),
+    (1.0, 1.0 + 1e-13, r"the range \(1.0, 1.0000000000001\) is too narrow to sample"),
+    (-1.7e308, 1.7e308, r"the range \(-1.7e\+308, 1.7e\+308\) is wider than a float holds"),
+])
+def test_a_range_the_design_cannot_sample_is_one_line_from_us(low, high, message, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(RexsimError, match=f"^params: behaviour.volume_factor: {message}"):
+        sensitivity(small_scenario(), params={"behaviour.volume_factor": (low, high)}, out=out)
+    with pytest.raises(RexsimError, match=f"^params: a: {message}"):
+        screen(lambda v: v["a"], {"a": (low, high)})
+    with pytest.raises(RexsimError, match=f"^params: a: {message}"):
+        screen(lambda v: v["a"], [Param("a", low, high, False)])
+    assert not out.exists()
+
+
+def test_a_cli_range_too_narrow_is_refused_naming_the_param():
+    with pytest.raises(RexsimError, match="too narrow") as info:
+        parse_param("behaviour.volume_factor=1:1.0000000000001")
+    assert info.value.for_cli().startswith("--param: behaviour.volume_factor: the range ")
+
+
+@pytest.mark.parametrize("key, option, assignment", [
+    ("national.settlement_weight_pct", "what_if", "national.settlement_weight_pct=20"),
+    ("products.PRND_OX.demand_elasticity", "what_if", "products.*.demand_elasticity=0.3"),
+    ("products.*.demand_elasticity", "what_if", "products.PRND_OX.demand_elasticity=0.3"),
+    ("behaviour.act_pct", "what_if", "behaviour={volume_factor=1.1}"),
+    ("behaviour.act_pct", "overrides", "behaviour.act_pct=30"),
+])
+def test_a_what_if_or_set_that_sets_a_sampled_field_is_refused(key, option, assignment,
+                                                               tmp_path):
+    out = tmp_path / "never"
+    params = {key: (0.2, 0.4) if "elasticity" in key else (10, 40)}
+    with pytest.raises(RexsimError, match=rf"^{option}: .* sets {key.replace('*', '[*]')}, "
+                                          "which --param samples"):
+        sensitivity(small_scenario(), params=params, out=out, **{option: [assignment]})
+    assert not out.exists()
+
+
+def test_a_what_if_of_another_field_is_not_taken_for_a_sampled_one():
+    from sim.sensitivity import _check_unsampled
+
+    ps = resolve_params(small_scenario(), [("products.PRND_OX.demand_elasticity", 0.2, 0.4)])
+    _check_unsampled(small_scenario(), ps, ["products.ND_OX.demand_elasticity=0.3",
+                                            "products.PRND_OX.band_pct=10", SHOCK], "what_if",
+                     "--what-if")
+
+
+def test_a_metric_given_twice_is_refused(tmp_path):
+    with pytest.raises(RexsimError, match="^metrics: 'tonnage_kg' is given twice") as info:
+        sensitivity(small_scenario(), params={"behaviour.volume_factor": (0.5, 1.5)},
+                    metrics=["tonnage_kg", "tonnage_kg"], out=tmp_path / "never")
+    assert info.value.option == "--metric" and not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("levels", [3, 5, 1])
+def test_morris_levels_must_be_even_as_salib_asks(levels):
+    with pytest.raises(RexsimError, match=f"^levels: expected an even int >= 2 .* got {levels}"
+                       ) as info:
+        screen(lambda v: v["a"], ABC, levels=levels)
+    assert info.value.option == "--levels"
+
+
+@needs_salib
+def test_a_missing_answer_is_none_and_no_warning_reaches_stderr(recwarn):
+    rows = screen(lambda v: None, ABC, samples=4)
+    assert all(r[k] is None for r in rows for k in ("mu_star", "mu"))
+    assert [str(w.message) for w in recwarn] == []
+
+
 @needs_salib
 def test_morris_finds_the_parameter_a_function_depends_on_most():
     rows = screen(lambda v: 10 * v["a"] + v["b"] + 0 * v["c"], ABC, "morris", 10)
@@ -155,6 +225,28 @@ def test_rerunning_an_analysis_reuses_its_runs_and_gives_the_same_indices(analys
                       samples=2, metrics=["tonnage_kg", "PRND_OX.avg_price_yuan_t"],
                       what_if=[SHOCK], until="2024-01-05", jobs=1)
     assert res.ran == 0 and (out / "sensitivity.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--what-if", "national.settlement_weight_pct=20"],
+     "--what-if: national.settlement_weight_pct=20 sets national.settlement_weight_pct, "
+     "which --param samples"),
+    (["--metric", "tonnage_kg", "--metric", "tonnage_kg"], "--metric: 'tonnage_kg' is given"),
+    (["--levels", "3"], "--levels: expected an even int >= 2"),
+    (["--until", "2024-02-01"], "--until: 2024-02-01 is after the scenario's end 2024-01-19"),
+    (["--out", ""], "--out: expected a directory, got an empty path"),
+])
+@needs_salib  # --until is checked with the samples' points
+def test_cli_sensitivity_refuses_bad_options_in_one_line_before_any_run(args, message, tmp_path,
+                                                                        capsys, monkeypatch):
+    path = tmp_path / "small.toml"
+    path.write_text(small_toml(), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sensitivity", str(path), "--param", "national.settlement_weight_pct=10:40",
+                 "--samples", "2", "--jobs", "1", "--out", "never", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rexsim: {message}") and err.count("\n") == 1, err
+    assert [p.name for p in tmp_path.iterdir()] == ["small.toml"]
 
 
 @needs_salib
