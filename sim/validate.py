@@ -30,6 +30,7 @@ import json
 import math
 import os
 import statistics
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -38,8 +39,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from sim.errors import OutputError, RexsimError
-from sim.experiments.plan import seeds_text
+from sim.errors import OutputError
+from sim.experiments.plan import seed_list, seeds_text
 from sim.national import equilibrium, shift_vectors
 from sim.population import build_population
 from sim.scenario import Scenario, load_scenario
@@ -402,12 +403,12 @@ def validate(seeds: Sequence[int] = (1, 2, 3, 4, 5), jobs: int | None = None,
     `validation.json` there (whole or not at all). The report's `passed` is True when every
     applicable check holds.
     """
-    seeds = list(seeds)
+    seeds = seed_list(seeds)
     overrides = list(overrides)
-    if not seeds:
-        raise RexsimError("expected at least one seed", param="seeds", option="--seeds")
     for scenario, own in dict.fromkeys(RUNS.values()):  # a bad setting stops here, in one line
         load_scenario(scenario, [*overrides, *own])
+    if out is not None:
+        _check_out(out)
     runs = _run_all(seeds, jobs, None, progress, overrides)
     checks = _checks(runs, seeds, overrides)
     doc = {"seeds": seeds, "overrides": overrides,
@@ -416,6 +417,40 @@ def validate(seeds: Sequence[int] = (1, 2, 3, 4, 5), jobs: int | None = None,
     if out is not None:
         _write(Path(out), doc)
     return doc
+
+
+def _check_out(out: str | Path) -> None:
+    """Refuse, before any run, an `out` that validation.json cannot be written into.
+
+    An empty path, a file, a run's or a sweep's directory (validation.json there would make
+    it refused as theirs), or a place where no directory can be made.
+    """
+    if not os.fspath(out).strip():
+        raise OutputError("expected a directory, got an empty path", param="out",
+                          option="--out")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file, not a directory", param="out", option="--out")
+    for name, what in (("summary.json", "a run's"), ("sweep.json", "a sweep's")):
+        if (out / name).is_file():
+            raise OutputError(f"{out} is {what} directory (it holds {name}); give another "
+                              f"directory for {VALIDATION_FILE}", param="out", option="--out")
+    made = []  # the directories this check makes, removed again after it
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        made.append(parent)
+        parent = parent.parent
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write {VALIDATION_FILE} here: "
+                          f"{exc.strerror or exc}", param="out", option="--out") from None
+    finally:
+        for d in made:  # deepest first; a failed mkdir made only the shallower ones
+            if d.is_dir():
+                d.rmdir()
 
 
 def _write(out: Path, doc: dict[str, Any]) -> None:

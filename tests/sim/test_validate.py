@@ -111,6 +111,60 @@ def test_a_bad_setting_is_one_line_before_any_run_and_writes_nothing(tmp_path, c
     assert not out.exists()
 
 
+def _no_runs(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr("sim.validate._run_all", fail)
+
+
+def _files(root):
+    return sorted((p, p.read_bytes()) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("out, message", [
+    ("afile", "afile is a file, not a directory"),
+    ("afile/sub", "afile/sub: cannot write validation.json here: Not a directory"),
+    ("run", "run is a run's directory (it holds summary.json)"),
+    ("sweep", "sweep is a sweep's directory (it holds sweep.json)"),
+    ("", "expected a directory, got an empty path"),
+])
+def test_an_out_validation_json_cannot_go_in_is_refused_before_any_run(out, message, tmp_path,
+                                                                      capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("mine", "utf-8")
+    for name, marker in (("run", "summary.json"), ("sweep", "sweep.json")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / marker).write_text("{}", "utf-8")
+    before = _files(tmp_path)
+    _no_runs(monkeypatch)
+    assert main(["validate", "--seeds", "1", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rexsim: --out: {message}") and err.count("\n") == 1, err
+    assert _files(tmp_path) == before
+
+
+def test_checking_a_new_out_leaves_no_directory_behind(tmp_path, monkeypatch):
+    from sim.validate import _check_out
+
+    _check_out(tmp_path / "a" / "b")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seeds, message", [
+    (1, "seeds: expected seeds like '1-8' or a list of ints, got 1"),
+    ([], "seeds: expected at least one seed"),
+    ([2**63], "seeds: expected distinct ints from 0 to 2**63-1"),
+])
+def test_library_seeds_of_the_wrong_shape_are_one_line_errors(seeds, message, monkeypatch):
+    from sim.errors import RexsimError
+
+    _no_runs(monkeypatch)
+    with pytest.raises(RexsimError) as info:
+        validate(seeds)
+    assert str(info.value).startswith(message)
+
+
 def test_every_run_gets_the_validations_settings_and_its_own_defining_change_last(
         monkeypatch):
     calls = []
