@@ -251,6 +251,9 @@ def load_sweep(path: str | Path) -> dict[str, Any] | None:
         table = read_csv(p / RUNS_TABLE)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RunFileError(f"{p / RUNS_TABLE}: cannot read: {exc}") from None
+    if type(doc.get("runs")) is int and len(table.rows) != doc["runs"]:
+        raise RunFileError(f"{p / RUNS_TABLE}: holds {len(table.rows)} of the {doc['runs']} "
+                           f"runs its {MANIFEST} records: the sweep's table is incomplete")
     first = 2 + len(doc["columns"])  # run, the point's columns, seed, then the metrics
     return {**doc, "path": str(p), "metrics": list(table.columns[first:]), "table": table}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -38,6 +39,11 @@ def _compare(args: argparse.Namespace) -> int:
         else:
             print(format_sweep_comparison(*sweeps))
         return 0
+    for path in (args.base, args.other):
+        p = Path(path)
+        if p.is_dir() and not (p / "summary.json").is_file() and not (p / "sweep.json").is_file():
+            raise UserError(f"compare: {path} is neither a run (no summary.json) nor a sweep "
+                            f"(no sweep.json)")
     if any(sweeps):
         raise UserError("compare: give two runs or two sweeps, not one of each")
     base, other = load_summary(args.base), load_summary(args.other)

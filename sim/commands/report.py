@@ -54,6 +54,8 @@ def _report(args: argparse.Namespace) -> int:
             out = out / "report.html"
     try:
         written = write_report(run, out, against=base)
+    except OutputError:
+        raise  # already names the file that could not be written
     except OSError as exc:
         raise OutputError(f"{out or run.path / 'report.html'}: cannot write the report: "
                           f"{exc.strerror or exc}", option="--out") from None

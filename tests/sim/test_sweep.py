@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -379,6 +380,25 @@ def test_load_sweep_is_none_for_a_run_and_says_so_for_an_unfinished_sweep(seed_s
         (seed_sweeps / "base" / "sweep.json").read_text())
     with pytest.raises(RexsimError, match="not finished"):
         load_sweep(tmp_path)
+
+
+def test_a_sweep_table_cut_short_is_incomplete_not_a_sweep_sharing_no_seed(seed_sweeps,
+                                                                          tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(seed_sweeps / "base", cut)
+    lines = (cut / "sweep.csv").read_text().splitlines(keepends=True)
+    (cut / "sweep.csv").write_text("".join(lines[:2]))  # the header and one of three runs
+    with pytest.raises(RexsimError, match=r"holds 1 of the 3 runs its sweep.json records"):
+        load_sweep(cut)
+
+
+def test_cli_compare_names_a_directory_that_is_neither_a_run_nor_a_sweep(seed_sweeps,
+                                                                         tmp_path, capsys):
+    (tmp_path / "stray").mkdir()
+    assert main(["compare", str(tmp_path / "stray"), str(seed_sweeps / "base")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rexsim: compare: {tmp_path / 'stray'} is neither a run (no summary.json) "
+                   f"nor a sweep (no sweep.json)\n")
 
 
 def test_compare_needs_common_runs(seed_sweeps, tmp_path):
