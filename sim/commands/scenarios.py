@@ -23,6 +23,10 @@ def _scenarios(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.name:
             raise UserError("scenarios show: which scenario? (see `rexsim scenarios`)")
+        if args.name.endswith(".toml") and args.name not in builtin_scenarios():
+            raise UserError(f"scenarios show: {args.name} is a file, and show prints a built-in "
+                            f"scenario (see `rexsim scenarios`); `rexsim run {args.name}` "
+                            f"records the file resolved in summary.json's resolved_scenario")
         print(builtin_text(args.name), end="")
         return 0
     if args.name:

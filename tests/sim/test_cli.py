@@ -26,6 +26,13 @@ def test_scenarios_show_unknown_exits_2(capsys):
     assert err.count("\n") == 1 and "unknown scenario 'nope'" in err
 
 
+def test_scenarios_show_of_a_file_says_show_is_for_built_ins(capsys):
+    assert main(["scenarios", "show", "sc/mine.toml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rexsim: scenarios show: sc/mine.toml is a file, and show prints a "
+                          "built-in scenario") and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("command", [["sweep"], ["validate"],
                                      ["sensitivity", "--param", "behaviour.act_pct=10:40"],
                                      ["run"], ["report", "r"]])
