@@ -40,6 +40,7 @@ __all__ = [
 _SAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
 _NAME_MAX = 150
 SEED_MAX = 2**63 - 1  # a run's seed, as the runner takes it
+SEEDS_MAX = 1_000_000  # seeds in one list: 0-1000000000 would fill memory before any check
 
 
 class Point(NamedTuple):
@@ -73,6 +74,9 @@ def parse_seeds(text: str) -> list[int]:
             first, last = int(lo), int(hi) if sep else int(lo)
             if first < 0 or last < first or last > SEED_MAX:
                 raise ValueError
+            if len(seeds) + last - first + 1 > SEEDS_MAX:  # before the list is built
+                raise RexsimError(f"{text!r} is more than {SEEDS_MAX:,} seeds", param="seeds",
+                                  option="--seeds")
             seeds.extend(range(first, last + 1))
     except ValueError:
         raise RexsimError(f"expected seeds like 1-8 or 1,3,5 (each from 0 to 2**63-1), got "

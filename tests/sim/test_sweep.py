@@ -40,7 +40,8 @@ def test_seeds_are_ranges_and_lists(text, seeds):
     assert parse_seeds(text) == seeds
 
 
-@pytest.mark.parametrize("text", ["", "a", "4-2", "-1", "1-3,2"])
+@pytest.mark.parametrize("text", ["", "a", "4-2", "-1", "1-3,2", "0-1000000000000",
+                                  "1-600000,700000-1300000"])
 def test_bad_seeds_are_one_line_errors_naming_the_option(text):
     with pytest.raises(RexsimError, match="^seeds: ") as info:
         parse_seeds(text)
