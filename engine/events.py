@@ -22,7 +22,7 @@ class RejectReason(enum.Enum):
     PRICE_OFF_TICK = "price_off_tick"  # price is not a multiple of the tick
     PRICE_NOT_POSITIVE = "price_not_positive"  # price <= 0
     QTY_NOT_LOT_MULTIPLE = "qty_not_lot_multiple"  # quantity not a positive multiple of the lot
-    DUPLICATE_ORDER_ID = "duplicate_order_id"  # id already live in the book
+    DUPLICATE_ORDER_ID = "duplicate_order_id"  # id live in the book; at the exchange, not new
     UNKNOWN_ORDER = "unknown_order"  # cancel/amend of an id that is not resting
     AMEND_NO_CHANGE = "amend_no_change"  # amend that changes neither price nor quantity
     # what the book can do with it

@@ -569,7 +569,9 @@ class Exchange:
     def _new_id(self, order_id: int | None) -> int:
         """An id for a new order: the next unused one, or the caller's (checked to be an int).
 
-        Ids given by callers push the counter past them, so assigned ids never collide.
+        Ids given by callers push the counter past them, so assigned ids never collide; a
+        caller's id below the counter is refused before this (`_duplicate`): orders, block
+        auctions, bids and negotiated deals share the ids, and none may stand for two.
         """
         if order_id is None:
             oid = self._next_id
@@ -598,7 +600,11 @@ class Exchange:
                      *, tif: TimeInForce = GTC, post_only: bool = False,
                      channel: Channel = ONLINE, time: int, order_id: int | None = None
                      ) -> list[Event]:
-        """Submit a limit order for `member`: Accepted, then Trades/Cancelled, or one Rejected."""
+        """Submit a limit order for `member`: Accepted, then Trades/Cancelled, or one Rejected.
+
+        `order_id`, if given, must be new: above every id the exchange has used (else
+        DUPLICATE_ORDER_ID); by default the exchange assigns the next one.
+        """
         # The common case in one test: a product in continuous trading, an active member (an
         # int or str: `True` and `1.0` equal member 1 but are misuse), a price inside the
         # band, an open channel and a fresh id. Anything else takes the full path, which finds
@@ -650,9 +656,9 @@ class Exchange:
             return self._done(self._entry_reject(m, member, product, order_id, time, channel))
         if channel is not self._online and channel is not self._offline:
             return self._done(_channel_closed(order_id, product, time, channel))
+        if order_id is not None and order_id < self._next_id:
+            return self._done(_duplicate(order_id, self._next_id, time, product, channel))
         oid = self._new_id(order_id)
-        if order_id is not None and oid in self._where and self._live(oid):
-            return self._done(_duplicate(oid, time, product, channel))
         if m.state is not CONTINUOUS:
             return self._done(self._preopen_limit(m, member, side, price, qty, tif, post_only,
                                                   channel, time, oid))
@@ -771,9 +777,9 @@ class Exchange:
             return self._done(_channel_closed(order_id, product, time, channel))
         if m.state is not CONTINUOUS:
             return self._done([_state_reject(m, order_id, time, channel, "market orders")])
+        if order_id is not None and order_id < self._next_id:
+            return self._done(_duplicate(order_id, self._next_id, time, product, channel))
         oid = self._new_id(order_id)
-        if order_id is not None and oid in self._where and self._live(oid):
-            return self._done(_duplicate(oid, time, product, channel))
         events = m.book.market(oid, side, qty, member, protection=protection, channel=channel,
                                time=time)
         if len(events) > 1:
@@ -1290,8 +1296,10 @@ def _channel_closed(order_id: int | None, product: str | None, time: int, channe
                      product, channel)]
 
 
-def _duplicate(order_id: int, time: int, code: str, channel: Channel) -> list:
-    return [Rejected(order_id, R.DUPLICATE_ORDER_ID, f"order id {order_id} is already live",
+def _duplicate(order_id: int, next_id: int, time: int, code: str, channel: Channel) -> list:
+    return [Rejected(order_id, R.DUPLICATE_ORDER_ID,
+                     f"order id {order_id} is not new: ids below {next_id} are used (an order, "
+                     f"auction, bid or deal may have had it); give a higher one or none",
                      time, code, channel)]
 
 

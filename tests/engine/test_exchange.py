@@ -634,6 +634,21 @@ def test_exchange_assigns_unique_ids_and_respects_callers_ids_across_products():
     assert ex.submit_limit(1, "LA_OX", BUY, 3_900, 5000, time=21)[0].order_id > 500
 
 
+def test_a_callers_id_must_be_new_so_no_id_stands_for_two_things():
+    ex = opened()
+    auction = ex.open_block_auction(1, "PRND_OX", 10_000, 390_000, start=20, end=100,
+                                    time=21)[0].auction_id
+    filled = ex.submit_limit(2, "PRND_OX", SELL, 400_000, 1000, time=22)[0].order_id
+    ex.submit_limit(3, "PRND_OX", BUY, 400_000, 1000, time=23)  # fills it: no longer live
+    before = digest(ex)
+    for used in (auction, filled):
+        for events in (ex.submit_limit(2, "PRND_OX", SELL, 400_000, 1000, time=24, order_id=used),
+                       ex.submit_market(2, "PRND_OX", SELL, 1000, time=24, order_id=used)):
+            reject = only_reject(events, RejectReason.DUPLICATE_ORDER_ID)
+            assert f"order id {used} is not new" in reject.detail
+    assert digest(ex) == before  # refused: nothing changed, no id used up
+
+
 def test_unknown_product_is_rejected_with_its_reason():
     ex = opened()
     only_reject(ex.submit_limit(1, "GOLD", BUY, 1, 1, time=21), RejectReason.UNKNOWN_PRODUCT)
