@@ -168,12 +168,14 @@ def concentration(values: Sequence[int]) -> dict[str, float]:
     }
 
 
-def _median(values: Sequence[float]) -> float | None:
+def _lower_median(values: Sequence[float]) -> float | None:
+    """The lower median (an observed value), as `sim.analysis.spreads` takes it; None if empty.
+
+    One definition for both: the summary's `median_spread_bp` and the analysis's agree.
+    """
     if not values:
         return None
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return sorted(values)[(len(values) - 1) // 2]
 
 
 class SimResults:
@@ -561,7 +563,7 @@ class Recorder:
         for i, c in enumerate(codes):
             kg, fen = self.kg[i], self.fen[i]
             samples = self._samples[i]
-            spread = _median(self._spreads[i])
+            spread = _lower_median(self._spreads[i])
             by_product[c] = {
                 "tonnage_kg": kg, "value_fen": fen, "trades": self.count[i],
                 "tonnage_t": _t(kg), "value_yuan": _yuan(fen),

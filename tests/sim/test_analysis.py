@@ -219,6 +219,15 @@ def test_the_answers_do_not_depend_on_how_the_files_are_chunked(tmp_path, monkey
     assert analysis.analyse(load_run(tiny)) == whole
 
 
+def test_the_summarys_median_spread_is_the_analysis_lower_median(tmp_path):
+    out = tmp_path / "small"
+    res = run(small_scenario(), seed=5, out=out)
+    spreads = {r["product"]: r["median_spread_bp"] for r in analysis.spreads(load_run(out))}
+    summary = {c: p["median_spread_bp"] for c, p in res.summary["by_product"].items()}
+    assert any(v is not None for v in summary.values())
+    assert summary == {c: None if v is None else round(v, 3) for c, v in spreads.items()}
+
+
 def test_an_older_run_is_analysed_as_far_as_its_files_go(tmp_path):
     r = load_run(runfixture.write_run(tmp_path / "old", drop=("quotes",)))
     doc = analysis.analyse(r)
