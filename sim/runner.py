@@ -95,14 +95,17 @@ def build_exchange(sc: Scenario, journal: str | Path | None = None) -> Exchange:
 class Simulation:
     """A prepared run: exchange, national market, members, agents and recorder, day by day.
 
-    `directory` is where the recorder streams the run's files (a staging directory); by
-    default a temporary directory of the results' own. A run given a directory is one to be
-    written, so its recorder also tallies the trades for the analysis as the days close.
+    `sc` is a Scenario, a built-in name or a TOML path, as for `run`. `directory` is where
+    the recorder streams the run's files (a staging directory); by default a temporary
+    directory of the results' own. A run given a directory is one to be written, so its
+    recorder also tallies the trades for the analysis as the days close.
     """
 
-    def __init__(self, sc: Scenario, seed: int | None = None, until: dt.date | None = None,
-                 scale: int = 1, journal: str | Path | None = None,
-                 directory: Path | None = None) -> None:
+    def __init__(self, sc: Scenario | str | Path, seed: int | None = None,
+                 until: dt.date | str | None = None, scale: int = 1,
+                 journal: str | Path | None = None, directory: Path | None = None) -> None:
+        if not isinstance(sc, Scenario):
+            sc = load_scenario(sc)
         until = _until_date(until)
         if type(scale) is not int or scale < 1:
             raise RunError(f"expected an int >= 1, got {scale!r}", param="scale",
@@ -145,9 +148,14 @@ class Simulation:
         self.timeline = Timeline(sc.events, days)
         self._nonmember_frac = np.zeros(len(sc.products))
         self.day = 0
+        self.ended = False  # results() ends the run: its files are closed
 
     def run_day(self, check: bool = False) -> None:
-        """Simulate the next trading day (RunError once every day of the run has been run)."""
+        """Simulate the next trading day (RunError once every day has run, or after results())."""
+        if self.ended:
+            raise RunError(f"the run has ended at day {self.day} of {self.ndays}: results() "
+                           f"closed its files; start a new Simulation (the same seed repeats "
+                           f"the days) to run further")
         if self.day >= self.ndays:
             raise RunError(f"the run has ended: all {self.ndays} trading days are simulated "
                            f"(to {self.calendar.days[self.ndays - 1]}); call results()")
@@ -230,7 +238,12 @@ class Simulation:
             agents.channel_open[ev.channel] = ev.open
 
     def results(self, staged_for: Path | None = None) -> SimResults:
-        """The recorder's results so far, with request counts, flows and final holdings."""
+        """The run's results to the last day run, with request counts, flows and holdings.
+
+        This ends the run (the recorder closes its files): a run stopped early gives the
+        results of its days so far, and `run_day` refuses to continue it.
+        """
+        self.ended = True
         a = self.agents
         cash, stock = a.holdings()
         extra: dict[str, Any] = {

@@ -277,6 +277,22 @@ def test_steps_are_minutes_apart():
     assert min(b - a for a, b in zip(steps, steps[1:], strict=False)) >= NS_PER_MINUTE
 
 
+def test_results_end_a_simulation_and_a_further_day_is_refused_untouched(tmp_path):
+    sim = Simulation(small_scenario(), seed=1)
+    sim.run_day()
+    sim.run_day()
+    early = sim.results()
+    assert early.summary["trading_days"] == 2
+    before = sim.exchange.snapshot()
+    with pytest.raises(UserError, match="the run has ended at day 2 of .*results\\(\\) closed"):
+        sim.run_day()
+    assert sim.exchange.snapshot() == before and sim.day == 2  # the exchange is not a day on
+
+
+def test_a_simulation_takes_a_scenario_by_name_as_run_does():
+    assert Simulation("baotou-2024", seed=1, until="2024-01-03").scenario.name == "baotou-2024"
+
+
 def test_a_calendar_without_trading_days_is_a_user_error():
     sc = small_scenario()
     weekend = msgspec.structs.replace(sc.calendar, start=END.replace(day=20),
