@@ -407,8 +407,10 @@ class OrderBook:
         quantity increase re-queues the order at the tail, where it may trade at once.
         """
         if (order_id.__class__ is not int or time.__class__ is not int or time.bit_length() > 63
-                or (price is not None and (price.__class__ is not int or price > _SMALL))
-                or (qty is not None and (qty.__class__ is not int or qty > _SMALL))):
+                or (price is not None and (price.__class__ is not int or price > _SMALL
+                                           or price < _NEG_SMALL))
+                or (qty is not None and (qty.__class__ is not int or qty > _SMALL
+                                         or qty < _NEG_SMALL))):
             check_ints(order_id=order_id, time=time)
             check_optional_ints(price=price, qty=qty)
         product = self.product

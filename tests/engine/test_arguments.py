@@ -139,6 +139,11 @@ def test_book_ints_are_signed_64_bit_and_the_bounds_themselves_are_taken():
         book.cancel(INT64_MAX, time=INT64_MIN - 1)
     with pytest.raises(ValueError, match="order_id"):
         book.cancel(2**70)
+    resting = book.limit(500, BUY, 100, 1, time=1)[0].order_id
+    for kwargs in ({"price": -2**70}, {"qty": -2**70}, {"price": 2**70}):
+        for oid in (resting, 999):  # resting or unknown: misuse is found first, as in limit()
+            with pytest.raises(ValueError, match="signed 64-bit"):
+                book.amend(oid, **kwargs)
     book.check_invariants()
 
 
