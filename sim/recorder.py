@@ -98,7 +98,9 @@ class Table:
         return len(self.rows)
 
     def column(self, name: str) -> list:
-        """Every value of one column, in row order."""
+        """Every value of one column, in row order (KeyError naming the columns if none)."""
+        if name not in self.columns:
+            raise KeyError(f"no column {name!r}; the table has {', '.join(self.columns)}")
         i = self.columns.index(name)
         return [r[i] for r in self.rows]
 

@@ -507,8 +507,9 @@ class Run:
         pick = list(columns) if columns is not None else list(header)
         for c in pick:
             if c not in header:
-                raise RunFileError(f"{self.file(name)}: no column {c!r} (written by a newer "
-                                   f"rexsim)")
+                raise RunFileError(f"{self.file(name)}: no column {c!r}; it has "
+                                   f"{', '.join(header)} (a column this rexsim does not know "
+                                   f"comes from a newer one)")
         cached = self._tables.get(name)
         if cached is not None:
             idx = [header.index(c) for c in pick]

@@ -26,6 +26,8 @@ def test_monopoly_has_the_maximum_hhi():
 def test_table_columns_and_dicts():
     t = Table(("a", "b"), [(1, None), (2, "x")])
     assert t.column("a") == [1, 2]
+    with pytest.raises(KeyError, match="no column 'c'; the table has a, b"):
+        t.column("c")
     assert t.as_dicts() == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
 
 

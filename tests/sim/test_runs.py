@@ -51,6 +51,11 @@ def test_rows_streams_the_chosen_columns_in_the_order_asked(tiny):
     assert "trades" not in r._tables  # streamed, not loaded whole
 
 
+def test_a_column_it_lacks_is_named_with_the_columns_it_has(tiny):
+    with pytest.raises(RunFileError, match=r"no column 'prices'; it has time, date, "):
+        next(load_run(tiny).rows("trades", ["prices"]))
+
+
 def test_a_summary_json_path_or_a_passed_summary_loads_the_same_run(tiny):
     assert load_run(tiny / "summary.json").path == tiny
     (tiny / "summary.json").unlink()  # the runner analyses its staged files before this
