@@ -456,7 +456,10 @@ class JournalingExchange(Exchange):
             raise ValueError("the journal is closed: this exchange takes no more commands")
         try:
             payload = _encode(record)
-        except (OverflowError, msgspec.EncodeError) as exc:
+        except OverflowError:  # an int beyond 64 bits: ValueError, as the exchange says
+            raise ValueError(f"{record.__struct_config__.tag}: an int outside the signed "
+                             f"64-bit range cannot be journaled (nor traded)") from None
+        except msgspec.EncodeError as exc:
             raise TypeError(f"{record.__struct_config__.tag}: cannot be journaled: {exc}"
                             ) from None
         self._applying = True

@@ -782,7 +782,6 @@ def test_requests_that_raise_for_misuse_are_not_journaled_and_change_nothing():
     (lambda ex: ex.suspend_member(1, time=2.0), "time must be an int"),
     (lambda ex: ex.reinstate_member(None), "member_id must be an int or str"),
     (lambda ex: ex.close_market(time=2, products="PRND_OX"), "not one string"),
-    (lambda ex: ex.begin_day(time=2**64), "cannot be journaled"),
 ])
 def test_arguments_a_record_cannot_hold_exactly_are_refused_before_the_exchange_sees_them(
         request_, message):
@@ -795,6 +794,26 @@ def test_arguments_a_record_cannot_hold_exactly_are_refused_before_the_exchange_
     assert (encode(ex.snapshot()), ex._next_id) == before
     ex.close()
     assert len(read_journal(f.getvalue()).commands) == 2
+
+
+@pytest.mark.parametrize("request_", [
+    lambda ex: ex.begin_day(time=2**64),
+    lambda ex: ex.submit_limit(1, "PRND_OX", BUY, 400_000, 2**64, time=2),
+    lambda ex: ex.submit_limit(1, "PRND_OX", BUY, 400_000, -2**63 - 1, time=2),
+])
+def test_an_int_beyond_64_bits_is_a_value_error_as_on_a_plain_exchange(request_):
+    ex, _, f = started()
+    ex.add_member(1)
+    plain = Exchange([PRND, LA])
+    plain.add_member(1)
+    with pytest.raises(ValueError, match="64-bit"):
+        request_(plain)
+    before = (encode(ex.snapshot()), ex._next_id)
+    with pytest.raises(ValueError, match="64-bit"):
+        request_(ex)
+    assert (encode(ex.snapshot()), ex._next_id) == before
+    ex.close()
+    assert len(read_journal(f.getvalue()).commands) == 1
 
 
 def test_ids_a_request_used_up_before_raising_are_journaled_so_later_ids_replay_the_same(
