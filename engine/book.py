@@ -196,8 +196,8 @@ class OrderBook:
         for name, value in (("tick", tick), ("lot", lot)):
             if type(value) is not int:
                 raise TypeError(f"{name} must be an int, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+            if not 1 <= value <= INT64_MAX:
+                raise ValueError(f"{name} must be an int from 1 to 2**63 - 1, got {value!r}")
         if not isinstance(stp, SelfTradePolicy):
             raise _misuse("stp", stp, "a SelfTradePolicy")
         if not isinstance(trade_price, TradePriceRule):
@@ -684,6 +684,7 @@ class OrderBook:
 
     def level(self, side: Side, price: int) -> list[RestingOrder]:
         """The resting orders at one price, in time priority."""
+        check_ints(price=price)  # a float 10.0 would find the level at 10
         book_side = self._side(side)
         level = book_side.levels.get(book_side.sign * price)
         return [] if level is None else [_snapshot(o) for o in level.values()]

@@ -148,16 +148,17 @@ def test_book_ints_are_signed_64_bit_and_the_bounds_themselves_are_taken():
 
 
 @pytest.mark.parametrize("make", [lambda: OrderBook(1.0, 1), lambda: OrderBook(1, True),
-                                  lambda: OrderBook(1, 1).depth(1.5)])
+                                  lambda: OrderBook(1, 1).depth(1.5),
+                                  lambda: OrderBook(1, 1).level(Side.BUY, 10.0)])
 def test_a_book_setting_of_the_wrong_type_is_a_type_error(make):
     with pytest.raises(TypeError, match="must be an int, got"):
         make()
 
 
 @pytest.mark.parametrize("make", [lambda: OrderBook(0, 1), lambda: OrderBook(1, -5),
-                                  lambda: OrderBook(1, 1).depth(-1)])
+                                  lambda: OrderBook(1, 2**70), lambda: OrderBook(1, 1).depth(-1)])
 def test_a_book_setting_out_of_range_is_a_value_error(make):
-    with pytest.raises(ValueError, match="must be an int >= "):
+    with pytest.raises(ValueError, match=r"must be an int (>= |from 1 to 2\*\*63)"):
         make()
 
 
