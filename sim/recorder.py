@@ -266,17 +266,18 @@ class SimResults:
                     table.path = published / name
         return published
 
-    def to_pandas(self) -> dict[str, Any]:
-        """The tables as pandas DataFrames (exact integers); needs pandas."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install 'rexsim[pandas]'"
-                              ) from None
-        return {name: pd.DataFrame(t.rows, columns=list(t.columns))
-                for name, t in (("daily", self.daily), ("trades", self.trades),
-                                ("quotes", self.quotes), ("enterprises", self.enterprises),
-                                ("off_exchange", self.off_exchange))}
+    def to_pandas(self, name: str | None = None) -> Any:
+        """Table `name` as a DataFrame, or (no name) a dict of every table; needs pandas.
+
+        The same frames as `sim.load_run(out).to_pandas(name)` gives of the written run
+        (categories, exchange-local times, converted units beside the exact integers).
+        """
+        from sim.runs import Run
+
+        for table, file in ((self.daily, DAILY_FILE), (self.enterprises, ENTERPRISES_FILE)):
+            if not (self.directory / file).is_file():  # held in memory until written
+                table.write_csv(self.directory / file)
+        return Run(self.directory, summary=self.summary).to_pandas(name)
 
 
 class _TempDir:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
-from sim.recorder import SimResults, Table, concentration
+from sim import load_run, run
+from sim.errors import RexsimError
+from sim.recorder import Table, concentration
+from tests.sim.small import END, small_scenario
 
 
 def test_concentration_of_known_shares():
@@ -31,27 +35,24 @@ def test_table_columns_and_dicts():
     assert t.as_dicts() == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
 
 
-def _results(tmp_path) -> SimResults:
-    from sim.recorder import OFF_EXCHANGE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS
-
-    for name, cols in (("trades.csv", TRADE_COLUMNS), ("quotes.csv", QUOTE_COLUMNS),
-                       ("off_exchange.csv", OFF_EXCHANGE_COLUMNS)):
-        Table(cols, []).write_csv(tmp_path / name)
-    t = Table(("a",), [(1,)])
-    return SimResults({"trades": 0}, t, t, tmp_path)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is not None, reason="pandas installed")
-def test_to_pandas_without_pandas_says_so(tmp_path):
-    with pytest.raises(ImportError, match="needs pandas"):
-        _results(tmp_path).to_pandas()
+def test_to_pandas_without_pandas_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    res = run(small_scenario(), seed=2, until=END.replace(day=4))
+    with pytest.raises(RexsimError, match="needs pandas"):
+        res.to_pandas()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas not installed")
-def test_to_pandas_gives_dataframes(tmp_path):
-    frames = _results(tmp_path).to_pandas()
+def test_to_pandas_of_results_gives_the_written_runs_frames(tmp_path):
+    res = run(small_scenario(), seed=2, until=END.replace(day=4))
+    frames = res.to_pandas()  # before the run is written anywhere
     assert set(frames) == {"daily", "trades", "quotes", "enterprises", "off_exchange"}
-    assert list(frames["daily"]["a"]) == [1] and len(frames["trades"]) == 0
+    res.write(tmp_path / "r")
+    written = load_run(tmp_path / "r").to_pandas()
+    for name, frame in written.items():
+        assert frame.equals(frames[name]), name
+    assert str(frames["trades"]["time"].dt.tz) == "Asia/Shanghai"
+    assert res.to_pandas("trades").equals(written["trades"])  # and after it is written
 
 
 def test_row_templates_write_what_csv_writer_writes(tmp_path, monkeypatch):
