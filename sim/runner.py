@@ -416,6 +416,9 @@ def _check_journal(journal: str | Path, out: str | Path | None, own: list[str]) 
     if not own and (where.parent / "summary.json").is_file():
         raise refuse(f"{journal} is inside another run's directory ({path.parent}); give "
                      f"the journal another path")
+    if path.is_symlink():  # the run would replace the link, not what it points to
+        raise refuse(f"{journal} is a symbolic link (to {os.readlink(path)}); give the file "
+                     f"itself or another path")
     if path.is_dir():
         raise refuse(f"{journal} is a directory, not a file")
     if path.exists() and not path.is_file():

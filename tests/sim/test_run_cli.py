@@ -470,6 +470,17 @@ def test_a_symbolic_link_out_is_refused_and_left_as_it_was(small, earlier, tmp_p
                    f"another path")
 
 
+def test_a_symbolic_link_journal_is_refused_and_left_as_it_was(small, tmp_path, capsys,
+                                                              never_simulates):
+    (tmp_path / "old.journal").write_bytes(b"")
+    link = tmp_path / "j.journal"
+    link.symlink_to("old.journal")
+    msg = refused(run_args(small, "--out", tmp_path / "r", "--journal", link), tmp_path, capsys)
+    assert msg == (f"--journal: {link} is a symbolic link (to old.journal); give the file "
+                   f"itself or another path")
+    assert link.is_symlink()
+
+
 def test_an_out_that_cannot_be_replaced_is_refused_before_running(small, earlier, tmp_path,
                                                                    capsys, never_simulates):
     from tests.sim.test_rundir import unwritable
