@@ -322,6 +322,8 @@ class Recorder:
         self._plain = all(_csv_plain(code) for code in self.products)
         self._buffer: list[Event] = []  # today's events, tallied at end_day
         self._quotes: list[tuple] = []  # today's touch samples
+        # rows written to each streamed table, for the summary's `table_rows`
+        self._written = {TRADES_FILE: 0, QUOTES_FILE: 0, OFF_EXCHANGE_FILE: 0}
         self._touches: list[tuple[str, Any]] | None = None  # (product, its book's touch)
         nprod, nmem = len(self.products), len(population)
         # per product (whole run)
@@ -502,6 +504,7 @@ class Recorder:
             self._files[name].write("".join([template % r for r in rows]))
         else:
             self._writers[name].writerows(rows)
+        self._written[name] += len(rows)
 
     def _feed_tally(self) -> None:
         """Hand the days' trades not yet tallied to the analysis tally (whole days)."""
@@ -600,6 +603,8 @@ class Recorder:
         members = [(pop.members_on(d), pop.online_on(d)) for d in (0, last)] if ndays else (
             [(0, 0), (0, 0)])
         national_kg = total_kg + off_kg
+        enterprises = self._enterprise_table(holdings)
+        written = self._written
         summary: dict[str, Any] = {
             "scenario": self.scenario,
             "seed": self.seed,
@@ -631,11 +636,15 @@ class Recorder:
                 else None,
                 "by_product": off_by_product,
             },
+            # every table's rows, so a reader finds one cut at a row boundary
+            "table_rows": {"trades": written[TRADES_FILE], "daily": len(self._daily),
+                           "enterprises": len(enterprises), "quotes": written[QUOTES_FILE],
+                           "off_exchange": written[OFF_EXCHANGE_FILE]},
         }
         if extra:
             summary.update(extra)
         daily = Table(DAILY_COLUMNS, self._daily)
-        res = SimResults(summary, daily, self._enterprise_table(holdings), self.directory,
+        res = SimResults(summary, daily, enterprises, self.directory,
                          staged_for=staged_for)
         res._temp = self._temp
         if self.tally is not None:

@@ -172,6 +172,7 @@ class _Headline(msgspec.Struct):
     concentration: dict[str, _Concentration] = {}
     off_exchange: _OffExchange | None = None
     block_auctions: _Blocks | None = None
+    table_rows: dict[str, int] = {}
     resolved_scenario: _Resolved | None = None
 
 
@@ -435,6 +436,9 @@ class Run:
         want, what = {"trades": (s.get("trades"), "trades"),
                       "daily": (days * products, f"{days} trading days x {products} products"),
                       "enterprises": (s.get("members"), "members")}.get(name, (None, ""))
+        written = s.get("table_rows", {}).get(name)  # a summary that records every table's rows
+        if written is not None and (want is None or rows == want):
+            want, what = written, f"{name} rows written"
         path = self.file(name)
         if want is not None and rows != want:
             raise RunFileError(f"{path}: {rows:,} rows, but the run's summary records "

@@ -286,3 +286,24 @@ def test_a_sweep_table_short_of_the_runs_its_manifest_records_is_refused(tmp_pat
     (tmp_path / "sweep.csv").write_text("run,seed,tonnage_kg\nseed-1,1,29000\nseed-2,2,30")
     with pytest.raises(RunFileError, match="its last row is cut off"):
         load_run(tmp_path)
+
+
+def test_a_run_records_every_tables_rows_and_one_cut_at_a_row_boundary_is_refused(small,
+                                                                                  tmp_path):
+    """quotes.csv and off_exchange.csv have no summary total to add up to: their row counts
+    in `table_rows` are what finds a file cut after a whole row."""
+    import shutil
+
+    res, out = small
+    counts = res.summary["table_rows"]
+    r = load_run(out)
+    assert counts == {name: len(r.table(name)) for name in
+                      ("trades", "daily", "enterprises", "quotes", "off_exchange")}
+    assert min(counts.values()) > 0
+    for name in ("quotes", "off_exchange"):
+        copy = shutil.copytree(out, tmp_path / name)
+        _cut_rows(copy / f"{name}.csv", counts[name] - 1)
+        message = (rf"{name}.csv: {counts[name] - 1:,} rows, but the run's summary records "
+                   rf"{counts[name]:,} \({name} rows written\)")
+        with pytest.raises(RunFileError, match=message):
+            load_run(copy).table(name)
