@@ -290,8 +290,10 @@ def test_a_sweep_table_short_of_the_runs_its_manifest_records_is_refused(tmp_pat
 
 def test_a_run_records_every_tables_rows_and_one_cut_at_a_row_boundary_is_refused(small,
                                                                                   tmp_path):
-    """quotes.csv and off_exchange.csv have no summary total to add up to: their row counts
-    in `table_rows` are what finds a file cut after a whole row."""
+    """A row count is what finds quotes.csv or off_exchange.csv cut after a whole row.
+
+    Neither has a summary total to add up to, as trades.csv and daily.csv have.
+    """
     import shutil
 
     res, out = small
