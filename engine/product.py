@@ -51,6 +51,8 @@ class Product(msgspec.Struct, frozen=True, gc=False):
     def __post_init__(self) -> None:
         if type(self.code) is not str or not self.code:
             raise ValueError(f"Product.code must be a non-empty str, got {self.code!r}")
+        if type(self.name) is not str:  # a journal's header could not be read back
+            raise TypeError(f"Product.name must be a str, got {type(self.name).__name__}")
         _check_int("Product.tick", self.tick, 1)
         _check_int("Product.lot", self.lot, 1)
         _check_int("Product.reference_price", self.reference_price, 1)

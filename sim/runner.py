@@ -104,8 +104,7 @@ class Simulation:
     def __init__(self, sc: Scenario | str | Path, seed: int | None = None,
                  until: dt.date | str | None = None, scale: int = 1,
                  journal: str | Path | None = None, directory: Path | None = None) -> None:
-        if not isinstance(sc, Scenario):
-            sc = load_scenario(sc)
+        sc = with_overrides(sc, ()) if isinstance(sc, Scenario) else load_scenario(sc)
         until = _until_date(until)
         if type(scale) is not int or scale < 1:
             raise RunError(f"expected an int >= 1, got {scale!r}", param="scale",

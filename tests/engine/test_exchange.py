@@ -85,6 +85,7 @@ def test_band_is_percent_of_reference_rounded_inwards_to_tick():
         ({"band_pct": 100}, ValueError),
         ({"min_block": 1500}, ValueError),  # not a lot multiple
         ({"code": ""}, ValueError),
+        ({"name": None}, TypeError),  # a journal's header would not read back
     ],
 )
 def test_product_with_bad_field_raises_naming_it(kwargs, error):
