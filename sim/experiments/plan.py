@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import numbers
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -179,10 +180,10 @@ def toml_value(value: Any) -> str:
     """A Python value as TOML text (`8`, `0.5`, `true`, `"median"`, `[10, 60]`, a date)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, numbers.Integral):  # int, and numpy's integers (np.arange)
+        return str(int(value))
+    if isinstance(value, float):  # float(): numpy's float64 reprs as `np.float64(0.8)`
+        return repr(float(value))
     if isinstance(value, str):
         return json.dumps(value)  # a TOML basic string
     if isinstance(value, (dt.date, dt.time)):

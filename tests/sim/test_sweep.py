@@ -414,3 +414,14 @@ def test_library_errors_name_the_argument(tmp_path):
     with pytest.raises(RunError, match="^until: "):
         sweep(small_scenario(), out=tmp_path, seeds=[1], until="2023-12-01")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_grid_of_numpy_numbers_is_written_as_the_plain_numbers_they_are():
+    """np.linspace gives float64s, whose repr is `np.float64(0.8)`: not TOML."""
+    import numpy as np
+
+    from sim.sweep import _grid
+
+    assert _grid({VF: list(np.linspace(0.8, 1.0, 2)),
+                  "population.members": list(np.arange(150, 152))}) == [
+        (VF, ["0.8", "1.0"]), ("population.members", ["150", "151"])]
