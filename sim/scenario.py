@@ -570,8 +570,14 @@ def _check(sc: Scenario) -> list[str]:
     lo, hi = sc.counter.delay_minutes
     if hi < lo:
         errs.append(f"$.counter.delay_minutes: expected min <= max, got [{lo:g}, {hi:g}]")
-    if sc.block_auctions is not None and sc.block_auctions.product not in codes:
-        errs.append(f"$.block_auctions.product: unknown product {sc.block_auctions.product!r}")
+    if sc.block_auctions is not None:
+        block = sc.block_auctions.product
+        if block not in codes:
+            errs.append(f"$.block_auctions.product: unknown product {block!r}")
+        elif sc.product(block).dominant != "light" or not sc.product(block).dominant_share_pct:
+            errs.append(f"$.block_auctions.product: {block!r} is not made by the dominant light "
+                        f"producer, who holds the block auctions (a product with dominant = "
+                        f'"light" and a dominant_share_pct above 0)')
     errs.extend(_check_events(sc, codes, groups))
     return errs
 
@@ -587,8 +593,16 @@ def _check_calendar(sc: Scenario) -> list[str]:
     for i, (a, b) in enumerate(cal.holidays):
         if b < a:
             errs.append(f"$.calendar.holidays[{i}]: expected from <= to, got {a} > {b}")
-    for key, spans in (("calendar.sessions", cal.sessions), ("counter.service",
-                                                             sc.counter.service)):
+    for key, spans in (("calendar.auction", [cal.auction]), ("calendar.sessions", cal.sessions),
+                       ("counter.service", sc.counter.service)):
+        for i, span in enumerate(spans):
+            for j, t in enumerate(span):
+                if t.second or t.microsecond or t.tzinfo is not None:
+                    at = f"[{j}]" if key == "calendar.auction" else f"[{i}][{j}]"
+                    errs.append(f"$.{key}{at}: expected a local time in whole minutes "
+                                f"(HH:MM:00), got {t.isoformat()}")
+        if key == "calendar.auction":
+            continue
         if not spans:
             errs.append(f"$.{key}: expected at least one (start, end) span")
         for i, (a, b) in enumerate(spans):
@@ -617,9 +631,11 @@ def _any_trading_day(cal: CalendarSpec) -> bool:
 
 def _check_events(sc: Scenario, codes: list[str], groups: dict[str, GroupSpec]) -> list[str]:
     """Events fall inside the calendar, name what exists, and withdrawals alternate."""
+    from sim.timeline import member_id  # (timeline imports this module)
+
     errs: list[str] = []
     cal = sc.calendar
-    withdrawn: set[Any] = set()
+    withdrawn: set[int] = set()
     for i in sorted(range(len(sc.events)), key=lambda k: sc.events[k].date):
         ev = sc.events[i]
         where = f"$.events[{i}]"
@@ -630,6 +646,8 @@ def _check_events(sc: Scenario, codes: list[str], groups: dict[str, GroupSpec]) 
             for j, code in enumerate(ev.products):
                 if code not in codes:
                     errs.append(f"{where}.products[{j}]: unknown product {code!r}")
+                elif code in ev.products[:j]:  # a supply shock listed twice would compound
+                    errs.append(f"{where}.products[{j}]: {code!r} is listed twice")
         if isinstance(ev, SupplyEvent | DemandEvent):
             if (ev.group is None) == (not ev.products):
                 errs.append(f"{where}: expected either products or group")
@@ -638,19 +656,21 @@ def _check_events(sc: Scenario, codes: list[str], groups: dict[str, GroupSpec]) 
         if isinstance(ev, BandEvent) and (ev.pct is None) == (ev.abs is None):
             errs.append(f"{where}: expected exactly one of pct and abs")
         if isinstance(ev, WithdrawEvent | ReturnEvent):
-            if type(ev.member) is int and ev.member > sc.population.members:
+            member = member_id(ev.member)  # a name and its id are one member
+            if member > sc.population.members:
+                named = "" if type(ev.member) is int else f"{ev.member} (id {member})"
                 errs.append(f"{where}.member: expected an enterprise id from 1 to "
-                            f"{sc.population.members}, got {ev.member}")
+                            f"{sc.population.members}, got {named or ev.member}")
             if isinstance(ev, WithdrawEvent):
-                if ev.member in withdrawn:
+                if member in withdrawn:
                     errs.append(f"{where}: member {ev.member!r} has already withdrawn by "
                                 f"{ev.date}")
-                withdrawn.add(ev.member)
-            elif ev.member not in withdrawn:
+                withdrawn.add(member)
+            elif member not in withdrawn:
                 errs.append(f"{where}: member {ev.member!r} returns on {ev.date} without "
                             f"having withdrawn before")
             else:
-                withdrawn.discard(ev.member)
+                withdrawn.discard(member)
     return errs
 
 
@@ -753,13 +773,29 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
     return raw
 
 
+def _override_list(overrides: Iterable[str]) -> list[str]:
+    """`overrides` as a list; one string is refused (it would be read a character at a time)."""
+    if isinstance(overrides, str):
+        raise ScenarioError(f"overrides: expected a list of KEY=VALUE strings, got the string "
+                            f"{overrides!r}")
+    return list(overrides)
+
+
 def with_overrides(sc: Scenario, overrides: Iterable[str]) -> Scenario:
-    """A copy of `sc` with `KEY=VALUE` overrides applied and the whole scenario re-validated."""
-    overrides = list(overrides)
+    """A copy of `sc` with `KEY=VALUE` overrides applied and the whole scenario re-validated.
+
+    With no overrides, `sc` itself once it passes the checks a file does: a Scenario made or
+    changed in code (`msgspec.structs.replace`) is held to the same rules as one read from TOML.
+    """
+    overrides = _override_list(overrides)
+    try:
+        raw = msgspec.to_builtins(sc)
+    except TypeError as exc:
+        raise ScenarioError(f"{sc.name}: {exc} (a scenario holds plain Python values)") from None
     if not overrides:
+        _decode(raw, sc.name)
         return sc
-    raw = apply_overrides(msgspec.to_builtins(sc), overrides)
-    return _decode(raw, f"{sc.name} (with --set)")
+    return _decode(apply_overrides(raw, overrides), f"{sc.name} (with --set)")
 
 
 # --------------------------------------------------------------------------- loading
@@ -821,9 +857,15 @@ def _resolve(raw: dict, source: str, where: Path | None, seen: tuple[str, ...]) 
 
 def _read_raw(name_or_path: str, where: Path | None) -> tuple[dict, str, Path | None]:
     """The raw table of a built-in scenario or a file (relative to `where` when given)."""
+    if "\0" in name_or_path:
+        raise ScenarioError(f"{name_or_path!r}: a scenario name or path holds no NUL character")
     path = Path(name_or_path)
     if where is not None and not path.is_absolute():
         path = where / path
+    try:
+        path.is_file()  # a name the system cannot take (too long) fails here, not below
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if name_or_path in builtin_scenarios() and not path.is_file():
         return _parse_toml(builtin_text(name_or_path), f"{name_or_path}.toml"), \
             f"{name_or_path}.toml", None
@@ -853,7 +895,7 @@ def parse_scenario(text: str, source: str = "scenario.toml",
     `where` is the directory a relative `base` path is read from.
     """
     raw = _resolve(_parse_toml(text, source), source, where, ())
-    overrides = list(overrides)
+    overrides = _override_list(overrides)
     if overrides:
         raw = apply_overrides(raw, overrides)
         source = f"{source} (with --set)"
@@ -886,7 +928,7 @@ def load_scenario(name_or_path: str | Path = "baotou-2024",
     """
     raw, source, where = _read_raw(str(name_or_path), None)
     raw = _resolve(raw, source, where, (str(name_or_path),))
-    overrides = list(overrides)
+    overrides = _override_list(overrides)
     if overrides:
         raw = apply_overrides(raw, overrides)
         source = f"{source} (with --set)"

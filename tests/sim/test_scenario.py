@@ -219,11 +219,27 @@ def test_events_are_tagged_by_kind_and_name_their_targets():
     ('{date=2024-05-02, kind="supply", group="light", pct=-100}', "pct: expected float >= -99"),
     ('{date=2024-05-02, kind="band", pct=8, abs=900}', "exactly one of pct and abs"),
     ('{date=2024-05-02, kind="fee", bp=5000}', "bp: expected int <= 1000"),
+    ('{date=2024-05-02, kind="supply", products=["PRND_OX", "PRND_OX"], pct=10}',
+     "$.events[0].products[1]: 'PRND_OX' is listed twice"),
+    ('{date=2024-05-02, kind="withdraw", member=1}, {date=2024-06-03, kind="withdraw", '
+     'member="dominant_light"}', "member 'dominant_light' has already withdrawn by 2024-06-03"),
 ])
 def test_an_impossible_event_is_refused_in_one_line(text, message):
     with pytest.raises(UserError) as info:
         _events(text)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_member_named_and_given_by_id_is_one_member():
+    evs = _events('{date=2024-05-02, kind="withdraw", member=1}, '
+                  '{date=2024-06-03, kind="return", member="dominant_light"}')
+    assert [type(e).__name__ for e in evs] == ["WithdrawEvent", "ReturnEvent"]
+    with pytest.raises(UserError, match=r"member: expected an enterprise id from 1 to 1, got "
+                                        r"dominant_heavy \(id 2\)"):
+        load_scenario("baotou-2024", ["population.members=1", "population.members_at_start=1",
+                                      "population.online_schedule=[]",
+                                      'events=[{date=2024-05-02, kind="withdraw", '
+                                      'member="dominant_heavy"}]'])
 
 
 @pytest.mark.parametrize("key, fix", [
@@ -286,3 +302,64 @@ def test_each_built_in_what_if_is_baotou_2024_with_its_one_change(name, check):
 def test_a_calendar_without_trading_days_names_the_calendar():
     with pytest.raises(UserError, match=r"\$\.calendar: no trading days from 2024-01-06"):
         load_scenario("baotou-2024", ["calendar.start=2024-01-06", "calendar.end=2024-01-07"])
+
+
+@pytest.mark.parametrize("assignment, field", [
+    ("calendar.sessions=[[09:00:00, 09:00:59]]", "calendar.sessions[0][1]"),
+    ("calendar.auction=[08:55:30, 09:00:00]", "calendar.auction[0]"),
+    ("counter.service=[[09:00:00, 11:30:00.5]]", "counter.service[0][1]"),
+])
+def test_a_time_that_is_not_a_whole_minute_is_refused_not_rounded_down(assignment, field):
+    """The calendar counts in minutes: 09:00:59 was read as 09:00, an empty session."""
+    with pytest.raises(UserError, match=re.escape(f"$.{field}: expected a local time in whole "
+                                                  f"minutes")):
+        load_scenario("baotou-2024", [assignment])
+
+
+def test_block_auctions_of_a_product_the_dominant_light_producer_does_not_make_are_refused():
+    with pytest.raises(UserError, match=r"block_auctions.product: 'DY_OX' is not made by the "
+                                        r"dominant light producer"):
+        load_scenario("baotou-2024", ['block_auctions.product="DY_OX"'])
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x" * 300, "cannot read: File name too long"),
+    ("a\0b.toml", "holds no NUL character"),
+])
+def test_a_name_the_system_cannot_take_is_one_line(name, message):
+    with pytest.raises(UserError, match=message) as info:
+        load_scenario(name)
+    assert "\n" not in str(info.value)
+
+
+def test_overrides_given_as_one_string_are_refused_not_read_a_character_at_a_time():
+    from sim.scenario import with_overrides
+
+    for call in (lambda: load_scenario("baotou-2024", "seed=3"),
+                 lambda: parse_scenario(builtin_text("baotou-2024"), overrides="seed=3"),
+                 lambda: with_overrides(load_scenario(), "seed=3")):
+        with pytest.raises(UserError, match="expected a list of KEY=VALUE strings, got the "
+                                            "string 'seed=3'"):
+            call()
+
+
+def test_a_scenario_changed_in_code_is_held_to_the_rules_a_file_is():
+    import datetime as dt
+
+    import msgspec
+
+    from sim.scenario import FeeEvent, with_overrides
+
+    sc = load_scenario()
+    assert with_overrides(sc, ()) is sc
+    replace = msgspec.structs.replace
+    for bad, message in [
+        (replace(sc, population=replace(sc.population, members=0)),
+         "population.members: expected int >= 1, got 0"),
+        (replace(sc, exchange=replace(sc.exchange, fee_bp=5.5)),
+         "exchange.fee_bp: expected int, got float"),
+        (replace(sc, events=[FeeEvent(date=dt.date(2030, 1, 1), bp=3)]),
+         "events[0].date: expected a date from 2024-01-01 to 2024-10-31, got 2030-01-01"),
+    ]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            with_overrides(bad, ())
