@@ -117,6 +117,9 @@ class Agents:
     def __init__(self, sc: Scenario, pop: Population, calendar: TradingCalendar, ex: Any,
                  national: National, counter_: Counter, scale: int = 1) -> None:
         self.sc = sc
+        # the counter's draws are keyed by the batch's second on the local clock (written as
+        # the epoch second it is at UTC+8, the default's), so the zone only relabels the clock
+        self._clock_shift = (sc.calendar.utc_offset_hours - 8) * 3600
         self.pop = pop
         self.cal = calendar
         self.ex = ex
@@ -789,9 +792,9 @@ class Agents:
 
         Each (time, slot, price, qty, reserved) gets the counter's keying delay drawn from
         its slot's own stream (one vectorised draw per batch sent at t0; a draw depends only
-        on the slot and the batch's second, so only the slots that lodge draw).
+        on the slot and the batch's local second, so only the slots that lodge draw).
         """
-        second = (t0 // 1_000_000_000) & 0xFFFF
+        second = (t0 // 1_000_000_000 + self._clock_shift) & 0xFFFF
         slots = [i for _t, i, _price, _qty, _reserved in lodged]
         delays = self.counter.delays_ns(uniform(self.keys[slots],
                                                 counter(self.day, second, DELAY)))

@@ -305,7 +305,12 @@ def test_scenarios_without_block_auctions_or_traders_run():
     sc = small_scenario()
     no_blocks = msgspec.structs.replace(sc, block_auctions=None)
     assert run(no_blocks, seed=1, check=True).summary["requests"]["block_auctions"] == 0
-    no_traders = msgspec.structs.replace(sc, roles=[r for r in sc.roles if r.name != "trader"])
+    # the traders' weight goes to another role, so the weights still sum to 100
+    trader = next(r for r in sc.roles if r.name == "trader")
+    roles = [r for r in sc.roles if r.name != "trader"]
+    roles[-1] = msgspec.structs.replace(roles[-1],
+                                        weight_pct=roles[-1].weight_pct + trader.weight_pct)
+    no_traders = msgspec.structs.replace(sc, roles=roles)
     res = run(no_traders, seed=1, check=True)
     assert res.summary["trades"] > 0
     traders = [e for e in res.enterprises.as_dicts() if e["role"] == "trader"]
@@ -326,3 +331,23 @@ def test_run_leaves_the_garbage_collector_as_it_found_it(enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_scenario_object_changed_in_code_is_checked_before_a_run_or_a_simulation():
+    """`msgspec.structs.replace` bypasses the file's checks; members=0 divided by zero."""
+    bad = msgspec.structs.replace(small_scenario(), population=msgspec.structs.replace(
+        small_scenario().population, members=0))
+    for start in (lambda: run(bad), lambda: Simulation(bad)):
+        with pytest.raises(UserError, match=r"population.members: expected int >= 1, got 0"):
+            start()
+
+
+def test_the_zone_only_relabels_the_clock_the_same_seed_trades_the_same():
+    """The counter's keying delays were keyed by the UTC second: UTC+14 traded 15 t less."""
+    base = run(small_scenario(), seed=1)
+    for hours in (14, 0, -5):
+        other = run(with_overrides(small_scenario(), [f"calendar.utc_offset_hours={hours}"]),
+                    seed=1)
+        shift = (hours - 8) * 3600 * 10**9
+        assert [(r[0] + shift, *r[1:]) for r in other.trades.rows] == base.trades.rows, hours
+        assert other.off_exchange.rows == base.off_exchange.rows
