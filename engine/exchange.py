@@ -334,7 +334,10 @@ class Exchange:
         self._joined[member_id] = joined
 
     def member(self, member_id: int | str) -> Member | None:
-        """The member record, or None if unknown."""
+        """The member record, or None if unknown (TypeError for a bool or float id)."""
+        if member_id.__class__ is not int and member_id.__class__ is not str:
+            raise TypeError(f"member_id must be an int or str, got "
+                            f"{type(member_id).__name__} {member_id!r}")
         return self._members.get(member_id)
 
     def members(self) -> list[Member]:
@@ -812,7 +815,7 @@ class Exchange:
         _check_member("member", member)
         if order_id.__class__ is not int:
             raise TypeError(f"order_id must be an int, got {order_id!r}")
-        check_ints(time=time)
+        check_ints(order_id=order_id, time=time)
         found = self._find(member, order_id, time)
         if type(found) is list:
             return self._done(found)
@@ -880,7 +883,7 @@ class Exchange:
             raise TypeError(f"price must be an int or None, got {price!r}")
         if qty is not None and qty.__class__ is not int:
             raise TypeError(f"qty must be an int or None, got {qty!r}")
-        check_ints(time=time)
+        check_ints(order_id=order_id, time=time)
         check_optional_ints(price=price, qty=qty)
         found = self._find(member, order_id, time)
         if type(found) is list:
@@ -1067,7 +1070,7 @@ class Exchange:
         _check_channel(channel)
         if auction_id.__class__ is not int:
             raise TypeError(f"auction_id must be an int, got {auction_id!r}")
-        check_ints(price=price, qty=qty, time=time)
+        check_ints(auction_id=auction_id, price=price, qty=qty, time=time)
         a = self._auctions.get(auction_id)
         if a is None:
             return self._done([Rejected(None, R.UNKNOWN_AUCTION,
@@ -1126,7 +1129,7 @@ class Exchange:
         """
         if auction_id.__class__ is not int:
             raise TypeError(f"auction_id must be an int, got {auction_id!r}")
-        check_ints(time=time)
+        check_ints(auction_id=auction_id, time=time)
         a = self._auctions.get(auction_id)
         if a is None:
             return self._done([Rejected(None, R.UNKNOWN_AUCTION,
@@ -1166,6 +1169,8 @@ class Exchange:
 
     def block_auction(self, auction_id: int) -> BlockAuction | None:
         """The block auction record (offer, bids, settled and withdrawn flags), or None."""
+        if auction_id.__class__ is not int:  # True or 2.0 would find auction 1 or 2
+            raise TypeError(f"auction_id must be an int, got {auction_id!r}")
         return self._auctions.get(auction_id)
 
     # ------------------------------------------------------------------ queries
@@ -1199,6 +1204,8 @@ class Exchange:
 
     def order(self, order_id: int) -> RestingOrder | None:
         """A live order (in a book or a call auction), or None."""
+        if order_id.__class__ is not int:  # True or 1.0 would find order 1
+            raise TypeError(f"order_id must be an int, got {order_id!r}")
         m = self._where.get(order_id)
         if m is None:
             return None

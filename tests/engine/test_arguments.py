@@ -293,3 +293,30 @@ def test_nan_and_float_times_are_misuse_so_no_check_is_skipped():
     with pytest.raises(TypeError, match="auction_id must be an int"):
         ex.bid_block_auction(2, 3.0, 396_000, 5000, time=30)
     assert exchange_state(ex) == before
+
+
+@pytest.mark.parametrize("bad", [True, 1.0, 3.0])
+def test_a_lookup_by_a_bool_or_float_id_is_misuse_not_the_order_it_equals(bad):
+    """`True` and `1.0` hash like 1: a dict lookup found order, member or auction 1."""
+    ex = exchange("continuous", 0)
+    book = OrderBook(tick=TICK, lot=LOT)
+    book.limit(1, BUY, 100, LOT)
+    for lookup, name in ((ex.order, "order_id"), (ex.block_auction, "auction_id"),
+                         (book.order, "order_id")):
+        with pytest.raises(TypeError, match=f"{name} must be an int"):
+            lookup(bad)
+    with pytest.raises(TypeError, match="member_id must be an int or str"):
+        ex.member(bad)
+    assert book.order(1) is not None and ex.member(1) is not None
+
+
+def test_an_id_beyond_64_bits_is_a_value_error_as_the_module_says_not_an_unknown_id():
+    ex = exchange("continuous", 0)
+    before = exchange_state(ex)
+    for call in (lambda: ex.cancel(1, INT64_MAX + 1, time=30),
+                 lambda: ex.amend(1, INT64_MIN - 1, qty=1000, time=30),
+                 lambda: ex.bid_block_auction(2, INT64_MAX + 1, 396_000, 5000, time=30),
+                 lambda: ex.settle_block_auction(INT64_MAX + 1, time=30)):
+        with pytest.raises(ValueError, match="must be in the signed 64-bit range"):
+            call()
+    assert exchange_state(ex) == before
