@@ -508,6 +508,9 @@ class Run:
         so memory stays bounded however long the table. Values are exact, as in `rows`.
         """
         header = self.columns(name)
+        if isinstance(columns, str):  # one name is not a list of its letters
+            raise TypeError(f"columns: expected a list of column names, got the string "
+                            f"{columns!r}")
         pick = list(columns) if columns is not None else list(header)
         for c in pick:
             if c not in header:
@@ -607,7 +610,16 @@ class Sweep:
 
     def run(self, which: int | str) -> Run:
         """One run of the sweep: by its row number in the table, or its directory name."""
-        name = self.runs[which] if isinstance(which, int) else which
+        if type(which) is int:
+            if not -len(self.runs) <= which < len(self.runs):
+                raise RunFileError(f"{self.path}: no run {which} in this sweep of "
+                                   f"{len(self.runs)} runs (0 to {len(self.runs) - 1})")
+            name = self.runs[which]
+        elif isinstance(which, str):
+            name = which
+        else:
+            raise TypeError(f"Sweep.run: expected a row number or a run's name, got "
+                            f"{type(which).__name__}")
         if name not in self.runs:
             raise RunFileError(f"{self.path}: no run {name!r} in this sweep "
                                f"(runs: {', '.join(self.runs[:4])}...)")

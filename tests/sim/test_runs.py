@@ -51,6 +51,13 @@ def test_rows_streams_the_chosen_columns_in_the_order_asked(tiny):
     assert "trades" not in r._tables  # streamed, not loaded whole
 
 
+def test_one_column_name_is_refused_not_read_as_a_list_of_its_letters(tiny):
+    with pytest.raises(TypeError, match="expected a list of column names, got the string"):
+        next(load_run(tiny).rows("trades", "price"))
+    assert next(load_run(tiny).rows("trades", ["price"])) == (next(load_run(tiny).rows(
+        "trades"))[load_run(tiny).columns("trades").index("price")],)
+
+
 def test_a_column_it_lacks_is_named_with_the_columns_it_has(tiny):
     with pytest.raises(RunFileError, match=r"no column 'prices'; it has time, date, "):
         next(load_run(tiny).rows("trades", ["prices"]))
@@ -146,6 +153,10 @@ def test_a_sweep_directory_gives_its_table_of_runs_and_each_run(tmp_path):
     assert [r.path.name for r in s] == ["seed-1", "seed-2"]
     with pytest.raises(RunFileError, match="no run 'seed-9'"):
         s.run("seed-9")
+    with pytest.raises(RunFileError, match="no run 5 in this sweep of 2 runs"):
+        s.run(5)
+    with pytest.raises(TypeError, match="expected a row number or a run's name, got bool"):
+        s.run(True)
     pytest.importorskip("pandas")
     df = s.to_pandas()
     assert list(df["tonnage_t"]) == [29.0, 30.0] and df["tonnage_kg"].dtype == "int64"
