@@ -292,6 +292,9 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
     if not isinstance(overrides, list | tuple):
         raise RunError(f"expected a list of 'KEY=VALUE' strings, got a "
                        f"{type(overrides).__name__}", param="overrides", option="--set")
+    if not (progress is None or type(progress) is bool or callable(progress)):
+        raise RunError(f"expected True, False, None or a callable (done, total), got "
+                       f"{progress!r}", param="progress")
     if journal is not None and not isinstance(journal, str | os.PathLike):
         raise RunError(f"expected a path, got {journal!r}", param="journal",
                        option="--journal")

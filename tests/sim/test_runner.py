@@ -351,3 +351,9 @@ def test_the_zone_only_relabels_the_clock_the_same_seed_trades_the_same():
         shift = (hours - 8) * 3600 * 10**9
         assert [(r[0] + shift, *r[1:]) for r in other.trades.rows] == base.trades.rows, hours
         assert other.off_exchange.rows == base.off_exchange.rows
+
+
+@pytest.mark.parametrize("progress", ["yes", 1, object()])
+def test_a_progress_that_is_neither_a_flag_nor_a_callable_is_refused_not_ignored(progress):
+    with pytest.raises(UserError, match="progress: expected True, False, None or a callable"):
+        run(small_scenario(), seed=1, until="2024-01-03", progress=progress)
