@@ -106,11 +106,13 @@ def check_range(key: str, low: Any, high: Any, shown: str = "") -> tuple[float, 
     samples by it); and wider than a billionth of its ends, or the samples would differ
     only in their last digits.
     """
+    shown = shown or f"({low!r}, {high!r})"
     try:
+        if isinstance(low, bool) or isinstance(high, bool):  # True is 1: not a number here
+            raise TypeError
         low, high = float(low), float(high)
     except (TypeError, ValueError):
         low = high = math.nan
-    shown = shown or f"({low!r}, {high!r})"
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise RexsimError(f"{key}: expected a range LOW:HIGH of numbers with LOW < HIGH, got "
                           f"{shown}", param="params", option="--param")

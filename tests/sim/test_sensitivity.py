@@ -80,6 +80,7 @@ def test_integer_fields_get_integer_samples_and_a_what_if_doubles_each_sample():
     (40, 10, r"expected a range LOW:HIGH of numbers with LOW < HIGH, got \(40(.0)?, 10"),
     (1.0, 1.0 + 1e-13, r"the range \(1.0, 1.0000000000001\) is too narrow to sample"),
     (-1.7e308, 1.7e308, r"the range \(-1.7e\+308, 1.7e\+308\) is wider than a float holds"),
+    (False, True, r"expected a range LOW:HIGH of numbers with LOW < HIGH, got \(False, True\)"),
 ])
 def test_a_range_the_design_cannot_sample_is_one_line_from_us(low, high, message, tmp_path):
     out = tmp_path / "never"
