@@ -140,7 +140,10 @@ def _shares(size: np.ndarray, chosen: np.ndarray, total: float, active: np.ndarr
     """
     if not chosen.any():
         return np.zeros(0)
-    return size[chosen] * (total * mean_active / (size[chosen] * active[chosen]).sum())
+    weight = (size[chosen] * active[chosen]).sum()
+    if weight == 0:  # none of them is a member within the run (a short calendar): no use
+        return np.zeros(int(chosen.sum()))
+    return size[chosen] * (total * mean_active / weight)
 
 
 def build_population(sc: Scenario, streams: Streams, scale: int = 1) -> Population:

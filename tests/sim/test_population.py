@@ -240,3 +240,19 @@ def test_systematic_choice_is_within_one_of_its_share_in_each_stratum_and_keeps_
     # members with higher ids joining changes nobody's choice before them
     fewer = _systematic(pool[:200], share, weight, reference, u)
     assert np.array_equal(fewer, chosen[chosen < pool[200]])
+
+
+def test_a_one_day_calendar_gives_finite_rates():
+    """A product whose chosen members all join after the only day divided by zero (inf)."""
+    import warnings
+
+    from sim.scenario import with_overrides
+    from tests.sim.small import small_scenario
+
+    sc = with_overrides(small_scenario(), ["calendar.start=2024-01-05",
+                                           "calendar.end=2024-01-05"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = build_population(sc, Streams(1))
+    assert np.isfinite(p.use_rate).all() and np.isfinite(p.make_rate).all()
+    assert p.use_rate.any() and p.make_rate.any()
