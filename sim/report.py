@@ -546,16 +546,50 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _check_targets(paths: Sequence[Path]) -> None:
-    """Refuse, before anything is drawn, a target a file cannot replace (a directory)."""
+def _check_targets(paths: Sequence[Path], run_dir: Path) -> None:
+    """Refuse, before anything is drawn, a target the report must not or cannot replace.
+
+    A directory is in the way; an existing file is replaced only when it is an earlier report
+    (the page) or a chart (a PNG); and a report goes in no run's or sweep's directory but its
+    own run's, as report.html, so it never overwrites or mixes into another run's files.
+    """
+    page = paths[0]
     for path in paths:
-        if path.exists() and not path.is_file():
-            raise OutputError(f"{path}: a directory is in the way of the report's file",
-                              option="--out")
-    parent = paths[0].parent
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise OutputError(f"{path}: a {'link' if path.is_symlink() else 'directory'} is "
+                              f"in the way of the report's file", option="--out")
+        if path.is_file() and not (_is_page(path) if path == page else
+                                   _head(path, len(_PNG_HEAD)) == _PNG_HEAD):
+            raise OutputError(f"{path}: exists and is not an earlier rexsim report's "
+                              f"{'page' if path == page else 'chart'}, so the report does not "
+                              f"replace it", option="--out")
+    parent = page.parent
     if parent.exists() and not parent.is_dir():
         raise OutputError(f"{parent}: not a directory, so the report cannot go in it",
                           option="--out")
+    if any((parent / name).exists() for name in ("summary.json", "sweep.csv", "sweep.json")):
+        own = parent.resolve() == run_dir.resolve() and page.name == "report.html"
+        if not own:
+            raise OutputError(f"{parent}: a run's or sweep's directory, and a report goes in "
+                              f"none but its own run's, as report.html", option="--out")
+
+
+_PNG_HEAD = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_page(path: Path) -> bool:
+    """Whether a file is a page `rexsim report` wrote (as `_page` begins one)."""
+    head = _head(path, 512)
+    return head.startswith(b"<!DOCTYPE html>\n") and b"<title>rexsim report: " in head
+
+
+def _head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of a file (nothing if it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
 
 
 def _publish(files: Sequence[tuple[Path, bytes]]) -> None:
@@ -651,7 +685,7 @@ def write_report(run: Run, out: str | Path | None = None, against: Run | None = 
 
     out = Path(out) if out is not None else run.path / "report.html"
     pngs = {c.name: out.with_name(f"{out.stem}-{c.name}.png") for c in CHARTS}
-    _check_targets([out, *pngs.values()])
+    _check_targets([out, *pngs.values()], run.path)
     charts: list[tuple[Chart, bytes]] = []
     s = run.summary
     ident = f"{s.get('scenario', run.path.name)}, seed {s.get('seed')}"

@@ -143,6 +143,36 @@ def test_a_directory_in_the_way_of_a_chart_is_refused_before_anything_is_written
     assert [p.name for p in (tmp_path / "rep").iterdir()] == ["x-spreads.png"]
 
 
+@pytest.mark.parametrize("target, message", [
+    ("other/summary.json", "other/summary.json: exists and is not an earlier rexsim report's "
+                           "page, so the report does not replace it"),
+    ("notes.txt", "notes.txt: exists and is not an earlier rexsim report's page"),
+    ("other/report.html", "other: a run's or sweep's directory, and a report goes in none but "
+                          "its own run's, as report.html"),
+    ("tiny/may.html", "tiny: a run's or sweep's directory"),
+])
+def test_a_report_never_replaces_a_file_it_did_not_write_or_goes_into_another_run(
+        tiny, tmp_path, capsys, monkeypatch, target, message):
+    """`--out B/summary.json` wrote HTML over another run's summary and exited 0."""
+    _only(monkeypatch, "members")
+    other = runfixture.write_run(tmp_path / "other")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["report", str(tiny), "--out", str(tmp_path / target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rexsim: --out: {tmp_path}/{message}") and err.count("\n") == 1
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert other.is_dir()
+
+
+def test_a_report_replaces_an_earlier_report_and_its_charts(tiny, tmp_path, monkeypatch):
+    _only(monkeypatch, "members")
+    first = write_report(load_run(tiny), tmp_path / "brief" / "may.html")
+    again = write_report(load_run(tiny), tmp_path / "brief" / "may.html")
+    assert first == again and all(p.is_file() for p in again)
+    assert write_report(load_run(tiny))[0] == tiny / "report.html"
+
+
 def test_a_failed_write_leaves_the_earlier_report_as_it_was(tiny, monkeypatch):
     _only(monkeypatch, "members", "prices")
     write_report(load_run(tiny))
