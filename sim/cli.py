@@ -57,12 +57,12 @@ def _check_out(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # imports every command: Ctrl-C may land in it
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         _check_out(args)
         return int(args.func(args) or 0)
     except RexsimError as exc:  # a problem the user caused: one line, no traceback

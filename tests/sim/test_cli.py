@@ -46,3 +46,15 @@ def test_an_empty_out_is_refused_in_one_line_and_nothing_is_written(command, tmp
     kind = "file" if command[0] == "report" else "directory"
     assert capsys.readouterr().err == f"rexsim: --out: expected a {kind}, got an empty path\n"
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_ctrl_c_while_the_commands_are_imported_is_interrupted_not_a_traceback(monkeypatch,
+                                                                               capsys):
+    import sim.cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.cli, "build_parser", interrupted)
+    assert sim.cli.main(["scenarios"]) == 130
+    assert capsys.readouterr().err == "rexsim: interrupted\n"
