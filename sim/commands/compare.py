@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "channels, concentration, each with its change; first every scenario "
                     "setting in which they differ. Each RUN is an output directory of `rexsim run` "
                     "or its summary.json; or both are sweeps (`rexsim sweep` directories or "
-                    "their sweep.json), compared seed by seed: the mean change and its "
-                    "standard deviation over the seeds both ran.")
+                    "their sweep.json), compared seed by seed: the mean change over the seeds "
+                    "both ran and its 95% Student t interval.")
     p.add_argument("base", metavar="BASE_RUN", help="the baseline run")
     p.add_argument("other", metavar="OTHER_RUN", help="the run to compare with it")
     p.add_argument("--json", action="store_true",

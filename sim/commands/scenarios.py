@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -24,6 +25,12 @@ def _scenarios(args: argparse.Namespace) -> int:
         if not args.name:
             raise UserError("scenarios show: which scenario? (see `rexsim scenarios`)")
         if args.name.endswith(".toml") and args.name not in builtin_scenarios():
+            stem = args.name[:-len(".toml")]
+            if not Path(args.name).is_file():
+                hint = (f"; did you mean `rexsim scenarios show {stem}`?"
+                        if stem in builtin_scenarios() else " (see `rexsim scenarios`)")
+                raise UserError(f"scenarios show: no file {args.name}, and show prints a "
+                                f"built-in scenario by name{hint}")
             raise UserError(f"scenarios show: {args.name} is a file, and show prints a built-in "
                             f"scenario (see `rexsim scenarios`); `rexsim run {args.name}` "
                             f"records the file resolved in summary.json's resolved_scenario")

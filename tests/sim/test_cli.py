@@ -26,11 +26,20 @@ def test_scenarios_show_unknown_exits_2(capsys):
     assert err.count("\n") == 1 and "unknown scenario 'nope'" in err
 
 
-def test_scenarios_show_of_a_file_says_show_is_for_built_ins(capsys):
-    assert main(["scenarios", "show", "sc/mine.toml"]) == 2
+def test_scenarios_show_of_a_file_says_show_is_for_built_ins(capsys, tmp_path):
+    (tmp_path / "mine.toml").write_text('base = "baotou-2024"\n')
+    assert main(["scenarios", "show", str(tmp_path / "mine.toml")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("rexsim: scenarios show: sc/mine.toml is a file, and show prints a "
-                          "built-in scenario") and err.count("\n") == 1
+    assert err.startswith(f"rexsim: scenarios show: {tmp_path / 'mine.toml'} is a file, and "
+                          f"show prints a built-in scenario") and err.count("\n") == 1
+
+
+def test_scenarios_show_of_a_missing_file_named_like_a_built_in_suggests_the_name(capsys):
+    """It said the file was a file and suggested `rexsim run` of it, which could not read it."""
+    assert main(["scenarios", "show", "quota-cut-2024.toml"]) == 2
+    assert capsys.readouterr().err == (
+        "rexsim: scenarios show: no file quota-cut-2024.toml, and show prints a built-in "
+        "scenario by name; did you mean `rexsim scenarios show quota-cut-2024`?\n")
 
 
 @pytest.mark.parametrize("command", [["sweep"], ["validate"],
