@@ -33,6 +33,7 @@ from sim.experiments.executors import Backend, execute, open_backend, shared_of
 from sim.experiments.plan import (
     Plan,
     baseline_points,
+    check_unset,
     grid_points,
     make_plan,
     parse_assignment,
@@ -92,6 +93,9 @@ def sweep(scenario: Scenario | str | Path = "baotou-2024", *, out: str | Path,
     limits.check_runs(math.prod(len(v) for _, v in keys) * len(seeds), yes)  # before building
     plan = make_plan(scenario, seeds, grid_points(keys), overrides=overrides,
                      until=until, scale=scale)
+    # the grid's values apply after --set: a --set on a grid key (so on a baseline key too,
+    # which is one) would be replaced in every run without a word
+    check_unset(plan.base, [k for k, _ in keys], plan.overrides)
     pairs = baseline_points(plan.points, fixed) if fixed else None
     grid_doc = [{"key": k, "values": values} for k, values in keys]
     return run_plan(plan, out, extra={"grid": grid_doc}, baseline=pairs, jobs=jobs,

@@ -16,6 +16,7 @@ braces or quotes: `--grid products.PRND_OX.band_pct=5,8,10`,
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import itertools
@@ -28,14 +29,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from sim.calendar import TradingCalendar
 from sim.errors import RexsimError, RunError, ScenarioError
-from sim.scenario import Scenario, load_scenario, override_value, scenario_sha256, with_overrides
+from sim.scenario import (
+    Scenario,
+    apply_overrides,
+    load_scenario,
+    override_value,
+    scenario_sha256,
+    with_overrides,
+)
 
 __all__ = [
-    "Plan", "Point", "Run", "baseline_points", "grid_points", "label_value", "make_plan",
-    "parse_assignment", "parse_grid", "parse_seeds", "problem_of", "seed_list", "split_values",
-    "toml_value",
+    "Plan", "Point", "Run", "baseline_points", "check_unset", "grid_points", "label_value",
+    "make_plan", "parse_assignment", "parse_grid", "parse_seeds", "problem_of", "seed_list",
+    "split_values", "toml_value",
 ]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+=@-]")
@@ -279,6 +289,46 @@ def baseline_points(points: Sequence[Point], baseline: Mapping[str, str]) -> lis
                               option="--baseline")
         out.append(index[key])
     return out
+
+
+_MARK = "<varied>"  # a bare-text value no scenario field holds: marks a varied field
+
+
+def check_unset(base: Scenario, keys: Sequence[str], assignments: Sequence[str], *,
+                by: str = "--grid", why: str = "each point's value would replace it",
+                param: str = "overrides", option: str = "--set") -> None:
+    """Refuse an assignment (a `--set`) that sets one of `keys`, fields the points vary.
+
+    A point's overrides apply after the sweep's `--set`, so a --set on a varied field would be
+    dropped without a word. Each key's field is marked in the raw scenario with the runs' own
+    path resolution (`products.*.x` covers `products.PRND_OX.x` and `products.0.x`), and an
+    assignment that removes a mark, or reaches inside the marked value, sets it. Call it on
+    checked keys and assignments (after `make_plan`): a key that resolves nowhere is skipped.
+    """
+    raw = msgspec.to_builtins(base)
+    for key in keys:
+        try:
+            marked = apply_overrides(copy.deepcopy(raw), [f"{key}={_MARK}"])
+        except ScenarioError:
+            continue
+        marks = _marks(marked)
+        for a in assignments:
+            try:
+                left = _marks(apply_overrides(copy.deepcopy(marked), [a]))
+            except ScenarioError:  # it reaches inside the marked value
+                left = -1
+            if left < marks:
+                raise RexsimError(f"{a} sets {key}, which {by} varies: {why}", param=param,
+                                  option=option)
+
+
+def _marks(node: Any) -> int:
+    """How many varied-field marks a raw scenario holds."""
+    if isinstance(node, dict):
+        return sum(_marks(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_marks(v) for v in node)
+    return int(node == _MARK)
 
 
 # --------------------------------------------------------------------------- the plan

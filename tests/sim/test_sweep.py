@@ -181,6 +181,40 @@ def test_cli_a_baseline_key_given_twice_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("grid, setting", [
+    ("products.PRND_OX.band_pct=5,8", "products.PRND_OX.band_pct=3"),
+    ("products.*.band_pct=5,8", "products.PRND_OX.band_pct=3"),  # the wildcard covers it
+    ("products.PRND_OX.band_pct=5,8", "products.*.band_pct=3"),
+    ("products.PRND_OX.band_pct=5,8", "products.0.band_pct=3"),  # PRND_OX by its index
+])
+def test_cli_a_set_on_a_grid_key_is_refused_not_silently_replaced_by_the_grid(
+        grid, setting, tmp_path, capsys):
+    out = tmp_path / "never"
+    err = _refused(["sweep", "--seeds", "1", "--until", "2024-01-05", "--grid", grid,
+                    "--set", setting, "--out", str(out)], capsys)
+    key = grid.partition("=")[0]
+    assert err == (f"rexsim: --set: {setting} sets {key}, which --grid varies: each point's "
+                   f"value would replace it")
+    assert not out.exists()
+
+
+def test_library_a_set_on_a_grid_or_baseline_key_is_refused(tmp_path):
+    key = "products.PRND_OX.band_pct"
+    for kwargs in ({"grid": {key: [5, 8]}}, {"grid": {key: [5, 8]}, "baseline": {key: 5}}):
+        with pytest.raises(RexsimError, match=f"{key}=3 sets {key}, which --grid varies") as info:
+            sweep(small_scenario(), out=tmp_path / "never", seeds=[1], until="2024-01-03",
+                  jobs=1, overrides=[f"{key}=3"], **kwargs)
+        assert info.value.option == "--set" and "\n" not in str(info.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_set_beside_the_grid_on_other_keys_is_kept(tmp_path):
+    plan_keys = ["products.PRND_OX.band_pct=5,8"]
+    res = sweep(small_scenario(), out=tmp_path / "s", seeds=[1], until="2024-01-03", jobs=1,
+                grid=plan_keys, overrides=["products.ND_OX.band_pct=3"])
+    assert len(res.runs) == 2
+
+
 def test_cli_seeds_beyond_the_runners_range_blame_seeds(tmp_path, capsys):
     out = tmp_path / "never"
     err = _refused(["sweep", "--seeds", str(2**63), "--out", str(out)], capsys)
