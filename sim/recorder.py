@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import weakref
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,12 +228,14 @@ class SimResults:
         (directory / SUMMARY_FILE).write_text(json.dumps(self.summary, indent=2) + "\n",
                                               "utf-8")
 
-    def write(self, out: str | Path, own: Sequence[str] = ()) -> Path:
+    def write(self, out: str | Path, own: Sequence[str] = (),
+              then: Callable[[], None] | None = None) -> Path:
         """Write the run's files into directory `out`, whole or not at all (`sim.rundir`).
 
         `out` may be new or hold a previous run, which is replaced as a whole; a directory
         holding anything else is refused (OutputError) and left as it was. `own` names extra
-        files in `out` that belong to this run (its journal).
+        files in `out` that belong to this run (its journal); `then` runs as the run is put
+        in place, with Ctrl-C held off both (`rundir.publish`).
         """
         target = Path(out)
         if self._staged_for is not None and target == self._staged_for:
@@ -256,7 +258,7 @@ class SimResults:
         except BaseException:
             rundir.discard(staging)
             raise
-        published = rundir.publish(staging, target, own)
+        published = rundir.publish(staging, target, own, then)
         if staging is self.directory:  # the files now live at `out`
             self.directory = published
             self._staged_for = None

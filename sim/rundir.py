@@ -13,6 +13,7 @@ directories, a user's notes) is refused before anything runs, so nothing is mixe
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fnmatch
@@ -20,13 +21,15 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from sim.errors import OutputError
 
 __all__ = ["DERIVED_PATTERNS", "RUN_FILES", "check_target", "discard", "foreign_entries",
-           "publish", "stage"]
+           "publish", "stage", "uninterrupted"]
 
 # every file a run writes (a run writes the ones its version knows; all are its own)
 RUN_FILES = ("summary.json", "daily.csv", "trades.csv", "quotes.csv", "enterprises.csv",
@@ -126,24 +129,50 @@ def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
     return staging
 
 
-def publish(staging: Path, out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) off a step that must finish once begun; it is raised after it.
+
+    Only the main thread receives signals, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
+                      else previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def publish(staging: Path, out: str | os.PathLike[str], own: Iterable[str] = (),
+            then: Callable[[], None] | None = None) -> Path:
     """Put the complete run in `staging` at `out` in one step (see the module docstring).
 
-    When that fails, `out` is left as it was and the staging directory is removed.
+    When that fails, `out` is left as it was and the staging directory is removed. `then`
+    (the run's journal put beside it) runs with the swap, and Ctrl-C waits for both: an
+    interrupted publish leaves the previous run, or the new one whole with its journal.
     """
     try:
         path = check_target(out, own)  # still nothing foreign: another may have written
     except OutputError:
         discard(staging)
         raise
-    try:
-        _swap_in(staging, path)
-    except OSError as exc:
-        discard(staging)
-        raise OutputError(f"{path}: cannot write results: {exc.strerror or exc}", param="out",
-                          option="--out") from None
-    _CREATED.pop(staging, None)
-    _remove_stale(path)
+    with uninterrupted():
+        try:
+            _swap_in(staging, path)
+        except OSError as exc:
+            discard(staging)
+            raise OutputError(f"{path}: cannot write results: {exc.strerror or exc}",
+                              param="out", option="--out") from None
+        _CREATED.pop(staging, None)
+        _remove_stale(path)
+        if then is not None:
+            then()
     return path
 
 

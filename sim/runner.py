@@ -360,16 +360,20 @@ def run(scenario: Scenario | str | Path = "baotou-2024", seed: int | None = None
             if journal_tmp is not None and journal_tmp.exists():
                 journal_tmp.unlink()
     res.wall_seconds = _time.perf_counter() - started
+    def put_journal() -> None:
+        try:
+            os.replace(journal_tmp, journal)
+        except OSError as exc:
+            raise OutputError(f"{journal}: cannot write the journal: {exc.strerror or exc}",
+                              param="journal", option="--journal") from None
+
+    apart = journal_tmp is not None and not own  # a journal outside the run's directory
     try:  # the run directory first: a run that cannot be published leaves no journal either
-        if out is not None:
-            res.write(out, own)
-        if journal_tmp is not None and not own:
-            try:
-                os.replace(journal_tmp, journal)
-            except OSError as exc:
-                raise OutputError(f"{journal}: cannot write the journal: "
-                                  f"{exc.strerror or exc}", param="journal",
-                                  option="--journal") from None
+        if out is not None:  # with the journal in the same step: Ctrl-C waits for both
+            res.write(out, own, then=put_journal if apart else None)
+        elif apart:
+            with rundir.uninterrupted():
+                put_journal()
     except BaseException:
         if staging is not None:
             rundir.discard(staging)  # gone already once published; else nothing is left

@@ -144,3 +144,35 @@ def test_a_first_run_killed_while_writing_leaves_no_run_or_the_whole_run(tmp_pat
             assert digests(runs.out) == runs.new
         for entry in runs.parent.iterdir():
             assert entry == runs.out or entry.name.startswith(".out.partial-"), entry
+
+
+def test_ctrl_c_as_the_run_is_put_in_place_waits_for_its_journal_then_interrupts(
+        tmp_path, monkeypatch):
+    """The run directory was swapped in and the journal beside it left the earlier run's."""
+    from engine import replay
+    from sim import rundir, run
+    from tests.sim.small import small_scenario
+
+    out, journal = tmp_path / "win", tmp_path / "win.journal"
+    run(small_scenario(), seed=1, until="2024-01-05", out=out, journal=journal)
+    real = rundir._swap_in
+
+    def swap_then_ctrl_c(staging, path):
+        real(staging, path)
+        os.kill(os.getpid(), signal.SIGINT)  # lands at once, between swap and journal
+
+    monkeypatch.setattr(rundir, "_swap_in", swap_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_scenario(), seed=5, until="2024-01-05", out=out, journal=journal)
+    assert json_seed(out) == 5
+    trades = (out / "trades.csv").read_text().splitlines()[1:]
+    replayed = [e for e in replay(journal).events if type(e).__name__ == "Trade"]
+    assert len(replayed) == len(trades)  # the seed-5 run's own journal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not list(tmp_path.glob(".*"))  # no staging or temporary left
+
+
+def json_seed(out: Path) -> int:
+    import json
+
+    return json.loads((out / "summary.json").read_text())["seed"]
