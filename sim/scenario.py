@@ -894,24 +894,50 @@ def parse_scenario(text: str, source: str = "scenario.toml",
     `overrides` are `KEY=VALUE` settings (see `apply_overrides`) applied before validation;
     `where` is the directory a relative `base` path is read from.
     """
-    raw = _resolve(_parse_toml(text, source), source, where, ())
+    top = _parse_toml(text, source)
+    raw = _resolve(top, source, where, ())
     overrides = _override_list(overrides)
     if overrides:
         raw = apply_overrides(raw, overrides)
         source = f"{source} (with --set)"
-    return _decode(raw, source)
+    return _decode(raw, source, _base_events(top, raw))
 
 
-def _decode(raw: Any, source: str) -> Scenario:
-    """Convert a raw table into a Scenario and check it; one ScenarioError line on any problem."""
+def _base_events(top: dict, resolved: dict) -> int:
+    """How many of the resolved events an overlay's base gave, before the file's own (or 0)."""
+    own, events = top.get("events"), resolved.get("events")
+    if "base" not in top or not isinstance(own, list) or not isinstance(events, list):
+        return 0
+    k = len(events) - len(own)
+    return k if k > 0 and events[k:] == own else 0  # 0 when --set replaced the events
+
+
+def _own_event(error: str, base_events: int) -> str:
+    """`error`, saying which of the file's own events an index past its base's names."""
+    m = re.match(r"\$\.events\[(\d+)\]", error)
+    if m is None or int(m[1]) < base_events:
+        return error
+    return (f"{error} (events[{m[1]}] is this file's events[{int(m[1]) - base_events}]; its "
+            f"base's {base_events} come first)")
+
+
+def _decode(raw: Any, source: str, base_events: int = 0) -> Scenario:
+    """Convert a raw table into a Scenario and check it; one ScenarioError line on any problem.
+
+    With `base_events`, an overlay's own event is also named by its place in the file (the
+    resolved list holds its base's events first).
+    """
     errs = _removed_fields(raw)
     if not errs:
         try:
             sc = msgspec.convert(raw, Scenario)
         except msgspec.ValidationError as exc:
-            raise ScenarioError(f"{source}: {_friendly(exc, raw)}") from None
-        errs = _check(sc)
+            errs = [_friendly(exc, raw)]
+        else:
+            errs = _check(sc)
     if errs:
+        if base_events:
+            errs = [_own_event(e, base_events) for e in errs]
         shown = "; ".join(errs[:_SHOWN_ERRORS])
         more = f" (and {len(errs) - _SHOWN_ERRORS} more)" if len(errs) > _SHOWN_ERRORS else ""
         raise ScenarioError(f"{source}: {shown}{more}")
@@ -926,13 +952,13 @@ def load_scenario(name_or_path: str | Path = "baotou-2024",
     `products.PRND_OX.band_pct=10` or `products.*.band_pct=10`, applied before validation
     (as `rexsim run --set`).
     """
-    raw, source, where = _read_raw(str(name_or_path), None)
-    raw = _resolve(raw, source, where, (str(name_or_path),))
+    top, source, where = _read_raw(str(name_or_path), None)
+    raw = _resolve(top, source, where, (str(name_or_path),))
     overrides = _override_list(overrides)
     if overrides:
         raw = apply_overrides(raw, overrides)
         source = f"{source} (with --set)"
-    return _decode(raw, source)
+    return _decode(raw, source, _base_events(top, raw))
 
 
 # --------------------------------------------------------------------------- provenance

@@ -363,3 +363,11 @@ def test_a_scenario_changed_in_code_is_held_to_the_rules_a_file_is():
     ]:
         with pytest.raises(UserError, match=re.escape(message)):
             with_overrides(bad, ())
+
+
+def test_an_overlays_bad_event_is_also_named_by_its_place_in_the_file(tmp_path):
+    """The resolved list holds the base's events first: $.events[1] is the file's first."""
+    message = _error('base = "quota-cut-2024"\nname = "ov"\n[[events]]\ndate = 2024-07-01\n'
+                     'kind = "fee"\nbp = -3\n', tmp_path, "ov.toml")
+    assert message.endswith("ov.toml: $.events[1].bp: expected int >= 0, got -3 (events[1] is "
+                            "this file's events[0]; its base's 1 come first)")
