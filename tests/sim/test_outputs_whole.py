@@ -150,7 +150,7 @@ def test_ctrl_c_as_the_run_is_put_in_place_waits_for_its_journal_then_interrupts
         tmp_path, monkeypatch):
     """The run directory was swapped in and the journal beside it left the earlier run's."""
     from engine import replay
-    from sim import rundir, run
+    from sim import run, rundir
     from tests.sim.small import small_scenario
 
     out, journal = tmp_path / "win", tmp_path / "win.journal"
