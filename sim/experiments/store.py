@@ -14,11 +14,13 @@ A run is complete when its directory holds a `summary.json` whose scenario hash 
 are the ones the manifest implies (a run directory is published whole, so one that exists is
 complete). Rerunning the same sweep skips complete runs and reruns the rest; a run that
 finished but was not yet journaled (the sweep was killed in between) is read back from its
-summary; a torn last journal line is dropped. A directory holding another configuration's
-manifest, a run of another configuration, or anything that is not a sweep is refused in one
-line before anything runs. When all runs are done, the journal is rewritten in the sweep's
-order and the tables are written from it, so every file is the same however the runs were
-scheduled.
+summary; a torn last journal line is dropped. Every run directory is checked on each resume,
+journaled or not (reading its summary): a journaled run is kept only while its directory still
+holds the run the journal recorded. A directory holding another configuration's manifest, a
+run of another configuration (or a journaled run replaced by one with other metrics), or
+anything that is not a sweep is refused in one line before anything runs. When all runs are
+done, the journal is rewritten in the sweep's order and the tables are written from it, so
+every file is the same however the runs were scheduled.
 """
 
 from __future__ import annotations
@@ -214,24 +216,45 @@ class SweepStore:
     def _scan(self) -> None:
         """Which runs are complete, journaled or only on disk, and which are still to make.
 
-        Read-only. A run directory holding a run of another configuration is refused here,
-        before anything is written.
+        Read-only. Every run directory is checked against the plan, journaled or not: the
+        journal says what a run was when it finished, not that its directory still holds it
+        (`rexsim run --out OUT/seed-1` replaces it). A directory holding a run of another
+        configuration, or a journaled run whose metrics are not the journal's, is refused
+        here, before anything is written, as a foreign run not in the journal always was: it
+        is someone's run, and neither mixed into the sweep nor deleted. A directory whose
+        summary is unreadable is not a published run, so it is made again.
         """
-        self._index, self._good = self._read_journal()
+        self._index, self._good, data = self._read_journal()
         self._todo, self._recover = [], []
         for run in self.plan.runs():
             summary = self.out / run.dir / _SUMMARY
-            if not summary.is_file():
+            on_disk = self._metrics_on_disk(run) if summary.is_file() else None
+            if on_disk is None:
                 self._index.pop(run.index, None)  # journaled, but its directory is gone
                 self._todo.append(run)
             elif run.index not in self._index:
-                if self._metrics_on_disk(run) is None:
-                    self._todo.append(run)
-                else:
-                    self._recover.append(run)
+                self._recover.append(run)
+            else:
+                self._check_journaled(run, on_disk, data)
 
-    def _read_journal(self) -> tuple[dict[int, int], int]:
-        """The journal's whole lines (run -> offset) and the bytes up to the last of them.
+    def _check_journaled(self, run: Run, on_disk: Metrics, data: bytes) -> None:
+        """Refuse a journaled run whose directory's metrics are not the ones journaled."""
+        offset = self._index[run.index]
+        journaled = json.loads(data[offset:data.index(b"\n", offset)])["metrics"]
+        if json.dumps(journaled) == json.dumps([list(m) for m in on_disk]):
+            return  # as text: a NaN equals itself, a tuple its list
+        was = {m[0]: json.dumps(m[1:]) for m in journaled}
+        now = {k: json.dumps([v]) for k, v in on_disk}
+        differ = [k for k in dict.fromkeys([*was, *now]) if was.get(k) != now.get(k)]
+        shown = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4
+                                          else "")
+        where = self.out / run.dir
+        raise OutputError(f"{where} holds a run whose metrics are not the ones {JOURNAL} "
+                          f"recorded for it ({shown}); give another --out, or remove {where} "
+                          f"to make the run again", param="out", option="--out")
+
+    def _read_journal(self) -> tuple[dict[int, int], int, bytes]:
+        """The journal's whole lines (run -> offset), the bytes up to the last, and its bytes.
 
         A torn last line (a kill mid-write) is left out; a damaged line with whole lines after
         it is an error (RunFileError).
@@ -253,7 +276,7 @@ class SweepStore:
                 break
             index[self._run_of(entry).index] = offset
             offset += len(line)
-        return index, offset
+        return index, offset, data
 
     def _run_of(self, entry: Any) -> Run:
         try:
@@ -281,7 +304,8 @@ class SweepStore:
                                                                          run.command):
             raise OutputError(f"{path.parent} holds a run of another configuration (its "
                               f"command {summary.get('command')!r}, not {run.command!r}); give "
-                              f"another --out or remove it", param="out", option="--out")
+                              f"another --out, or remove {path.parent} to make the run again",
+                              param="out", option="--out")
         return [(m.key, m.value) for m in headline(summary)]
 
     # ------------------------------------------------------------------ recording

@@ -179,6 +179,39 @@ def test_a_run_of_another_configuration_inside_the_sweep_is_refused(done, tmp_pa
     _refused(out, r"seed-2 holds a run of another configuration")
 
 
+def test_a_journaled_run_replaced_by_another_configurations_run_is_refused(done, tmp_path,
+                                                                         capsys):
+    out = fresh_copy(done, tmp_path)
+    small_path = tmp_path / "small.toml"
+    small_path.write_text(small_toml(), "utf-8")
+    # the journal still records seed-2; its directory now holds a 2-day run of other settings
+    assert main(["run", str(small_path), "--seed", "2", "--until", "2024-01-03", "--quiet",
+                 "--out", str(out / "seed-2")]) == 0
+    capsys.readouterr()
+    _refused(out, r"seed-2 holds a run of another configuration \(its command 'rexsim run "
+                  r".*small.toml --seed 2 --until 2024-01-03 .*, not \"rexsim run '<Scenario "
+                  r"baotou-2024>' --seed 2 --until 2024-01-05\"\); give another --out, or "
+                  r"remove .*seed-2 to make the run again$")
+
+
+def test_a_journaled_run_whose_metrics_are_not_the_journals_is_refused(done, tmp_path):
+    out = fresh_copy(done, tmp_path)
+    path = out / "seed-3" / "summary.json"
+    summary = json.loads(path.read_text("utf-8"))
+    summary["trades"] += 1  # the same command, other results: not the run the sweep recorded
+    path.write_text(json.dumps(summary), "utf-8")
+    _refused(out, r"seed-3 holds a run whose metrics are not the ones sweep-runs.jsonl "
+                  r"recorded for it \(trades\); give another --out, or remove .*seed-3 to "
+                  r"make the run again$")
+
+
+def test_a_journaled_run_whose_summary_is_unreadable_is_made_again(done, tmp_path):
+    out = fresh_copy(done, tmp_path)
+    (out / "seed-2" / "summary.json").write_text("{not json", "utf-8")
+    res = small(out)
+    assert (res.ran, res.reused) == (1, 2) and tree(out) == done[1]
+
+
 def test_a_sweep_being_written_by_another_process_is_refused(done, tmp_path):
     out = fresh_copy(done, tmp_path)
     with open(out / ".sweep.lock", "ab") as fh:
