@@ -156,15 +156,21 @@ def _yuan(fen: int) -> float:
 
 
 def concentration(values: Sequence[int]) -> dict[str, float]:
-    """HHI (0-10,000) and top-1/5/10 shares (%) of a list of non-negative amounts."""
+    """HHI (0-10,000) and top-1/4/5/10 shares (%) of a list of non-negative amounts.
+
+    The top-4 share is the usual concentration ratio (CR4), as `sim.analysis.concentration`
+    gives it; the top-5 share is kept for the runs and sweeps that compare it.
+    """
     v = sorted((int(x) for x in values if x > 0), reverse=True)
     total = sum(v)
     if not total:
-        return {"hhi": 0.0, "top1_pct": 0.0, "top5_pct": 0.0, "top10_pct": 0.0}
+        return {"hhi": 0.0, "top1_pct": 0.0, "top4_pct": 0.0, "top5_pct": 0.0,
+                "top10_pct": 0.0}
     hhi = sum(x * x for x in v) * 10_000 / (total * total)
     return {
         "hhi": round(hhi, 2),
         "top1_pct": round(100 * sum(v[:1]) / total, 3),
+        "top4_pct": round(100 * sum(v[:4]) / total, 3),
         "top5_pct": round(100 * sum(v[:5]) / total, 3),
         "top10_pct": round(100 * sum(v[:10]) / total, 3),
     }

@@ -127,6 +127,7 @@ class _Product(_Flow):
 class _Concentration(msgspec.Struct):
     hhi: float | None = None
     top1_pct: float | None = None
+    top4_pct: float | None = None
     top5_pct: float | None = None
     top10_pct: float | None = None
 

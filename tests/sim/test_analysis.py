@@ -251,6 +251,7 @@ def test_on_a_real_run_the_measures_agree_with_the_recorders_own_tallies(tmp_pat
     pooled = {x["side"]: x for x in analysis.concentration(r, by_product=False).to_json()}
     assert pooled["sell"]["hhi"] == s["concentration"]["sell_value"]["hhi"]
     assert pooled["buy"]["top10_pct"] == s["concentration"]["buy_value"]["top10_pct"]
+    assert pooled["sell"]["top4_pct"] == s["concentration"]["sell_value"]["top4_pct"]  # CR4
     days = analysis.channels_by_day(r)
     assert sum(d["online_kg"] for d in days) == s["by_channel"]["online"]["tonnage_kg"]
     assert sum(d["offline_fen"] for d in days) == s["by_channel"]["offline"]["value_fen"]

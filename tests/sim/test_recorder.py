@@ -17,10 +17,13 @@ def test_concentration_of_known_shares():
     c = concentration([50, 30, 20, 0])
     assert c["hhi"] == 50 * 50 + 30 * 30 + 20 * 20
     assert (c["top1_pct"], c["top5_pct"], c["top10_pct"]) == (50.0, 100.0, 100.0)
+    c = concentration([40, 20, 10, 10, 10, 5, 5])
+    assert (c["top4_pct"], c["top5_pct"]) == (80.0, 90.0)
 
 
 def test_concentration_of_nothing_is_zero():
-    assert concentration([]) == {"hhi": 0.0, "top1_pct": 0.0, "top5_pct": 0.0, "top10_pct": 0.0}
+    assert concentration([]) == {"hhi": 0.0, "top1_pct": 0.0, "top4_pct": 0.0, "top5_pct": 0.0,
+                                 "top10_pct": 0.0}
 
 
 def test_monopoly_has_the_maximum_hhi():
