@@ -164,6 +164,7 @@ def run_plan(plan: Plan, out: str | Path, *, kind: str = "sweep",
     out = Path(out)
     limits.check_runs(len(plan), yes)
     store = SweepStore(out, plan, manifest(plan, kind, extra))  # refuses, writing nothing
+    plan = store.plan  # resuming: the scenario as the sweep's manifest spells it
     missing = store.missing()
     backend = None
     if missing:

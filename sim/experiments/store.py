@@ -25,6 +25,7 @@ every file is the same however the runs were scheduled.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -161,12 +162,20 @@ class SweepStore:
                               f"another --out or remove them", param="out", option="--out")
 
     def _check(self, doc: dict[str, Any]) -> bool:
-        """Whether `out` holds this sweep already (False: new or empty); else OutputError."""
+        """Whether `out` holds this sweep already (False: new or empty); else OutputError.
+
+        The same sweep with its scenario given another way (`./bad/x.toml` for `bad/x.toml`,
+        a name for its file) takes the held manifest's spelling: its runs' commands say it, so
+        the runs made now record the commands of the runs made before.
+        """
         held = self._read_manifest()
         if held is None:
             self._check_empty()
             return False
         _check_same(self.out, held, doc)
+        if held["source"] != doc["source"]:
+            self.plan = dataclasses.replace(self.plan, source=held["source"])
+            self.doc = {**doc, "source": held["source"]}
         return True
 
     def _lock(self) -> None:
@@ -389,8 +398,14 @@ class SweepStore:
 
 
 def _check_same(out: Path, held: dict[str, Any], doc: dict[str, Any]) -> None:
-    """Refuse a sweep directory whose manifest is not this sweep's, naming what differs."""
-    if held == doc:
+    """Refuse a sweep directory whose manifest is not this sweep's, naming what differs.
+
+    The configuration is judged by what decides the runs (each point's resolved scenario
+    hash, the seeds, grid, --set, --until, --scale...), not by how the scenario was given:
+    a source spelled another way (a string, as every manifest's is) is the same sweep when
+    all the rest is equal. When anything else differs, a differing source is named first.
+    """
+    if _without_source(held) == _without_source(doc) and isinstance(held.get("source"), str):
         return
     labels = {"kind": "kind", "rexsim_version": "rexsim version", "scenario": "scenario",
               "source": "scenario given as", "overrides": "--set", "until": "--until",
@@ -407,6 +422,10 @@ def _check_same(out: Path, held: dict[str, Any], doc: dict[str, Any]) -> None:
                               f"another --out or remove it", param="out", option="--out")
     raise OutputError(f"{out} holds a sweep of another configuration; give another --out or "
                       f"remove it", param="out", option="--out")  # pragma: no cover
+
+
+def _without_source(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "source"}
 
 
 def _brief(value: Any) -> str:

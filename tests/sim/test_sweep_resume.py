@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,6 +153,42 @@ def test_another_configuration_in_the_directory_is_refused(done, tmp_path):
     _refused(out, r"holds a sweep of another configuration \(seeds \[1, 2, 3\] there, "
                   r"\[1, 2, 3, 4\] here\)", seeds=[1, 2, 3, 4])
     _refused(out, r"another configuration \(--set \[\] there", overrides=["behaviour.act_pct=30"])
+
+
+def test_a_scenario_path_spelled_another_way_resumes_with_the_sweeps_own_spelling(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.toml").write_text(small_toml(), "utf-8")
+    args = ["--seeds", "1-3", "--until", UNTIL, "--jobs", "1", "--quiet"]
+    assert main(["sweep", "bad/x.toml", *args, "--out", "whole"]) == 0
+    assert main(["sweep", "bad/x.toml", *args, "--out", "O"]) == 0
+    shutil.rmtree(tmp_path / "O" / "seed-2")
+    # the same scenario, as the runs resolve it: the sweep resumes, and the run it makes
+    # records the command the sweep's other runs do
+    assert main(["sweep", "./bad/x.toml", *args, "--out", "O"]) == 0
+    assert tree(tmp_path / "O") == tree(tmp_path / "whole")
+    res = sweep(str(tmp_path / "bad" / "x.toml"), out="O", seeds="1-3", until=UNTIL, jobs=1)
+    assert (res.ran, res.reused) == (0, 3) and tree(tmp_path / "O") == tree(tmp_path / "whole")
+
+
+def test_another_scenario_file_is_still_refused_naming_both_paths(tmp_path, monkeypatch,
+                                                                  capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.toml").write_text(small_toml(), "utf-8")
+    (tmp_path / "bad" / "y.toml").write_text(small_toml().replace("members = 150",
+                                                                  "members = 140"), "utf-8")
+    args = ["--seeds", "1", "--until", UNTIL, "--jobs", "1", "--quiet", "--out", "O"]
+    assert main(["sweep", "bad/x.toml", *args]) == 0
+    before = tree(tmp_path / "O")
+    capsys.readouterr()
+    assert main(["sweep", "./bad/y.toml", *args]) == 2
+    err = capsys.readouterr().err
+    assert err == ('rexsim: --out: O holds a sweep of another configuration (scenario given as '
+                   '"bad/x.toml" there, "./bad/y.toml" here); give another --out or remove '
+                   'it\n')
+    assert tree(tmp_path / "O") == before
 
 
 def test_an_older_sweep_beside_seed_directories_is_refused(tmp_path):
