@@ -310,7 +310,9 @@ def format_sweep_comparison(base: dict[str, Any], other: dict[str, Any]) -> str:
     rows = compare_sweeps(base, other)
     seeds = rows[0]["seeds"]
     lines = [f"paired over seeds {seeds_text(seeds)}: the mean of the per-seed changes, and "
-             f"its 95% interval (Student t, {len(seeds) - 1} df)"]
+             f"its 95% interval (Student t, {len(seeds) - 1} df)" if len(seeds) > 1 else
+             f"paired over seed {seeds_text(seeds)} alone: its change, with no interval (one "
+             f"seed has no spread; run more seeds for one)"]
     for key in ("scenario", "scale", "until", "overrides", "columns"):
         if base.get(key) != other.get(key):
             lines.append(f"differs in {key}: {json.dumps(base.get(key))} -> "

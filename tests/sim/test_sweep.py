@@ -459,3 +459,13 @@ def test_a_grid_of_numpy_numbers_is_written_as_the_plain_numbers_they_are():
     assert _grid({VF: list(np.linspace(0.8, 1.0, 2)),
                   "population.members": list(np.arange(150, 152))}) == [
         (VF, ["0.8", "1.0"]), ("population.members", ["150", "151"])]
+
+
+def test_sweeps_of_one_seed_compare_without_an_interval_of_zero_df(tmp_path):
+    """It printed '95% interval (Student t, 0 df)' over one seed, a meaningless heading."""
+    sweep(small_scenario(), out=tmp_path / "a", seeds=[1], until="2024-01-05")
+    sweep(small_scenario(), out=tmp_path / "b", seeds=[1], until="2024-01-05",
+          overrides=[f"{VF}=0.5"])
+    text = format_sweep_comparison(load_sweep(tmp_path / "a"), load_sweep(tmp_path / "b"))
+    assert text.startswith("paired over seed 1 alone: its change, with no interval")
+    assert "0 df" not in text
