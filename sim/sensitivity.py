@@ -26,7 +26,6 @@ same call gives the same samples, runs and tables.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import warnings
@@ -40,6 +39,7 @@ from sim.errors import RexsimError, ScenarioError
 from sim.experiments.plan import (
     Point,
     baseline_points,
+    check_unset,
     make_plan,
     parse_assignment,
     problem_of,
@@ -49,7 +49,7 @@ from sim.experiments.plan import (
 from sim.experiments.tables import frame, read_csv, write_csv
 from sim.metrics import UNITS, format_value, headline, unit_of
 from sim.recorder import Table
-from sim.scenario import Scenario, apply_overrides, load_scenario, with_overrides
+from sim.scenario import Scenario, load_scenario, with_overrides
 from sim.sweep import Progress, run_plan
 
 __all__ = [
@@ -405,42 +405,18 @@ def _metrics(metrics: Sequence[str] | str | None) -> list[str]:
     return metrics
 
 
-_SAMPLED = "<sampled>"  # a bare-text value no scenario field holds: marks a sampled field
-
-
 def _check_unsampled(base: Scenario, params: Sequence[Param], assignments: Sequence[str],
                      param: str, option: str) -> None:
     """Refuse an assignment that sets a sampled field, or a table holding one.
 
-    Each parameter's field is marked in the raw scenario (with the same path resolution as
-    the runs: `products.*.x` covers `products.PRND_OX.x`), and an assignment that removes a
-    mark sets it: a what-if would run every sample at its own value, and the samples would
-    replace a --set.
+    A what-if would run every sample at its own value, and the samples would replace a --set
+    (`plan.check_unset`, as a sweep refuses a --set on a grid key).
     """
     why = ("every sample's what-if run would have the what-if's value, so its change "
            "says nothing about the range" if option == "--what-if" else
            "the samples would replace it")
-    raw = msgspec.to_builtins(base)
-    for p in params:
-        marked = apply_overrides(copy.deepcopy(raw), [f"{p.key}={_SAMPLED}"])
-        marks = _count(marked)
-        for a in assignments:
-            try:
-                left = _count(apply_overrides(copy.deepcopy(marked), [a]))
-            except ScenarioError:  # it reaches inside the sampled value
-                left = -1
-            if left < marks:
-                raise RexsimError(f"{a} sets {p.key}, which --param samples: {why}",
-                                  param=param, option=option)
-
-
-def _count(node: Any) -> int:
-    """How many sampled-field marks a raw scenario holds."""
-    if isinstance(node, dict):
-        return sum(_count(v) for v in node.values())
-    if isinstance(node, list):
-        return sum(_count(v) for v in node)
-    return int(node == _SAMPLED)
+    check_unset(base, [p.key for p in params], assignments, by="--param samples", why=why,
+                param=param, option=option)
 
 
 def _check_metrics(metrics: Sequence[str], known: Sequence[str]) -> None:

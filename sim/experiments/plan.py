@@ -295,9 +295,11 @@ _MARK = "<varied>"  # a bare-text value no scenario field holds: marks a varied 
 
 
 def check_unset(base: Scenario, keys: Sequence[str], assignments: Sequence[str], *,
-                by: str = "--grid", why: str = "each point's value would replace it",
+                by: str = "--grid varies", why: str = "each point's value would replace it",
                 param: str = "overrides", option: str = "--set") -> None:
     """Refuse an assignment (a `--set`) that sets one of `keys`, fields the points vary.
+
+    (Sweeps' grids and sensitivity's sampled parameters alike; `by` says which varies them.)
 
     A point's overrides apply after the sweep's `--set`, so a --set on a varied field would be
     dropped without a word. Each key's field is marked in the raw scenario with the runs' own
@@ -318,7 +320,7 @@ def check_unset(base: Scenario, keys: Sequence[str], assignments: Sequence[str],
             except ScenarioError:  # it reaches inside the marked value
                 left = -1
             if left < marks:
-                raise RexsimError(f"{a} sets {key}, which {by} varies: {why}", param=param,
+                raise RexsimError(f"{a} sets {key}, which {by}: {why}", param=param,
                                   option=option)
 
 
