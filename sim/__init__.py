@@ -7,7 +7,8 @@ A script runs a scenario, changes it in code, and reads the recorder's results::
 
     sc = load_scenario("baotou-2024")                       # or a path to a TOML file
     sc = msgspec.structs.replace(sc, exchange=msgspec.structs.replace(
-        sc.exchange, trade_price="median"))                  # scenarios are frozen structs
+        sc.exchange, trade_price="median"))                  # scenarios are frozen structs,
+                                                            # checked again when run
     res = run(sc, seed=2, until="2024-06-30")               # -> SimResults
     res.summary["tonnage_t"], res.trades.column("price")    # summary dict and tables
     res.write("out/median")                                 # summary.json, daily.csv, ...
