@@ -407,16 +407,17 @@ def _metrics(metrics: Sequence[str] | str | None) -> list[str]:
 
 def _check_unsampled(base: Scenario, params: Sequence[Param], assignments: Sequence[str],
                      param: str, option: str) -> None:
-    """Refuse an assignment that sets a sampled field, or a table holding one.
+    """Refuse a what-if that sets a sampled field, or a --set the samples wholly replace.
 
     A what-if would run every sample at its own value, and the samples would replace a --set
-    (`plan.check_unset`, as a sweep refuses a --set on a grid key).
+    (`plan.check_unset`, as a sweep refuses a --set on a grid key); a --set that also sets
+    other fields keeps those.
     """
     why = ("every sample's what-if run would have the what-if's value, so its change "
            "says nothing about the range" if option == "--what-if" else
            "the samples would replace it")
     check_unset(base, [p.key for p in params], assignments, by="--param samples", why=why,
-                param=param, option=option)
+                param=param, option=option, partly=option != "--what-if")
 
 
 def _check_metrics(metrics: Sequence[str], known: Sequence[str]) -> None:

@@ -296,32 +296,54 @@ _MARK = "<varied>"  # a bare-text value no scenario field holds: marks a varied 
 
 def check_unset(base: Scenario, keys: Sequence[str], assignments: Sequence[str], *,
                 by: str = "--grid varies", why: str = "each point's value would replace it",
-                param: str = "overrides", option: str = "--set") -> None:
-    """Refuse an assignment (a `--set`) that sets one of `keys`, fields the points vary.
+                param: str = "overrides", option: str = "--set", partly: bool = True) -> None:
+    """Refuse an assignment (a `--set`) that the varied fields `keys` would undo.
 
     (Sweeps' grids and sensitivity's sampled parameters alike; `by` says which varies them.)
-
-    A point's overrides apply after the sweep's `--set`, so a --set on a varied field would be
-    dropped without a word. Each key's field is marked in the raw scenario with the runs' own
-    path resolution (`products.*.x` covers `products.PRND_OX.x` and `products.0.x`), and an
-    assignment that removes a mark, or reaches inside the marked value, sets it. Call it on
-    checked keys and assignments (after `make_plan`): a key that resolves nowhere is skipped.
+    A point's overrides apply after the `--set`s, so a --set whose every change a point
+    replaces would be dropped without a word: refused. One that also changes other fields
+    (`products.*.band_pct=3` beside a grid of PRND_OX's band) keeps those changes, as the
+    layering intends, and is taken when `partly`; with `partly=False` (a what-if, applied
+    after the samples) any change to a varied field is refused. Fields are found with the
+    runs' own path resolution (`products.*.x` covers `products.PRND_OX.x` and
+    `products.0.x`); a key that resolves nowhere is skipped (call it after `make_plan`).
     """
     raw = msgspec.to_builtins(base)
+    marked = raw
+    varied = []
     for key in keys:
         try:
-            marked = apply_overrides(copy.deepcopy(raw), [f"{key}={_MARK}"])
+            marked = apply_overrides(copy.deepcopy(marked), [f"{key}={_MARK}"])
         except ScenarioError:
             continue
-        marks = _marks(marked)
-        for a in assignments:
+        varied.append(key)
+    marks = _marks(marked)
+    for a in assignments:
+        try:
+            after = apply_overrides(copy.deepcopy(marked), [a])
+        except ScenarioError:  # it reaches inside a varied value
+            after = None
+        if after is not None and _marks(after) == marks:
+            continue  # it changes no varied field
+        if partly and after is not None:
             try:
-                left = _marks(apply_overrides(copy.deepcopy(marked), [a]))
-            except ScenarioError:  # it reaches inside the marked value
-                left = -1
-            if left < marks:
-                raise RexsimError(f"{a} sets {key}, which {by}: {why}", param=param,
-                                  option=option)
+                remarked = apply_overrides(after, [f"{k}={_MARK}" for k in varied])
+            except ScenarioError:
+                remarked = marked
+            if remarked != marked:
+                continue  # the points undo only part of it; the rest stands
+        key = next(k for k in varied if _undone(raw, k, a))
+        raise RexsimError(f"{a} sets {key}, which {by}: {why}", param=param, option=option)
+
+
+def _undone(raw: dict, key: str, assignment: str) -> bool:
+    """Whether `assignment` changes the field `key` names (or reaches inside it)."""
+    marked = apply_overrides(copy.deepcopy(raw), [f"{key}={_MARK}"])
+    marks = _marks(marked)
+    try:
+        return _marks(apply_overrides(marked, [assignment])) < marks
+    except ScenarioError:
+        return True
 
 
 def _marks(node: Any) -> int:

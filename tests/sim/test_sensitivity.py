@@ -125,6 +125,21 @@ def test_a_what_if_of_another_field_is_not_taken_for_a_sampled_one():
                      "--what-if")
 
 
+def test_a_wildcard_set_the_samples_undo_in_part_stands_but_a_wildcard_what_if_does_not():
+    """A --set comes before the samples (the rest stands); a what-if after them (it pins it).
+
+    The samples replace the --set's PRND_OX value and keep the other products'; a what-if
+    would give the sampled field its own value in every what-if run.
+    """
+    from sim.sensitivity import _check_unsampled
+
+    ps = resolve_params(small_scenario(), [("products.PRND_OX.demand_elasticity", 0.2, 0.4)])
+    wildcard = ["products.*.demand_elasticity=0.3"]
+    _check_unsampled(small_scenario(), ps, wildcard, "overrides", "--set")
+    with pytest.raises(RexsimError, match="which --param samples"):
+        _check_unsampled(small_scenario(), ps, wildcard, "what_if", "--what-if")
+
+
 def test_a_metric_given_twice_is_refused(tmp_path):
     with pytest.raises(RexsimError, match="^metrics: 'tonnage_kg' is given twice") as info:
         sensitivity(small_scenario(), params={"behaviour.volume_factor": (0.5, 1.5)},

@@ -184,7 +184,6 @@ def test_cli_a_baseline_key_given_twice_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("grid, setting", [
     ("products.PRND_OX.band_pct=5,8", "products.PRND_OX.band_pct=3"),
     ("products.*.band_pct=5,8", "products.PRND_OX.band_pct=3"),  # the wildcard covers it
-    ("products.PRND_OX.band_pct=5,8", "products.*.band_pct=3"),
     ("products.PRND_OX.band_pct=5,8", "products.0.band_pct=3"),  # PRND_OX by its index
 ])
 def test_cli_a_set_on_a_grid_key_is_refused_not_silently_replaced_by_the_grid(
@@ -213,6 +212,16 @@ def test_a_set_beside_the_grid_on_other_keys_is_kept(tmp_path):
     res = sweep(small_scenario(), out=tmp_path / "s", seeds=[1], until="2024-01-03", jobs=1,
                 grid=plan_keys, overrides=["products.ND_OX.band_pct=3"])
     assert len(res.runs) == 2
+
+
+def test_a_wildcard_set_the_grid_undoes_only_in_part_stands_for_the_other_products(tmp_path):
+    """`--set products.*.band_pct=3 --grid products.PRND_OX.band_pct=5,8`: 3 for the rest."""
+    sweep(small_scenario(), out=tmp_path / "s", seeds=[1], until="2024-01-03", jobs=1,
+          grid=["products.PRND_OX.band_pct=5,8"], overrides=["products.*.band_pct=3"])
+    for run_dir, prnd in (("band_pct=5/seed-1", 5), ("band_pct=8/seed-1", 8)):
+        resolved = json.loads((tmp_path / "s" / run_dir / "summary.json").read_text())
+        bands = {p["code"]: p["band_pct"] for p in resolved["resolved_scenario"]["products"]}
+        assert bands.pop("PRND_OX") == prnd and set(bands.values()) == {3}
 
 
 def test_cli_seeds_beyond_the_runners_range_blame_seeds(tmp_path, capsys):
