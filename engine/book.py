@@ -679,8 +679,7 @@ class OrderBook:
 
     def order(self, order_id: int) -> RestingOrder | None:
         """A snapshot of one resting order, or None if it is not resting."""
-        if order_id.__class__ is not int:  # True or 1.0 would find order 1
-            raise TypeError(f"order_id must be an int, got {order_id!r}")
+        check_ints(order_id=order_id)  # True or 1.0 would find order 1
         order = self._orders.get(order_id)
         return None if order is None else _snapshot(order)
 

@@ -335,9 +335,7 @@ class Exchange:
 
     def member(self, member_id: int | str) -> Member | None:
         """The member record, or None if unknown (TypeError for a bool or float id)."""
-        if member_id.__class__ is not int and member_id.__class__ is not str:
-            raise TypeError(f"member_id must be an int or str, got "
-                            f"{type(member_id).__name__} {member_id!r}")
+        _check_member("member_id", member_id)
         return self._members.get(member_id)
 
     def members(self) -> list[Member]:
@@ -1169,8 +1167,7 @@ class Exchange:
 
     def block_auction(self, auction_id: int) -> BlockAuction | None:
         """The block auction record (offer, bids, settled and withdrawn flags), or None."""
-        if auction_id.__class__ is not int:  # True or 2.0 would find auction 1 or 2
-            raise TypeError(f"auction_id must be an int, got {auction_id!r}")
+        check_ints(auction_id=auction_id)  # True or 2.0 would find auction 1 or 2
         return self._auctions.get(auction_id)
 
     # ------------------------------------------------------------------ queries
@@ -1204,8 +1201,7 @@ class Exchange:
 
     def order(self, order_id: int) -> RestingOrder | None:
         """A live order (in a book or a call auction), or None."""
-        if order_id.__class__ is not int:  # True or 1.0 would find order 1
-            raise TypeError(f"order_id must be an int, got {order_id!r}")
+        check_ints(order_id=order_id)  # True or 1.0 would find order 1
         m = self._where.get(order_id)
         if m is None:
             return None
