@@ -863,13 +863,13 @@ def _read_raw(name_or_path: str, where: Path | None) -> tuple[dict, str, Path | 
     if where is not None and not path.is_absolute():
         path = where / path
     try:
-        path.is_file()  # a name the system cannot take (too long) fails here, not below
+        is_file = path.is_file()  # a name the system cannot take (too long) fails here
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if name_or_path in builtin_scenarios() and not path.is_file():
+    if name_or_path in builtin_scenarios() and not is_file:
         return _parse_toml(builtin_text(name_or_path), f"{name_or_path}.toml"), \
             f"{name_or_path}.toml", None
-    if path.suffix != ".toml" and not path.is_file():
+    if path.suffix != ".toml" and not is_file:
         builtin_text(name_or_path)  # raises the "unknown scenario" ScenarioError
     try:
         text = path.read_text("utf-8")

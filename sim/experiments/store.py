@@ -102,7 +102,7 @@ class SweepStore:
         self.resuming = self._check(doc)
         self._made_dir = False
         self._todo: list[Run] = []
-        self._recover: list[Run] = []  # complete on disk, not journaled
+        self._recover: list[tuple[Run, Metrics]] = []  # complete on disk, not journaled
         self._good = 0  # journal bytes up to its last whole line
         self._scan()
 
@@ -121,8 +121,8 @@ class SweepStore:
             self._scan()
             self._journal = open(self.out / JOURNAL, "a+b")
             self._journal.truncate(self._good)  # a torn last line (a kill mid-write) goes
-            for run in self._recover:
-                self.record(run, self._metrics_on_disk(run))
+            for run, metrics in self._recover:  # read by the scan just now, under the lock
+                self.record(run, metrics)
         except RexsimError:
             self.close()
             raise
@@ -242,7 +242,7 @@ class SweepStore:
                 self._index.pop(run.index, None)  # journaled, but its directory is gone
                 self._todo.append(run)
             elif run.index not in self._index:
-                self._recover.append(run)
+                self._recover.append((run, on_disk))
             else:
                 self._check_journaled(run, on_disk, data)
 
