@@ -361,18 +361,16 @@ class Agents:
         deque(map(self.stock.__setitem__, self.flat[changed].tolist(), after[changed].tolist()),
               maxlen=0)
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
-        income = exact_sums(self.slot_m, pay, len(self.cash))
+        income = exact_sums(self.slot_m, pay, len(self.cash)).tolist()
         cash = self.cash
-        for m, v in zip(income.nonzero()[0].tolist(), income[income > 0].tolist(),
-                        strict=True):
-            cash[m] += v
+        cash[:] = map(operator.add, cash, income)  # every member at once, the loop in C
         made_p = np.bincount(self.slot_p, weights=made, minlength=len(self.codes))
         for p, q in enumerate(made_p.astype(np.int64).tolist()):
             self.produced_kg[p] += q
         t = self.totals
         t["used_kg"] += int(take.sum())
         t["shortfall_kg"] += int((whole - take)[self.is_user].sum())
-        t["income_fen"] += int(sum(income.tolist()))
+        t["income_fen"] += sum(income)
         return after
 
     def _carrying_cost(self, days: int, held: np.ndarray) -> None:
@@ -388,15 +386,10 @@ class Agents:
                          len(self.cash))
         charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
         cash = self.cash
-        charged = 0
-        for m, c in zip(charge.nonzero()[0].tolist(), charge[charge > 0].tolist(),
-                        strict=True):
-            have = cash[m]
-            if c > have:
-                c = have
-            cash[m] = have - c
-            charged += c
-        self.totals["carrying_cost_fen"] += charged
+        # what each member pays, at most its free cash (every member at once, the loops in C)
+        paid = list(map(min, charge.tolist(), cash))
+        cash[:] = map(operator.sub, cash, paid)
+        self.totals["carrying_cost_fen"] += sum(paid)
 
     def _needs(self, flow: np.ndarray, above: np.ndarray, held: np.ndarray) -> None:
         """Each slot's need today and whether it is urgent (see the module docstring)."""
