@@ -252,7 +252,7 @@ class Agents:
         self.sign = np.where(self.is_buy, 1.0, -1.0)
         # where each slot's best opposite price is in `_touch()`: a buyer's the ask
         self.touch_at = self.slot_p + np.where(self.is_buy, nprod, 0)
-        self._books: list[Any] | None = None
+        self._books: tuple[list[Any], list[Any]] | None = None  # best_bid, best_ask methods
         self._premium_bp = float(beh.premium_bp)  # every slot's base concession, bp
         self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
         self._order_days = np.array(float(beh.order_days))
@@ -468,18 +468,23 @@ class Agents:
     def touch(self) -> tuple[np.ndarray, np.ndarray]:
         """Each product's best bid and best ask now (nan for an empty side)."""
         both = self._touch()
+        both[np.isinf(both)] = math.nan
         return both[:self.P], both[self.P:]
 
     def _touch(self) -> np.ndarray:
-        """Every product's best bid, then every product's best ask (nan: an empty side).
+        """Every product's best bid, then every product's best ask (an empty side: -inf, inf).
 
-        Indexed by `touch_at`, it is the best opposite price each slot sees.
+        Indexed by `touch_at`, it is the best opposite price each slot sees; an empty side is
+        an infinity beyond every limit (no bid: -inf, no ask: +inf), so it compares as no
+        better than any cap or floor without a nan to compare (`sim.venue.route`).
         """
         if self._books is None:  # an exchange's books are its products' for good
-            self._books = [self.ex.book(code) for code in self.codes]
-        nan = math.nan
-        bids = [nan if (b := book.best_bid()) is None else b for book in self._books]
-        asks = [nan if (a := book.best_ask()) is None else a for book in self._books]
+            books = [self.ex.book(code) for code in self.codes]
+            self._books = ([book.best_bid for book in books], [book.best_ask for book in books])
+        inf = math.inf
+        best_bids, best_asks = self._books
+        bids = [-inf if (b := best_bid()) is None else b for best_bid in best_bids]
+        asks = [inf if (a := best_ask()) is None else a for best_ask in best_asks]
         return np.array(bids + asks, dtype=float)
 
     # ------------------------------------------------------------------ decisions
@@ -569,7 +574,7 @@ class Agents:
         # an urgent need crosses the spread (rare: most steps have none; count_nonzero is
         # any() without its Python wrapper)
         if np.count_nonzero(urgent):
-            cross = (where == EXCHANGE) & urgent & ~np.isnan(touch)
+            cross = (where == EXCHANGE) & urgent & np.isfinite(touch)
             px = np.where(cross & buy, np.maximum(px, touch), px)
             px = np.where(cross & ~buy, np.minimum(px, touch), px)
         # what `_send` would skip anyway: an order waiting at the counter, an offline slot's

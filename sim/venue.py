@@ -64,13 +64,18 @@ def route(is_buy: np.ndarray, online: np.ndarray, usable: np.ndarray, urgent: np
           touch: np.ndarray, settlement: np.ndarray, limit: np.ndarray) -> np.ndarray:
     """Where each decision goes: EXCHANGE or OFF (see the module docstring).
 
-    `touch` is the best opposite price an online member sees (nan: that side is empty),
-    `settlement` what an offline member expects, `limit` the buyer's cap or seller's floor,
-    `usable` whether the member may use the exchange at all (member, channel open).
+    `touch` is the best opposite price an online member sees (an empty side: nan, or an
+    infinity on its far side, +inf for no ask and -inf for no bid: either compares as no
+    better than any limit), `settlement` what an offline member expects, `limit` the buyer's
+    cap or seller's floor, `usable` whether the member may use the exchange at all (member,
+    channel open).
     """
     expected = np.where(online, touch, settlement)
-    with np.errstate(invalid="ignore"):
-        better = np.where(is_buy, expected <= limit, expected >= limit)  # nan: False
+    if np.count_nonzero(np.isnan(expected)):
+        with np.errstate(invalid="ignore"):
+            better = np.where(is_buy, expected <= limit, expected >= limit)  # nan: False
+    else:  # no nan (the agents give infinities): no floating-point state to switch
+        better = np.where(is_buy, expected <= limit, expected >= limit)
     return np.where(usable & (better | (online & ~urgent)), EXCHANGE, OFF)
 
 
