@@ -741,11 +741,17 @@ class Agents:
             m = slot_m[i]
             buy = is_buy[i]
             cost = 0
-            if buy:
-                qty, cost = reserve(cash[m], price, qty, lots[slot_p[i]], bp)
-                if not qty:
+            if buy:  # buy_reservation, inlined (most requests are new orders)
+                cost = price * qty // 10
+                cost += cost * bp // 10_000
+                have = cash[m]
+                if cost > have:
+                    qty, cost = reserve(have, price, qty, lots[slot_p[i]], bp)
+                    if not qty:
+                        continue
+                elif not qty:
                     continue
-                cash[m] -= cost
+                cash[m] = have - cost
             else:
                 p = slot_p[i]
                 f = flat[i]
