@@ -204,6 +204,11 @@ class Agents:
         self.off_cell_l: list[tuple[int, int, str]] = [
             (p, m + 1, "buy" if b else "sell")
             for m, p, b in zip(self.slot_m_l, self.slot_p_l, self.is_buy_l, strict=True)]
+        # what a new order needs of its slot, in one tuple (one lookup on the hot path):
+        # (member index, buys?, stock cell, lot, owner, product code, side)
+        self.static_l: list[tuple[int, bool, int, int, int, str, Side]] = list(zip(
+            self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l, self.owner_l, self.code_l,
+            self.side_l, strict=True))
         self.slot_oid: list[int] = [0] * N
         self.pending_qty = np.zeros(N)  # qty of the slot's order waiting at the counter
         self._pending_mv = memoryview(self.pending_qty)
@@ -663,8 +668,6 @@ class Agents:
         slot_p = self.slot_p_l
         is_buy = self.is_buy_l
         owner = self.owner_l
-        code = self.code_l
-        side = self.side_l
         slot_oid = self.slot_oid
         online = self.online_l
         orders = self.orders
@@ -674,6 +677,7 @@ class Agents:
         order_px = self._order_px_mv
         pending_qty = self._pending_mv
         lots = self.lot
+        static = self.static_l
         counts = self.counts
         apply = self.apply
         bp = self.fee_bp
@@ -738,26 +742,23 @@ class Agents:
             if off and (auction or not offline_open):
                 continue
             # a new order, online or at the counter: reserve its cash or stock first
-            m = slot_m[i]
-            buy = is_buy[i]
+            m, buy, f, lot, who, product, way = static[i]
             cost = 0
             if buy:  # buy_reservation, inlined (most requests are new orders)
                 cost = price * qty // 10
                 cost += cost * bp // 10_000
                 have = cash[m]
                 if cost > have:
-                    qty, cost = reserve(have, price, qty, lots[slot_p[i]], bp)
+                    qty, cost = reserve(have, price, qty, lot, bp)
                     if not qty:
                         continue
                 elif not qty:
                     continue
                 cash[m] = have - cost
             else:
-                p = slot_p[i]
-                f = flat[i]
                 have = stock[f]
                 if qty > have:
-                    qty = have // lots[p] * lots[p]
+                    qty = have // lot * lot
                     if qty <= 0:
                         continue
                 stock[f] = have - qty
@@ -768,7 +769,7 @@ class Agents:
                 if buy:
                     pending_qty[i] = qty
                 continue
-            evs = submit(owner[i], code[i], side[i], price, qty, tif=DAY, time=t)
+            evs = submit(who, product, way, price, qty, tif=DAY, time=t)
             n_new += 1
             ev0 = evs[0]
             if ev0.__class__ is Accepted:
