@@ -110,8 +110,16 @@ class Streams:
         return int(ss.generate_state(1, dtype=np.uint64)[0])
 
     def members(self, ids: np.ndarray) -> np.ndarray:
-        """Each member's stream key, spawned from the seed and the member's id (uint64)."""
-        return np.array([self._key(MEMBER, int(i)) for i in ids], dtype=np.uint64)
+        """Each member's stream key, spawned from the seed and the member's id (uint64).
+
+        Exactly `SeedSequence(seed, spawn_key=(MEMBER, id)).generate_state(1, np.uint64)`
+        for each id, worked out for every id at once (`_spawned_keys`) where the id fits in
+        32 bits, and one SeedSequence at a time otherwise.
+        """
+        ids = [int(i) for i in ids]
+        if type(self.seed) is int and self.seed >= 0 and all(0 <= i <= _LOW32_INT for i in ids):
+            return _spawned_keys(self.seed, MEMBER, ids)
+        return np.array([self._key(MEMBER, i) for i in ids], dtype=np.uint64)
 
     def products(self, count: int) -> np.ndarray:
         """Each product's stream key (national noise), by the product's position."""
@@ -126,3 +134,63 @@ class Streams:
         """Keys of sub-streams (a member's slot for one product and side), by index."""
         salt = mix(np.asarray(index, dtype=np.uint64) + np.uint64(1), 1)
         return mix(mix(keys, 0) ^ salt, 2)
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx: the hash constants and the mixing of
+# its entropy pool), for many spawn keys at once
+_LOW32_INT = 0xFFFFFFFF
+_POOL_SIZE = 4
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
+_S16 = np.uint32(16)
+
+
+def _spawned_keys(seed: int, kind: int, ids: list[int]) -> np.ndarray:
+    """`SeedSequence(seed, spawn_key=(kind, i)).generate_state(1, np.uint64)[0]` for each i.
+
+    `seed` >= 0 and `kind` and every id in [0, 2**32): then every id's entropy (the seed's
+    32-bit words padded to the pool size, then kind, then id) has the same length, so the
+    hash constants run the same course for every id and the whole computation is one pass
+    of uint32 arrays (wrapping arithmetic, as SeedSequence's own).
+    """
+    n = len(ids)
+    words = []
+    while True:  # the seed's 32-bit words, least significant first (0: one word)
+        words.append(seed & _LOW32_INT)
+        seed >>= 32
+        if not seed:
+            break
+    words += [0] * (_POOL_SIZE - len(words))  # a spawned sequence pads its run entropy
+    entropy = [np.full(n, w, dtype=np.uint32) for w in words + [kind]]
+    entropy.append(np.array(ids, dtype=np.uint32))
+    hash_const = _INIT_A
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal hash_const
+        value = value ^ np.uint32(hash_const)
+        hash_const = (hash_const * _MULT_A) & _LOW32_INT
+        value = value * np.uint32(hash_const)
+        return value ^ (value >> _S16)
+
+    def mix32(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result = _MIX_L * x - _MIX_R * y
+        return result ^ (result >> _S16)
+
+    pool = [hashmix(entropy[i]) for i in range(_POOL_SIZE)]
+    for src in range(_POOL_SIZE):
+        for dst in range(_POOL_SIZE):
+            if src != dst:
+                pool[dst] = mix32(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL_SIZE, len(entropy)):
+        for dst in range(_POOL_SIZE):
+            pool[dst] = mix32(pool[dst], hashmix(entropy[src]))
+    # generate_state: two 32-bit words from the pool, the first the low half of the key
+    hash_const = _INIT_B
+    out = []
+    for word in pool[:2]:
+        value = word ^ np.uint32(hash_const)
+        hash_const = (hash_const * _MULT_B) & _LOW32_INT
+        value = value * np.uint32(hash_const)
+        out.append(value ^ (value >> _S16))
+    return out[0].astype(np.uint64) | (out[1].astype(np.uint64) << np.uint64(32))

@@ -44,3 +44,15 @@ def test_sub_streams_of_one_member_differ_and_are_stable():
     subs = Streams.sub(np.repeat(key, 4), np.arange(4))
     assert len(set(subs.tolist())) == 4
     assert np.array_equal(subs, Streams.sub(np.repeat(key, 4), np.arange(4)))
+
+
+def test_member_keys_are_numpys_spawned_seed_sequences_bit_for_bit():
+    # the vectorised spawn (every 32-bit id at once) against SeedSequence one id at a time,
+    # for seeds of one and two 32-bit words and ids at the edges; ids beyond 32 bits take
+    # SeedSequence itself
+    ids = [0, 1, 2, 3, 999, 1000, 65_535, 2**31, 2**32 - 1, 2**32, 2**40]
+    for seed in (0, 1, 5, 2**32 - 1, 2**32, 2**63 - 1):
+        want = [int(np.random.SeedSequence(seed, spawn_key=(1, i)).generate_state(
+            1, dtype=np.uint64)[0]) for i in ids]
+        assert Streams(seed).members(np.array(ids)).tolist() == want
+        assert Streams(seed).members(np.array(ids[:9])).tolist() == want[:9]
