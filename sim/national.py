@@ -21,6 +21,12 @@ price, so a supply cut of the ore lifts the pace product most and its surplus co
 (La, Ce, with very elastic own supply from stocks) barely, and a demand boom for the pace
 product makes more of every co-product.
 
+Derived products: a product that `follows` another is made from it or valued by it (PrNd
+metal from the oxide, at a near-constant ratio of prices). Its equilibrium response is that
+product's plus what its own shifts do to its margin, `e = e_in + (d - s) / (ed + es)`, and its
+makers make what its market uses (processing capacity is not the constraint), so a demand
+boom for PrNd oxide lifts the metal with it instead of flooding it as a co-product.
+
 National use (kg per trading day) is the scenario's `monthly_tonnes` at the anchor path,
 shifted by demand events and moved by the price with the demand elasticity. Members use
 their share of it (sim.population); what non-members use is dealt off the exchange.
@@ -58,7 +64,8 @@ def equilibrium(sc: Scenario, demand: np.ndarray, supply: np.ndarray) -> np.ndar
     Demand ln D = demand - ed * e; supply ln S = supply + eo * e_pace (co-products of an ore)
     + es * e. The pace product of a group solves e = (demand - supply) / (ed + eo + es); its
     co-products then e = (demand - supply - eo * e_pace) / (ed + es); a product outside any
-    group e = (demand - supply) / (ed + es). A zero denominator means no finite response.
+    group e = (demand - supply) / (ed + es); a product that follows another adds that one's
+    response, e_in + (demand - supply) / (ed + es). A zero denominator means no finite response.
     """
     codes = [p.code for p in sc.products]
     out = np.zeros(len(codes))
@@ -77,7 +84,22 @@ def equilibrium(sc: Scenario, demand: np.ndarray, supply: np.ndarray) -> np.ndar
         if p.group is not None:
             push = groups[p.group].supply_elasticity * pace_e[p.group]
         out[j] = _solve(demand[j] - supply[j] - push, p.demand_elasticity + p.supply_elasticity)
+    for j in _follow_order(sc):  # each after the product it follows
+        out[j] += out[codes.index(sc.products[j].follows)]
     return out
+
+
+def _follow_order(sc: Scenario) -> list[int]:
+    """Positions of the products that follow another, each after the one it follows."""
+    codes = [p.code for p in sc.products]
+    depth: dict[int, int] = {}
+    for j, p in enumerate(sc.products):
+        n, code = 0, p.follows
+        while code is not None:  # the scenario's checks refuse loops
+            n += 1
+            code = sc.products[codes.index(code)].follows
+        depth[j] = n
+    return sorted((j for j in depth if depth[j]), key=lambda j: (depth[j], j))
 
 
 def _solve(gap: float, slope: float) -> float:
@@ -118,6 +140,8 @@ class National:
         self.adjust = nat.adjust_pct / 100
         self.normal_step = 1.0 - 0.5 ** (1.0 / nat.normal_halflife_days)
         self.ed = np.array([p.demand_elasticity for p in sc.products])
+        self.follows = np.array([j for j, p in enumerate(sc.products) if p.follows is not None],
+                                dtype=np.int64)  # products made to their use
         months = ((sc.calendar.end - sc.calendar.start).days + 1) / 30.4375
         per_day = months / max(len(days), 1)
         # national use per trading day at the anchor path, kg (every member's and non-member's)
@@ -199,7 +223,8 @@ class National:
         """Producers' output today relative to their base: shifts and the price response.
 
         ln output = supply shift + es * deviation (+ eo * the pace product's deviation for
-        the co-products of an ore), as in `equilibrium`.
+        the co-products of an ore), as in `equilibrium`; a product that follows another is
+        made to what its market uses, so its output moves with its use.
         """
         sc = self.sc
         log_f = self.supply + np.array([p.supply_elasticity for p in sc.products]) * self.deviation
@@ -207,4 +232,7 @@ class National:
             k = self.codes.index(g.pace)
             for code in sc.group_products(g.name):
                 log_f[self.codes.index(code)] += g.supply_elasticity * self.deviation[k]
+        made_to_use = self.follows
+        if len(made_to_use):
+            log_f[made_to_use] = (self.demand - self.ed * self.deviation)[made_to_use]
         return np.exp(log_f)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.resources
+import math
 import re
 import tomllib
 from collections.abc import Iterable
@@ -109,6 +110,9 @@ class ProductSpec(_Spec, frozen=True):
     flat_pct: _range(float, 0, 99) = 0.0  # share of days the noise does not move
     monthly_tonnes: _range(float, 0, 1e7) = 0.0  # national use per month (t) at the path
     group: str | None = None  # the ore it is a co-product of (`[[national.groups]]`)
+    # the product it is made from or valued by (a metal its oxide): its price follows that
+    # one's, and its output what its market uses (`sim.national`); not an ore's co-product
+    follows: str | None = None
     demand_elasticity: Elasticity = 0.5  # national use falls this % per 1% of price
     supply_elasticity: Elasticity = 0.5  # its own supply (stocks, imports) rises this %
     dominant: Literal["light", "heavy"] | None = None  # which dominant producer makes it
@@ -522,6 +526,7 @@ def _check(sc: Scenario) -> list[str]:
         if p.group is not None and p.group not in groups:
             errs.append(f"{where}.group: unknown group {p.group!r} (groups: "
                         f"{', '.join(groups) or 'none'})")
+        errs.extend(_check_follows(sc, i, codes))
         dates = [d for d, _ in p.anchors]
         if dates != sorted(set(dates)):
             errs.append(f"{where}.anchors: expected dates in increasing order, no repeats")
@@ -579,7 +584,63 @@ def _check(sc: Scenario) -> list[str]:
                         f"producer, who holds the block auctions (a product with dominant = "
                         f'"light" and a dominant_share_pct above 0)')
     errs.extend(_check_events(sc, codes, groups))
+    if not errs:
+        errs.extend(_check_responses(sc))
     return errs
+
+
+def _check_responses(sc: Scenario) -> list[str]:
+    """Each supply or demand event leaves every national price finite and priceable.
+
+    At the equilibrium the elasticities imply with the shifts in force by then, from each
+    anchor, the price stays within one tick to MAX_PRICE yuan/t.
+    """
+    import numpy as np
+
+    from sim.national import equilibrium, shift_vectors  # (national imports this module)
+
+    order = sorted((i for i, ev in enumerate(sc.events)
+                    if isinstance(ev, SupplyEvent | DemandEvent)), key=lambda i: sc.events[i].date)
+    for n, i in enumerate(order):
+        demand, supply = shift_vectors(sc, [sc.events[k] for k in order[:n + 1]])
+        with np.errstate(invalid="ignore"):  # inf - inf along a chain of follows: nan
+            response = equilibrium(sc, demand, supply).tolist()
+        for p, e in zip(sc.products, response, strict=True):
+            where = f"$.events[{i}]"
+            if not math.isfinite(e):
+                return [f"{where}: no finite national price of {p.code} follows (its "
+                        f"elasticities sum to 0, so no price change clears a shift): give "
+                        f"the product or its ore a positive elasticity"]
+            prices = [x for _d, x in p.anchors] or [p.reference_price]
+            hi, lo = max(prices) * math.exp(e), min(prices) * math.exp(e)
+            if hi > MAX_PRICE or lo < p.tick:
+                return [f"{where}: the elasticities imply a national price of {p.code} of "
+                        f"{hi if hi > MAX_PRICE else lo:,.4g} yuan/t ({math.exp(e):.4g}x), "
+                        f"outside 1 tick ({p.tick}) to {MAX_PRICE:,} yuan/t"]
+    return []
+
+
+def _check_follows(sc: Scenario, i: int, codes: list[str]) -> list[str]:
+    """A product follows a listed product, through no loop, and is no ore's co-product too."""
+    p = sc.products[i]
+    where = f"$.products[{i}].follows"
+    if p.follows is None:
+        return []
+    if p.group is not None:
+        return [f"{where}: expected either group or follows: a product made from another "
+                f"({p.follows!r}) is not a co-product of ore {p.group!r} too"]
+    seen = [p.code]
+    code: str | None = p.follows
+    while code is not None:
+        if code not in codes:  # (a later product's own check names one further on)
+            return [f"{where}: unknown product {code!r}"] if code == p.follows else []
+        if code in seen:
+            kind = "is a loop" if code == p.code else "runs into a loop"
+            return [f"{where}: {' -> '.join([*seen, code])} {kind}: some product must "
+                    f"follow none"]
+        seen.append(code)
+        code = sc.products[codes.index(code)].follows
+    return []
 
 
 def _check_calendar(sc: Scenario) -> list[str]:

@@ -52,6 +52,41 @@ def test_a_demand_boom_of_the_pace_product_makes_more_of_every_co_product():
     assert e[codes.index("LA_OX")] < 0 and e[codes.index("CE_OX")] < 0  # more ore, more La
 
 
+def test_products_that_follow_one_move_with_it_and_their_own_shifts_move_their_margin():
+    sc = load_scenario("baotou-2024")
+    codes = [p.code for p in sc.products]
+    demand = np.zeros(len(codes))
+    demand[codes.index("PRND_OX")] = math.log(1.1)
+    e = dict(zip(codes, equilibrium(sc, demand, np.zeros(len(codes))), strict=True))
+    assert e["PRND_OX"] == pytest.approx(math.log(1.1) / (0.4 + 0.5 + 0.1))
+    # made from PrNd oxide, or valued by it (and Nd metal from Nd oxide): as much
+    for code in ("PRND_MT", "ND_OX", "ND_MT", "RE_CARB"):
+        assert e[code] == pytest.approx(e["PRND_OX"])
+    assert e["LA_OX"] < 0 and e["LACE_MT"] == pytest.approx(e["CE_OX"])  # more ore mined
+    # a shift of the metal alone: its margin, by its own elasticities; the oxide unmoved
+    demand = np.zeros(len(codes))
+    demand[codes.index("PRND_MT")] = math.log(1.1)
+    e = dict(zip(codes, equilibrium(sc, demand, np.zeros(len(codes))), strict=True))
+    mt = sc.product("PRND_MT")
+    assert e["PRND_MT"] == pytest.approx(math.log(1.1) / (mt.demand_elasticity
+                                                          + mt.supply_elasticity))
+    assert e["PRND_OX"] == 0 and e["ND_MT"] == 0
+
+
+def test_the_makers_of_a_product_that_follows_another_make_what_its_market_uses():
+    sc = _quiet(load_scenario("baotou-2024"))
+    days = [D(2024, 6, 3), D(2024, 6, 4)]
+    nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
+    nat.apply_shift(SupplyEvent(date=days[0], pct=-20, group="light"))
+    nat.start_day(0, [1] * len(sc.products), [False] * len(sc.products))
+    nat.start_day(1, [1] * len(sc.products), [False] * len(sc.products))
+    codes = [p.code for p in sc.products]
+    for code in ("PRND_MT", "RE_CARB", "LACE_MT"):
+        j = codes.index(code)
+        assert nat.deviation[j] > 0  # the cut of the ore lifts it through what it follows
+        assert nat.supply_factor()[j] == pytest.approx(nat.use()[j] / nat.base_use[j])
+
+
 def _quiet(sc):
     """A scenario whose national noise is off, so prices follow the anchors exactly."""
     return msgspec.structs.replace(sc, products=[

@@ -230,6 +230,42 @@ def test_an_impossible_event_is_refused_in_one_line(text, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("settings, message", [
+    (['products.1.follows="XX"'], "$.products[1].follows: unknown product 'XX'"),
+    (['products.1.follows="PRND_MT"'], "PRND_MT -> PRND_MT is a loop"),
+    (['products.0.follows="ND_MT"', "products.0.group=null"],
+     "$.products[0].follows: PRND_OX -> ND_MT -> ND_OX -> PRND_OX is a loop"),
+    (['products.1.group="light"'], "$.products[1].follows: expected either group or follows"),
+])
+def test_a_product_follows_a_listed_one_without_a_loop_and_is_no_co_product_too(settings,
+                                                                                 message):
+    with pytest.raises(UserError) as info:
+        load_scenario("baotou-2024", settings)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["products.STAB.demand_elasticity=0", "products.STAB.supply_elasticity=0",
+      'events=[{date=2024-06-03, kind="demand", products=["STAB"], pct=10}]'],
+     "$.events[0]: no finite national price of STAB follows"),
+    (['events=[{date=2024-03-01, kind="demand", group="heavy", pct=10}, '
+      '{date=2024-06-03, kind="supply", products=["TB_OX"], pct=-99}]'],
+     "$.events[1]: the elasticities imply a national price of"),
+])
+def test_a_shift_whose_price_would_be_infinite_or_beyond_the_price_range_is_refused(
+        settings, message):
+    with pytest.raises(UserError) as info:
+        load_scenario("baotou-2024", settings)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_same_shift_with_elasticities_that_clear_it_loads():
+    sc = load_scenario("baotou-2024", [
+        'events=[{date=2024-06-03, kind="demand", products=["STAB"], pct=10}, '
+        '{date=2024-06-03, kind="supply", products=["TB_OX"], pct=-50}]'])
+    assert len(sc.events) == 2
+
+
 def test_a_member_named_and_given_by_id_is_one_member():
     evs = _events('{date=2024-05-02, kind="withdraw", member=1}, '
                   '{date=2024-06-03, kind="return", member="dominant_light"}')
