@@ -22,6 +22,7 @@ import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ _TALLY_BATCH = 4096  # trades handed to the analysis tally at a time (numpy's pe
 # trades.csv columns the analysis tallies, in `sim.analysis.TradeTally.COLUMNS` order
 _TALLY_COLUMNS = tuple(TRADE_COLUMNS.index(c) for c in (
     "date", "product", "price", "qty_kg", "value_fen", "channel", "buyer", "seller", "kind"))
+# a Trade's fields in one C-level call, in the order `Recorder._trades` unpacks them
+_TRADE_FIELDS = attrgetter("price", "qty", "maker_order_id", "taker_order_id", "maker_owner",
+                           "taker_owner", "aggressor", "time", "product", "channel")
 # Row templates for the streamed tables: "%s" is str(), which is what csv.writer writes for
 # an int or a str that needs no quoting; used only when every text cell is such a str
 # (`_csv_plain`), otherwise the rows go through csv.writer
@@ -452,42 +456,43 @@ class Recorder:
         blocks, negotiated = self.blocks, self.negotiated
         bought, sold, buy_fen, sell_fen, n_trades = (self.bought, self.sold, self.buy_fen,
                                                      self.sell_fen, self.n_trades)
-        channels, kinds = self.channel, self.kinds
-        on_line, off_line = channels["online"], channels["offline"]
-        k_block, k_deal, k_call, k_cont = (kinds["block_auction"], kinds["negotiated"],
-                                           kinds["call_auction"], kinds["continuous"])
         online_kg = [0] * len(self.products)
-        for e in trades:
-            price, qty = e.price, e.qty
+        # the day's totals: all trades, online ones, and each kind but continuous (the rest)
+        kg = fen = on_kg = on_fen = on_n = 0
+        other = {"block_auction": [0, 0, 0], "negotiated": [0, 0, 0], "call_auction": [0, 0, 0]}
+        call = other["call_auction"]
+        for (price, qty, maker_oid, taker_oid, maker, taker, aggressor, time, product,
+             channel) in map(_TRADE_FIELDS, trades):
             value = price * qty // 10
-            if e.aggressor is buy:
-                buyer, seller, bo, so, side = (e.taker_owner, e.maker_owner, e.taker_order_id,
-                                               e.maker_order_id, "buy")
+            if aggressor is buy:
+                buyer, seller, bo, so, side = taker, maker, taker_oid, maker_oid, "buy"
             else:
-                buyer, seller, bo, so, side = (e.maker_owner, e.taker_owner, e.maker_order_id,
-                                               e.taker_order_id, "sell")
-            if e.maker_order_id in blocks:
-                kind, k = "block_auction", k_block
+                buyer, seller, bo, so, side = maker, taker, maker_oid, taker_oid, "sell"
+            if maker_oid in blocks:
+                kind, k = "block_auction", other["block_auction"]
             elif bo in negotiated:
-                kind, k = "negotiated", k_deal
+                kind, k = "negotiated", other["negotiated"]
                 negotiated.discard(bo)
-            elif e.time == open_time:
-                kind, k = "call_auction", k_call
+            elif time == open_time:
+                kind, k = "call_auction", call
             else:
-                kind, k = "continuous", k_cont
-            if e.channel is online:
-                channel, c = "online", on_line
-                online_kg[pidx[e.product]] += qty
+                kind, k = "continuous", None  # tallied as the rest, after the loop
+            if k is not None:
+                k[0] += qty
+                k[1] += value
+                k[2] += 1
+            if channel is online:
+                channel = "online"
+                online_kg[pidx[product]] += qty
+                on_kg += qty
+                on_fen += value
+                on_n += 1
             else:
-                channel, c = "offline", off_line
-            append((e.time, date, e.product, price, qty, value, channel, buyer, seller, side,
+                channel = "offline"
+            append((time, date, product, price, qty, value, channel, buyer, seller, side,
                     bo, so, kind))
-            c[0] += qty
-            c[1] += value
-            c[2] += 1
-            k[0] += qty
-            k[1] += value
-            k[2] += 1
+            kg += qty
+            fen += value
             b, s_ = buyer - 1, seller - 1
             bought[b] += qty
             buy_fen[b] += value
@@ -495,6 +500,22 @@ class Recorder:
             sold[s_] += qty
             sell_fen[s_] += value
             n_trades[s_] += 1
+        n = len(rows)
+        for name, (c_kg, c_fen, c_n) in (("online", (on_kg, on_fen, on_n)),
+                                         ("offline", (kg - on_kg, fen - on_fen, n - on_n))):
+            tally = self.channel[name]
+            tally[0] += c_kg
+            tally[1] += c_fen
+            tally[2] += c_n
+        rest = [kg, fen, n]  # continuous: what the other kinds leave
+        for name, day in other.items():
+            tally = self.kinds[name]
+            for i in range(3):
+                tally[i] += day[i]
+                rest[i] -= day[i]
+        tally = self.kinds["continuous"]
+        for i in range(3):
+            tally[i] += rest[i]
         self._write(TRADES_FILE, _TRADE_ROW, rows)
         if self.tally is not None:
             self._untallied.extend(rows)
