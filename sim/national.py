@@ -5,7 +5,8 @@ day d, in logs:
 
     rest-of-market  f_j(d) = a_j(d) + n_j(d) + x_j(d)
     national        p_j(d) = (1 - w) f_j(d) + w s_j(d-1)    (s: yesterday's settlement,
-                                                             when the product traded)
+                                                             when the product traded and
+                                                             was not held back by its band)
 
 - a_j is the scenario's anchor path (dated points, log-linear between them);
 - n_j is daily noise around it with the facts' volatility (a mean-reverting walk, still on a
@@ -13,7 +14,9 @@ day d, in logs:
 - x_j is the response to national shocks: it closes `adjust_pct` of its gap to the
   equilibrium e_j each day, and e_j follows from the supply and demand shifts in force
   (`[[events]]` supply/demand) through the scenario's elasticities (`equilibrium`);
-- w is the weight of the exchange's settlement (its price-discovery role).
+- w is the weight of the exchange's settlement (its price-discovery role). A day that traded
+  at its band's top says only that the price is at least there: its settlement does not pull
+  a national price above it down (nor, at the bottom, one below it up).
 
 Co-products: the products of an ore group are mined together, paced by the group's `pace`
 product; the ore's output rises `group.supply_elasticity` percent per percent of the pace
@@ -184,14 +187,23 @@ class National:
         self.supply += s
         self.target = equilibrium(self.sc, self.demand, self.supply)
 
-    def start_day(self, d: int, settlement: list[int], traded: list[bool]) -> np.ndarray:
-        """Today's national prices (yuan/t, floats), from yesterday's settlements."""
+    def start_day(self, d: int, settlement: list[int], traded: list[bool],
+                  at_limit: list[int] | None = None) -> np.ndarray:
+        """Today's national prices (yuan/t, floats), from yesterday's settlements.
+
+        `at_limit` says which products traded at their band's top (1) or bottom (-1)
+        yesterday: such a settlement is censored (the price would have gone further), so it
+        does not pull the national price back across it.
+        """
         self.day = d
         self.x += self.adjust * (self.target - self.x)
         rest = self.anchor[d] + self.noise[d] + self.x
         if d > 0 and self.w:
             pull = np.log(np.asarray(settlement, dtype=float))
             fresh = np.asarray(traded, dtype=bool)
+            if at_limit is not None:
+                edge = np.asarray(at_limit)
+                fresh &= ~(((edge > 0) & (pull < rest)) | ((edge < 0) & (pull > rest)))
             logp = np.where(fresh, (1 - self.w) * rest + self.w * pull, rest)
         else:
             logp = rest

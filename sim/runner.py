@@ -146,6 +146,7 @@ class Simulation:
         self.recorder.negotiated = self.agents.deals.negotiated_ids
         self.timeline = Timeline(sc.events, days)
         self._nonmember_frac = np.zeros(len(sc.products))
+        self._bands: list[tuple[int, int]] = []  # the last day's price band per product
         self.day = 0
         self.ended = False  # results() ends the run: its files are closed
 
@@ -170,7 +171,8 @@ class Simulation:
             self._apply_event(ev, t0)
         bars = [ex.current_bar(code) for code in codes] if d else None
         self.national.start_day(d, [ex.settlement(c) for c in codes],
-                                [bool(b.volume) for b in bars] if bars else [False] * len(codes))
+                                [bool(b.volume) for b in bars] if bars else [False] * len(codes),
+                                _at_limit(bars, self._bands) if bars else None)
         agents.apply(ex.begin_day(time=t0))
         since = (cal.days[d] - cal.days[d - 1]).days if d else 1
         agents.start_day(d, since)
@@ -191,6 +193,7 @@ class Simulation:
             agents.step(t + STEP_OFFSET_NS, k)
             sample(t, ex)
         bands = [ex.band(c) for c in codes]  # today's: once closed it would be tomorrow's
+        self._bands = bands
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self._nonmembers()
         self.recorder.end_day([ex.current_bar(c) for c in codes], agents.nat_int.tolist(), bands,
@@ -252,6 +255,14 @@ class Simulation:
             "events": self.timeline.summary(self.day),
         }
         return self.recorder.results(extra, (cash, stock), staged_for=staged_for)
+
+
+def _at_limit(bars: list[Any], bands: list[tuple[int, int]]) -> list[int]:
+    """Per product, whether the day traded at its band's top (1), its bottom (-1), or not (0)."""
+    out = []
+    for b, (lo, hi) in zip(bars, bands, strict=True):
+        out.append(1 if b.volume and b.high >= hi else -1 if b.volume and b.low <= lo else 0)
+    return out
 
 
 def _days_until(sc: Scenario, days: list[dt.date], until: dt.date | None) -> int:

@@ -112,6 +112,26 @@ def test_the_national_price_closes_its_set_share_of_the_gap_each_day_and_feels_t
                                                     + w * math.log(400_000))
 
 
+def test_a_settlement_held_back_by_the_band_does_not_pull_the_price_back_across_it():
+    sc = _quiet(load_scenario("baotou-2024"))
+    days = [D(2024, 6, 3) + dt.timedelta(days=k) for k in range(3)]
+    nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
+    j = [p.code for p in sc.products].index("PRND_OX")
+    n = len(sc.products)
+    w = sc.national.settlement_weight_pct / 100
+    nat.start_day(0, [1] * n, [False] * n)
+    rest = nat.anchor[1, j]
+    low, high = [round(math.exp(rest) * 0.9)] * n, [round(math.exp(rest) * 1.1)] * n
+    edge = [0] * n
+    edge[j] = 1  # traded at its band's top, below the national price: censored, no pull
+    assert math.log(nat.start_day(1, low, [True] * n, edge)[j]) == pytest.approx(rest)
+    # at the top but above the national price it is a price like any other: it pulls
+    assert math.log(nat.start_day(1, high, [True] * n, edge)[j]) == pytest.approx(
+        (1 - w) * rest + w * math.log(high[j]))
+    edge[j] = -1  # at the bottom, above the national price: no pull down to it either
+    assert math.log(nat.start_day(1, high, [True] * n, edge)[j]) == pytest.approx(rest)
+
+
 def test_national_use_falls_with_price_by_the_demand_elasticity():
     sc = _quiet(load_scenario("baotou-2024"))
     days = [D(2024, 6, 3), D(2024, 6, 4)]
