@@ -56,7 +56,9 @@ class Deals:
     def negotiate(self, i: int, want: int, t: int, key: int) -> int:
         """A large user negotiates up to `want` kg off the book; returns the kg dealt (0: none).
 
-        The producer is drawn in proportion to output, and the deal registered.
+        The producer is drawn in proportion to output, and the deal registered at the
+        national price, when the exchange's fee costs each side less than dealing off the
+        exchange would (the buyer's own premium, the seller's own discount).
         """
         a = self.agents
         if not a.channel_open["offline"]:
@@ -72,11 +74,13 @@ class Deals:
         sm = a.slot_m_l[s]
         if sm == m or not a.usable[s]:
             return 0
+        bp = a.fee_bp
+        if bp >= a.friction[i] or bp >= a.friction[s]:  # cheaper off the exchange
+            return 0
         lot = a.lot[p]
         tick = a.tick[p]
         price = int(round(float(a.nat_s[i]) / tick)) * tick
         price = min(max(price, a.band_lo[p]), a.band_hi[p])
-        bp = a.fee_bp
         qty, _ = buy_reservation(a.cash[m], price, min(want // lot * lot,
                                                        a.stock[sm * a.P + p] // lot * lot),
                                  lot, bp)

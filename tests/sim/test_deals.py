@@ -50,3 +50,20 @@ def test_negotiated_deals_are_offline_blocks_that_never_touch_the_book():
     for d in deals:
         assert d.channel is Channel.OFFLINE
         assert d.qty >= blocks[d.product] and d.buyer != d.seller
+
+
+def test_a_negotiated_deal_is_registered_only_while_the_fee_costs_each_side_less_than_off_it():
+    import msgspec
+
+    sc = small_scenario()
+    cheap = Simulation(sc, seed=4)
+    for _ in range(cheap.ndays):
+        cheap.run_day()
+    assert cheap.agents.counts["negotiated"] > 0
+    # a fee above every member's own off-exchange premium and discount: no deal pays it
+    dear = Simulation(msgspec.structs.replace(
+        sc, exchange=msgspec.structs.replace(sc.exchange, fee_bp=1000)), seed=4)
+    assert dear.agents.fee_bp > dear.agents.friction.max()
+    for _ in range(dear.ndays):
+        dear.run_day(check=True)
+    assert dear.agents.counts["negotiated"] == 0
