@@ -25,8 +25,12 @@ MEMBER, PRODUCT, EXCHANGE = 1, 2, 3
 _M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
 _M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
 _S30, _S27, _S31, _S11 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31, 11))
-_TO_UNIT = 2.0 ** -53
-_TO_UNIT32 = 2.0 ** -32
+# (float constants too: 0-d float64 arrays, the same float64 arithmetic as Python floats)
+_TO_UNIT = np.array(2.0 ** -53)
+_TO_UNIT32 = np.array(2.0 ** -32)
+_HALF = np.array(0.5)
+_MINUS_TWO = np.array(-2.0)
+_TWO_PI = np.array(2.0 * np.pi)
 _S32 = np.array(32, dtype=np.uint64)
 _LOW32 = np.array(0xFFFFFFFF, dtype=np.uint64)
 
@@ -53,7 +57,8 @@ def mix(keys: np.ndarray, counter: int) -> np.ndarray:
 
 
 def _unit(keys: np.ndarray, lane: int) -> np.ndarray:
-    return (mix(keys, lane) >> _S11).astype(np.float64) * _TO_UNIT
+    # uint64 * float64 converts the integers to float64 first: astype's conversion, one call
+    return np.multiply(mix(keys, lane) >> _S11, _TO_UNIT)
 
 
 def uniform(keys: np.ndarray, counter: int) -> np.ndarray:
@@ -68,9 +73,9 @@ def normal(keys: np.ndarray, counter: int) -> np.ndarray:
     and `normal(k, c)` are independent draws.
     """
     z = mix(keys, (counter << 2) | 1)  # two 32-bit uniforms from one draw
-    u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32  # in (0, 1)
-    u2 = (z & _LOW32).astype(np.float64) * _TO_UNIT32
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    u1 = np.add(z >> _S32, _HALF) * _TO_UNIT32  # in (0, 1) (the integers as float64, + 0.5)
+    u2 = np.multiply(z & _LOW32, _TO_UNIT32)
+    return np.sqrt(_MINUS_TWO * np.log(u1)) * np.cos(_TWO_PI * u2)
 
 
 def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,10 +84,10 @@ def normal2(keys: np.ndarray, counter: int) -> tuple[np.ndarray, np.ndarray]:
     Both Box-Muller outputs; the first is `normal(keys, counter)`.
     """
     z = mix(keys, (counter << 2) | 1)
-    u1 = ((z >> _S32).astype(np.float64) + 0.5) * _TO_UNIT32
-    u2 = (z & _LOW32).astype(np.float64) * _TO_UNIT32
-    r = np.sqrt(-2.0 * np.log(u1))
-    angle = 2.0 * np.pi * u2
+    u1 = np.add(z >> _S32, _HALF) * _TO_UNIT32
+    u2 = np.multiply(z & _LOW32, _TO_UNIT32)
+    r = np.sqrt(_MINUS_TWO * np.log(u1))
+    angle = _TWO_PI * u2
     return r * np.cos(angle), r * np.sin(angle)
 
 
