@@ -57,6 +57,10 @@ OFFLINE = Channel.OFFLINE
 USE, MAKE, BID, ASK = 0, 1, 2, 3  # slot kinds
 PENDING = -1  # slot_oid value while an order waits at the counter
 MAX_CONCESSION_BP = 150.0  # nobody concedes more than this from its belief
+# 0-d float64 constants for the vectorised steps (see `Agents.__init__`)
+_MAX_CONCESSION = np.array(MAX_CONCESSION_BP)
+_ONE = np.array(1.0)
+_BP = np.array(10_000.0)
 REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
 # purposes of a slot's draws (with the day and the step: sim.streams.counter)
 ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION, HAGGLE = range(1, 12)
@@ -258,13 +262,19 @@ class Agents:
         # where each slot's best opposite price is in `_touch()`: a buyer's the ask
         self.touch_at = self.slot_p + np.where(self.is_buy, nprod, 0)
         self._books: tuple[list[Any], list[Any]] | None = None  # best_bid, best_ask methods
-        self._premium_bp = float(beh.premium_bp)  # every slot's base concession, bp
-        self._idle = 1.0 - beh.act_pct / 100  # chance a one-order need does not act in a step
+        # The constants of the per-step arithmetic are 0-d float64 arrays: the same float64
+        # arithmetic as Python numbers, without numpy converting a scalar at every operation
+        # (on the short arrays of one step, that costs as much as the operation itself)
+        self._premium_bp = np.array(float(beh.premium_bp))  # every slot's base concession, bp
+        self._premium_sd_bp = np.array(float(beh.premium_sd_bp))
+        self._urgency_bp = np.array(float(beh.urgency_bp_per_day))
+        # chance a one-order need does not act in a step
+        self._idle = np.array(1.0 - beh.act_pct / 100)
         self._order_days = np.array(float(beh.order_days))
         self._zero = np.array(0.0)
         self.lo_s = self.hi_s = self.band_edge = np.zeros(N)
         self._cost_div = np.ones(N)  # today's 1 + sign * (fee + counter cost) / 10_000
-        self._deal_dispersion = sc.venue.deal_dispersion
+        self._deal_dispersion = np.array(float(sc.venue.deal_dispersion))
         self.settle_s = np.zeros(N)
         self.nat_s = np.zeros(N)
         self.lot_need = np.full(N, np.inf)  # a slot's lot if it may decide today, else inf
@@ -345,7 +355,7 @@ class Agents:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
         # cap_or_floor's arithmetic, its divisor (which the friction does not enter) worked
         # out once a day: the same operations on the same values
-        return self.nat_s[idx] * (1 + self.sign[idx] * friction / 10_000) / self._cost_div[idx]
+        return self.nat_s[idx] * (_ONE + self.sign[idx] * friction / _BP) / self._cost_div[idx]
 
     def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
@@ -449,18 +459,17 @@ class Agents:
         whole lots.
         """
         need = self.need[idx]
-        beh = self.beh
-        conc = (self._premium_bp + beh.premium_sd_bp * noise
-                + beh.urgency_bp_per_day * np.maximum(need * self.inv_rate[idx]
-                                                      - self._order_days, self._zero))
-        np.minimum(conc, MAX_CONCESSION_BP, out=conc)
+        conc = (self._premium_bp + self._premium_sd_bp * noise
+                + self._urgency_bp * np.maximum(need * self.inv_rate[idx] - self._order_days,
+                                                self._zero))
+        np.minimum(conc, _MAX_CONCESSION, out=conc)
         # Prices are worked in signed ticks (a seller's negated), where a buyer's "at most its
         # cap" and a seller's "at least its floor" are both a minimum, and rounding down is
         # a buyer's floor and a seller's ceiling. Negating is exact, so this is bit for bit
         # the price worked out side by side.
         tick = self.tick_s[idx]
         sign = self.sign[idx]
-        px = np.floor(self.belief_ticks[idx] * (1 + sign * conc / 10_000))
+        px = np.floor(self.belief_ticks[idx] * (_ONE + sign * conc / _BP))
         bound = np.floor(sign * limit / tick)
         px = sign * np.minimum(px, bound) * tick
         # within the band at its cap or floor: a buyer's cap >= lo, a seller's floor <= hi
@@ -468,7 +477,7 @@ class Agents:
         px = np.minimum(np.maximum(px, self.lo_s[idx]), self.hi_s[idx])
         lot = self.lot_s[idx]
         qty = np.floor(np.minimum(need, self.size_cap[idx]) / lot) * lot
-        return px, qty, ok & (qty > 0)
+        return px, qty, ok & (qty > self._zero)
 
     def touch(self) -> tuple[np.ndarray, np.ndarray]:
         """Each product's best bid and best ask now (nan for an empty side)."""
@@ -520,7 +529,7 @@ class Agents:
         # to need: a slot needing k orders' worth acts as k slots of one order each would
         idx = (self.need >= self.lot_need).nonzero()[0]
         if len(idx):
-            chance = 1.0 - self._idle ** np.maximum(self.need[idx] / self.size_cap[idx], 1.0)
+            chance = _ONE - self._idle ** np.maximum(self.need[idx] / self.size_cap[idx], _ONE)
             u = uniform(self.keys[idx], counter(d, k, ACT))
             acting = u < chance
             idx = idx[acting]
@@ -608,9 +617,9 @@ class Agents:
         friction = self.friction[idx] if friction is None else friction
         lot = self.lot_s[idx]
         qty = (np.floor(need / lot) * lot).astype(np.int64).tolist()
-        rel = 1 + self.sign[idx] * friction / 10_000  # 1 + f (buyers), 1 - f (sellers), exactly
+        rel = _ONE + self.sign[idx] * friction / _BP  # 1 + f (buyers), 1 - f (sellers), exactly
         # np.rint is np.round's own arithmetic, without its Python wrapper
-        prices = np.maximum(np.rint(self.nat_s[idx] * rel), 1).astype(np.int64).tolist()
+        prices = np.maximum(np.rint(self.nat_s[idx] * rel), _ONE).astype(np.int64).tolist()
         cash, stock, need_mv = self.cash, self.stock, self._need_mv
         slot_m, is_buy, flat, lots = self.slot_m_l, self.is_buy_l, self.flat_l, self.lot_l
         cell_of, today = self.off_cell_l, self.off.cells()  # OffExchange.add, inlined

@@ -38,6 +38,9 @@ import numpy as np
 
 __all__ = ["Makers"]
 
+# 0-d float64 constants of the quoting arithmetic (see `Makers.__init__`)
+_ZERO, _ONE, _MINUS_ONE, _BP = (np.array(v) for v in (0.0, 1.0, -1.0, 10_000.0))
+
 
 class Makers:
     """The market makers of one run, quoting on the agents' ledger."""
@@ -72,6 +75,12 @@ class Makers:
         self.can = np.zeros(count, dtype=bool)  # may quote today
         self.first = first
         self.count = count
+        # the quoting constants as 0-d float64 arrays: the same float64 arithmetic as Python
+        # numbers, without numpy converting a scalar at every operation on a few makers
+        self._skew_bp = np.array(float(spec.skew_bp))
+        self._half_spread_bp = np.array(float(spec.half_spread_bp))
+        self._vol_spread = np.array(float(spec.vol_spread))
+        self._inventory_spread_bp = np.array(float(spec.inventory_spread_bp))
 
     def __len__(self) -> int:
         return len(self.bid)
@@ -143,17 +152,17 @@ class Makers:
         (Clipping is written as np.minimum(np.maximum(...)): what np.clip computes, without
         its Python wrapper, which costs more than the arithmetic on a few dozen makers.)
         """
-        a, spec = self.a, self.spec
+        a = self.a
         minimum, maximum = np.minimum, np.maximum
         target, limit = self.target[which], self.limit[which]
-        x = minimum(maximum((inventory - target) / self.span[which], -1.0), 1.0)
+        x = minimum(maximum((inventory - target) / self.span[which], _MINUS_ONE), _ONE)
         slots = self.bid[which]
-        mid = a.nat_s[slots] * (1 - spec.skew_bp * x / 10_000)
-        half = (spec.half_spread_bp + spec.vol_spread * self.vol[which]
-                + spec.inventory_spread_bp * np.abs(x))
+        mid = a.nat_s[slots] * (_ONE - self._skew_bp * x / _BP)
+        half = (self._half_spread_bp + self._vol_spread * self.vol[which]
+                + self._inventory_spread_bp * np.abs(x))
         tick = self.tick[which]
-        bid = np.floor(mid * (1 - half / 10_000) / tick) * tick
-        ask = np.ceil(mid * (1 + half / 10_000) / tick) * tick
+        bid = np.floor(mid * (_ONE - half / _BP) / tick) * tick
+        ask = np.ceil(mid * (_ONE + half / _BP) / tick) * tick
         lo, hi = a.lo_s[slots], a.hi_s[slots]
         floor = self.floor[which]
         ask = maximum(ask, floor)  # no resale below what restocking costs (0: no floor)
@@ -161,7 +170,7 @@ class Makers:
         ask = minimum(maximum(ask, lo), hi)
         lot = self.lot[which]
         size = self.size[which]
-        room = maximum(limit - inventory, 0.0)
+        room = maximum(limit - inventory, _ZERO)
         bid_qty = np.floor(minimum(size, room) / lot) * lot
         ask_qty = np.floor(minimum(size, inventory) / lot) * lot
         ask_qty[ask < floor] = 0.0  # the band's top is below the cost: nothing to sell today
