@@ -514,3 +514,34 @@ def test_the_library_refuses_an_until_or_overrides_of_the_wrong_kind(tmp_path):
                                        r"got a str$") as info:
         run(small_scenario(), overrides="population.members=5")
     assert info.value.for_cli().startswith("--set: ")
+
+
+def test_check_audits_the_run_each_day_and_records_itself_in_the_command(small, tmp_path,
+                                                                          monkeypatch):
+    from sim.agents import Agents
+
+    days = []
+    audit = Agents.audit
+    monkeypatch.setattr(Agents, "audit", lambda self: (days.append(self.day), audit(self)))
+    out = tmp_path / "checked"
+    assert main(["run", str(small), "--out", str(out), "--quiet", "--check"]) == 0
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert len(days) == summary["trading_days"] and summary["command"].endswith(" --check")
+
+
+def test_a_failed_audit_is_one_line_naming_a_bug_and_writes_nothing(small, tmp_path, capsys,
+                                                                    monkeypatch):
+    from sim.agents import Agents, LedgerError
+
+    def broken(self):
+        raise LedgerError("member 3 has negative free cash -10")
+
+    monkeypatch.setattr(Agents, "audit", broken)
+    work = tmp_path / "work"
+    work.mkdir()
+    before = snapshot(work)
+    assert main(["run", str(small), "--out", str(work / "a" / "run"), "--quiet",
+                 "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "member 3 has negative free cash -10" in err
+    assert "a bug in rexsim" in err and snapshot(work) == before
