@@ -576,6 +576,10 @@ def _check(sc: Scenario) -> list[str]:
     if hi < lo:
         errs.append(f"$.counter.delay_minutes: expected min <= max, got [{lo:g}, {hi:g}]")
     if sc.block_auctions is not None:
+        if sc.behaviour.steps_per_day < 2:  # one step opens an auction, a later one settles it
+            errs.append(f"$.behaviour.steps_per_day: expected at least 2 with block auctions "
+                        f"(one step opens one, a later one settles it), got "
+                        f"{sc.behaviour.steps_per_day}; or set block_auctions=null")
         block = sc.block_auctions.product
         if block not in codes:
             errs.append(f"$.block_auctions.product: unknown product {block!r}")

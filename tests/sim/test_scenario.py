@@ -259,6 +259,14 @@ def test_a_shift_whose_price_would_be_infinite_or_beyond_the_price_range_is_refu
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+def test_block_auctions_need_two_steps_a_day_to_open_and_settle():
+    with pytest.raises(UserError, match=r"steps_per_day: expected at least 2 with block "
+                                        r"auctions .* got 1; or set block_auctions=null"):
+        load_scenario("baotou-2024", ["behaviour.steps_per_day=1"])
+    sc = load_scenario("baotou-2024", ["behaviour.steps_per_day=1", "block_auctions=null"])
+    assert sc.block_auctions is None
+
+
 def test_the_same_shift_with_elasticities_that_clear_it_loads():
     sc = load_scenario("baotou-2024", [
         'events=[{date=2024-06-03, kind="demand", products=["STAB"], pct=10}, '
