@@ -943,7 +943,7 @@ class Agents:
     # ------------------------------------------------------------------ audit
 
     def audit(self) -> None:
-        """Check the ledger: nothing negative, reservations match the open orders exactly."""
+        """Check the ledger: nothing negative; every open buy order reserves its value and fee."""
         for m, c in enumerate(self.cash):
             if c < 0:
                 raise LedgerError(f"member {m + 1} has negative free cash {c}")
@@ -951,13 +951,14 @@ class Agents:
             if q < 0:
                 m, p = divmod(cell, self.P)
                 raise LedgerError(f"member {m + 1} has negative free stock {q} of {p}")
-        for oid, (s, px, q, held, _bp) in self.orders.items():
+        for oid, (s, px, q, held, bp) in self.orders.items():
             if q <= 0 or px <= 0 or held < 0:
                 raise LedgerError(f"order {oid} has open qty {q} at {px}, reserving {held}")
             if self.slot_oid[s] != oid:
                 raise LedgerError(f"order {oid} is not its slot's order")
-            if self.is_buy_l[s] and held < px * q // 10:
-                raise LedgerError(f"order {oid} reserves {held} fen for {q} kg at {px}")
+            if self.is_buy_l[s] and held < with_fee(px * q // 10, bp):
+                raise LedgerError(f"order {oid} reserves {held} fen for {q} kg at {px} and "
+                                  f"its {bp} bp fee")
 
     def holdings(self) -> tuple[list[int], list[list[int]]]:
         """Each member's total cash (fen) and stock (kg): free plus reserved in open orders."""

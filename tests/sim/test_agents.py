@@ -183,3 +183,32 @@ def test_a_buy_reservation_never_exceeds_the_cash_and_is_at_most_a_lot_short(cas
     assert cost == (with_fee(price * qty // 10, bp) if qty else 0)
     if qty + lot < lots * lot:  # two more lots are never affordable (the fee counted whole)
         assert with_fee(price * (qty + 2 * lot) // 10, bp) > cash
+
+
+def test_the_audit_holds_every_open_bid_to_its_value_and_its_fee():
+    from sim.agents import LedgerError
+
+    sim = Simulation(small_scenario(), seed=3)
+    a = sim.agents
+    sample = sim.recorder.sample
+    seen = []
+
+    def audit_mid_session(t, ex):  # each decision step's sample: orders are open
+        bids = [oid for oid, (s, _px, _q, _held, bp) in a.orders.items()
+                if a.is_buy_l[s] and bp]
+        if bids and not seen:
+            rec = a.orders[bids[0]]
+            _s, px, q, held, bp = rec
+            assert held >= with_fee(px * q // 10, bp)
+            rec[3] = px * q // 10  # its value reserved, its fee not
+            with pytest.raises(LedgerError, match=f"order {bids[0]} reserves .* fee"):
+                a.audit()
+            rec[3] = held
+            a.audit()
+            seen.append(bids[0])
+        sample(t, ex)
+
+    sim.recorder.sample = audit_mid_session
+    while not seen and sim.day < sim.ndays:
+        sim.run_day(check=True)
+    assert seen
