@@ -597,30 +597,35 @@ def _check_responses(sc: Scenario) -> list[str]:
     """Each supply or demand event leaves every national price finite and priceable.
 
     At the equilibrium the elasticities imply with the shifts in force by then, from each
-    anchor, the price stays within one tick to MAX_PRICE yuan/t.
+    anchor, the price stays within one tick to MAX_PRICE yuan/t (compared in logs, so that
+    no response is too large to work out).
     """
     import numpy as np
 
     from sim.national import equilibrium, shift_vectors  # (national imports this module)
 
-    order = sorted((i for i, ev in enumerate(sc.events)
-                    if isinstance(ev, SupplyEvent | DemandEvent)), key=lambda i: sc.events[i].date)
-    for n, i in enumerate(order):
-        demand, supply = shift_vectors(sc, [sc.events[k] for k in order[:n + 1]])
+    n = len(sc.products)
+    demand, supply = np.zeros(n), np.zeros(n)
+    for i in sorted(range(len(sc.events)), key=lambda k: sc.events[k].date):
+        if not isinstance(sc.events[i], SupplyEvent | DemandEvent):
+            continue
+        d, s = shift_vectors(sc, [sc.events[i]])
+        demand += d
+        supply += s
         with np.errstate(invalid="ignore"):  # inf - inf along a chain of follows: nan
             response = equilibrium(sc, demand, supply).tolist()
+        where = f"$.events[{i}]"
         for p, e in zip(sc.products, response, strict=True):
-            where = f"$.events[{i}]"
             if not math.isfinite(e):
                 return [f"{where}: no finite national price of {p.code} follows (its "
                         f"elasticities sum to 0, so no price change clears a shift): give "
                         f"the product or its ore a positive elasticity"]
-            prices = [x for _d, x in p.anchors] or [p.reference_price]
-            hi, lo = max(prices) * math.exp(e), min(prices) * math.exp(e)
-            if hi > MAX_PRICE or lo < p.tick:
-                return [f"{where}: the elasticities imply a national price of {p.code} of "
-                        f"{hi if hi > MAX_PRICE else lo:,.4g} yuan/t ({math.exp(e):.4g}x), "
-                        f"outside 1 tick ({p.tick}) to {MAX_PRICE:,} yuan/t"]
+            logs = [math.log(x) for _d, x in p.anchors] or [math.log(p.reference_price)]
+            if max(logs) + e > math.log(MAX_PRICE) or min(logs) + e < math.log(p.tick):
+                factor = f"{math.exp(e):.4g}x" if abs(e) < 700 else f"e^{e:.4g}"
+                return [f"{where}: the elasticities imply a national price of {p.code} "
+                        f"{factor} its anchors, outside 1 tick ({p.tick}) to "
+                        f"{MAX_PRICE:,} yuan/t"]
     return []
 
 

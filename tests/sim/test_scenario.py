@@ -251,6 +251,9 @@ def test_a_product_follows_a_listed_one_without_a_loop_and_is_no_co_product_too(
     (['events=[{date=2024-03-01, kind="demand", group="heavy", pct=10}, '
       '{date=2024-06-03, kind="supply", products=["TB_OX"], pct=-99}]'],
      "$.events[1]: the elasticities imply a national price of"),
+    (["products.STAB.demand_elasticity=0.0001", "products.STAB.supply_elasticity=0",
+      'events=[{date=2024-06-03, kind="demand", products=["STAB"], pct=900}]'],
+     "national price of STAB e^2.303e+04 its anchors"),  # too large to work out as a price
 ])
 def test_a_shift_whose_price_would_be_infinite_or_beyond_the_price_range_is_refused(
         settings, message):
