@@ -143,8 +143,9 @@ class National:
         self.adjust = nat.adjust_pct / 100
         self.normal_step = 1.0 - 0.5 ** (1.0 / nat.normal_halflife_days)
         self.ed = np.array([p.demand_elasticity for p in sc.products])
-        self.follows = np.array([j for j, p in enumerate(sc.products) if p.follows is not None],
-                                dtype=np.int64)  # products made to their use
+        # the products that follow another: made to what their market uses
+        self.made_to_use = np.array([j for j, p in enumerate(sc.products)
+                                     if p.follows is not None], dtype=np.int64)
         months = ((sc.calendar.end - sc.calendar.start).days + 1) / 30.4375
         per_day = months / max(len(days), 1)
         # national use per trading day at the anchor path, kg (every member's and non-member's)
@@ -244,7 +245,7 @@ class National:
             k = self.codes.index(g.pace)
             for code in sc.group_products(g.name):
                 log_f[self.codes.index(code)] += g.supply_elasticity * self.deviation[k]
-        made_to_use = self.follows
-        if len(made_to_use):
-            log_f[made_to_use] = (self.demand - self.ed * self.deviation)[made_to_use]
+        made = self.made_to_use
+        if len(made):
+            log_f[made] = (self.demand - self.ed * self.deviation)[made]
         return np.exp(log_f)

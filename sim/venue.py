@@ -71,12 +71,17 @@ def route(is_buy: np.ndarray, online: np.ndarray, usable: np.ndarray, urgent: np
     channel open).
     """
     expected = np.where(online, touch, settlement)
-    if np.count_nonzero(np.isnan(expected)):
+    if np.count_nonzero(np.isnan(expected)):  # nan compares False; some numpy versions warn
         with np.errstate(invalid="ignore"):
-            better = np.where(is_buy, expected <= limit, expected >= limit)  # nan: False
+            better = _no_worse(is_buy, expected, limit)
     else:  # no nan (the agents give infinities): no floating-point state to switch
-        better = np.where(is_buy, expected <= limit, expected >= limit)
+        better = _no_worse(is_buy, expected, limit)
     return np.where(usable & (better | (online & ~urgent)), EXCHANGE, OFF)
+
+
+def _no_worse(is_buy: np.ndarray, expected: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Whether the expected price is within each buyer's cap or seller's floor."""
+    return np.where(is_buy, expected <= limit, expected >= limit)
 
 
 class OffExchange:

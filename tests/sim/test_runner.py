@@ -357,3 +357,13 @@ def test_the_zone_only_relabels_the_clock_the_same_seed_trades_the_same():
 def test_a_progress_that_is_neither_a_flag_nor_a_callable_is_refused_not_ignored(progress):
     with pytest.raises(UserError, match="progress: expected True, False, None or a callable"):
         run(small_scenario(), seed=1, until="2024-01-03", progress=progress)
+
+
+def test_a_day_at_its_bands_top_or_bottom_is_told_to_the_national_market():
+    from types import SimpleNamespace as Bar
+
+    from sim.runner import _at_limit
+
+    bars = [Bar(volume=10, high=105, low=100), Bar(volume=10, high=104, low=95),
+            Bar(volume=10, high=104, low=96), Bar(volume=0, high=None, low=None)]
+    assert _at_limit(bars, [(95, 105)] * 4) == [1, -1, 0, 0]
