@@ -12,8 +12,9 @@ it and stays thin on the hot path (a product lookup, a member lookup, a band che
   product, or to those named by `products=`, and each product counts its own days;
 - the day's band, from the previous settlement (the first day's from the reference price);
   GTC orders carried into a day whose band excludes their price are cancelled (OUTSIDE_BAND);
-- the settlement: the day's VWAP over every channel, floor-divided to an integer, or the
-  previous settlement when nothing traded; daily bars;
+- the settlement: the day's VWAP over every channel, floor-divided to an integer, or, when
+  nothing traded, the previous settlement (or, by the `untraded_settlement="touch"` setting,
+  the closing best bid above it or best ask below it); daily bars;
 - negotiated trades (offline, off the book) and block auctions;
 - dated rule changes: `set_band` (a product's band rule, from its next day) and
   `set_channel_open` (a channel stops or resumes taking new requests; what rests stays).
@@ -115,6 +116,9 @@ R = RejectReason
 _CLOSED = object()  # stands in for a closed channel in the request fast paths' identity tests
 
 
+UNTRADED_SETTLEMENTS = ("previous", "touch")
+
+
 class ExchangeSettings(msgspec.Struct, frozen=True):
     """Market rules that are settings: STP policy, trade-price rule, auction tie-break, blocks."""
 
@@ -122,6 +126,9 @@ class ExchangeSettings(msgspec.Struct, frozen=True):
     trade_price: TradePriceRule = TradePriceRule.MAKER
     auction_tie_break: str = "reference"  # or "imbalance" (see engine.auction)
     block_uniform_price: bool = False  # block auctions: uniform price instead of pay-as-bid
+    # a day with no trade settles at the previous settlement ("previous"), or ("touch") at the
+    # closing best bid when it is above that, at the closing best ask when it is below
+    untraded_settlement: str = "previous"
 
     def __post_init__(self) -> None:
         if not isinstance(self.stp, SelfTradePolicy):
@@ -137,6 +144,11 @@ class ExchangeSettings(msgspec.Struct, frozen=True):
             )
         if type(self.block_uniform_price) is not bool:
             raise TypeError("ExchangeSettings.block_uniform_price must be a bool")
+        if self.untraded_settlement not in UNTRADED_SETTLEMENTS:
+            raise ValueError(
+                f"ExchangeSettings.untraded_settlement must be one of {UNTRADED_SETTLEMENTS}, "
+                f"got {self.untraded_settlement!r}"
+            )
 
 
 class Member(msgspec.Struct, frozen=True, gc=False):
@@ -504,9 +516,11 @@ class Exchange:
         chosen = self._session_markets("close_market", time, products, CONTINUOUS,
                                        "open_market")
         events: list[Event] = []
+        touch = self.settings.untraded_settlement == "touch"
         for m in chosen:
+            reference = self._untraded_reference(m) if touch else m.settlement
             events.extend(m.book.expire_day_orders(time=time))
-            bar = m.tally.bar(m.day, m.settlement)
+            bar = m.tally.bar(m.day, reference)
             m.bars.append(bar)
             m.settlement = bar.settlement
             m.state = CLOSED
@@ -517,6 +531,26 @@ class Exchange:
         self._where = {oid: m for oid, m in self._where.items()
                        if oid in m.live or oid in m.pre.orders}
         return self._done(events)
+
+    @staticmethod
+    def _untraded_reference(m: _Market) -> int:
+        """What a day with no trade would settle at by the "touch" rule, read before the close.
+
+        The closing best bid when it is above the previous settlement, else the best ask when
+        it is below, else the previous settlement: the last tier of CME Group's settlement
+        procedure. A market locked at its band's top, with bids there and no offer, so settles
+        at the top and the next day's band moves on, instead of standing still while nothing
+        trades. (A day that traded settles at its VWAP whatever this says.)
+        """
+        previous = m.settlement
+        if m.tally.open is not None:
+            return previous
+        bid, _, ask, _ = m.book.touch()
+        if bid is not None and bid > previous:
+            return bid
+        if ask is not None and ask < previous:
+            return ask
+        return previous
 
     # ------------------------------------------------------------------ rule changes
 
@@ -1233,7 +1267,8 @@ class Exchange:
     def current_bar(self, product: str) -> DailyBar:
         """The bar of the day so far (settlement: what it would be if the day closed now)."""
         m = self._market(product)
-        return m.tally.bar(m.day, m.settlement)
+        touch = self.settings.untraded_settlement == "touch" and m.state is CONTINUOUS
+        return m.tally.bar(m.day, self._untraded_reference(m) if touch else m.settlement)
 
     def snapshot(self) -> ExchangeSnapshot:
         """Everything observable.

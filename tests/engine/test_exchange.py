@@ -459,6 +459,53 @@ def test_settlement_is_the_floor_of_the_days_vwap_or_the_previous_settlement():
     assert settled["LA_OX"].settlement == LA.reference_price and settled["LA_OX"].vwap is None
 
 
+def test_by_default_a_day_with_no_trade_settles_at_the_previous_settlement_whatever_rests():
+    ex = opened()
+    ex.submit_limit(1, "PRND_OX", BUY, HIGH, 1000, time=21)  # a bid at the band's top
+    ex.submit_limit(1, "LA_OX", SELL, LA.band(LA.reference_price)[0], 5000, time=22)
+    ex.close_market(time=30)
+    assert ex.settlement("PRND_OX") == PRND.reference_price
+    assert ex.settlement("LA_OX") == LA.reference_price
+
+
+def test_touch_rule_settles_a_day_with_no_trade_at_a_bid_above_or_an_ask_below_the_last():
+    ex = opened(untraded_settlement="touch")
+    ex.submit_limit(1, "PRND_OX", BUY, HIGH, 1000, time=21)  # locked at the top: no offer
+    ex.submit_limit(2, "PRND_OX", BUY, HIGH - 100, 1000, time=22)
+    la_low = LA.band(LA.reference_price)[0]
+    ex.submit_limit(1, "LA_OX", SELL, la_low, 5000, time=23)  # locked at the bottom: no bid
+    assert ex.current_bar("PRND_OX").settlement == HIGH  # what the close would settle at
+    events = ex.close_market(time=30)
+    settled = {e.product: e for e in events if type(e) is DaySettled}
+    assert settled["PRND_OX"].settlement == HIGH and settled["PRND_OX"].vwap is None
+    assert settled["LA_OX"].settlement == la_low and settled["LA_OX"].volume == 0
+    ex.begin_day(time=40)  # the band moves on from the touch, as from any settlement
+    assert ex.band("PRND_OX") == PRND.band(HIGH)
+    assert ex.band("LA_OX") == LA.band(la_low)
+
+
+def test_touch_rule_keeps_the_previous_settlement_inside_the_spread_and_ignores_a_traded_day():
+    ex = opened(untraded_settlement="touch")
+    ex.submit_limit(1, "PRND_OX", BUY, 399_000, 1000, time=21)  # bid below, ask above: stands
+    ex.submit_limit(2, "PRND_OX", SELL, 401_000, 1000, time=22)
+    ex.submit_limit(1, "LA_OX", SELL, 4_010, 5000, time=23)  # a day that traded: its VWAP
+    ex.submit_limit(2, "LA_OX", BUY, 4_010, 5000, time=24)
+    ex.submit_limit(3, "LA_OX", BUY, 4_100, 5000, time=25)  # a bid above the VWAP after it
+    ex.close_market(time=30)
+    assert ex.settlement("PRND_OX") == PRND.reference_price
+    assert ex.settlement("LA_OX") == 4_010
+    # DAY orders expired at that close: the next day with no order at all stands still
+    ex.begin_day(time=40)
+    ex.open_market(time=50)
+    ex.close_market(time=60)
+    assert ex.settlement("PRND_OX") == PRND.reference_price
+
+
+def test_the_untraded_settlement_rule_is_validated():
+    with pytest.raises(ValueError, match="untraded_settlement"):
+        ExchangeSettings(untraded_settlement="bid")
+
+
 def test_daily_bars_and_settlement_match_a_recomputation_from_the_trade_list():
     rng = np.random.default_rng(7)
     ex = make()
