@@ -86,6 +86,7 @@ def build_exchange(sc: Scenario, journal: str | Path | None = None) -> Exchange:
         trade_price=TradePriceRule[e.trade_price.upper()],
         auction_tie_break=e.auction_tie_break,
         block_uniform_price=e.block_uniform_price,
+        untraded_settlement=e.untraded_settlement,
     )
     if journal is not None:
         return JournalingExchange(products, settings, journal=journal)

@@ -150,6 +150,7 @@ class ExchangeSpec(_Spec, frozen=True):
     trade_price: Literal["maker", "median"] = "maker"
     auction_tie_break: Literal["reference", "imbalance"] = "reference"
     block_uniform_price: bool = False
+    untraded_settlement: Literal["previous", "touch"] = "previous"  # a day with no trade
     fee_bp: _range(int, 0, 1_000) = 5  # charged to each side of every trade, of its value
 
 

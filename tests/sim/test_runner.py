@@ -367,3 +367,14 @@ def test_a_day_at_its_bands_top_or_bottom_is_told_to_the_national_market():
     bars = [Bar(volume=10, high=105, low=100), Bar(volume=10, high=104, low=95),
             Bar(volume=10, high=104, low=96), Bar(volume=0, high=None, low=None)]
     assert _at_limit(bars, [(95, 105)] * 4) == [1, -1, 0, 0]
+
+
+def test_the_scenarios_untraded_settlement_rule_is_the_exchanges_and_is_validated():
+    from sim.runner import build_exchange
+    from sim.scenario import load_scenario
+
+    for rule in ("previous", "touch"):
+        sc = load_scenario("baotou-2024", [f'exchange.untraded_settlement="{rule}"'])
+        assert build_exchange(sc).settings.untraded_settlement == rule
+    with pytest.raises(UserError, match=r"untraded_settlement: expected one of previous, touch"):
+        load_scenario("baotou-2024", ['exchange.untraded_settlement="bid"'])
