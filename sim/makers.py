@@ -9,6 +9,9 @@ inventory around its target and quotes a bid and an ask around the national pric
     half  = half_spread_bp + vol_spread * volatility_bp + inventory_spread_bp * |x|
 
 so spreads widen with the product's recent volatility and with inventory away from target.
+Quotes are clipped to the day's band, but never through the mid: when the band holds the price
+below the national one, makers bid at its top and do not offer there (they would sell below
+their own value), so a band-locked market trades only what its users and producers bring.
 The span's floor keeps one lot from moving a maker's mid by more than two half-spreads, so
 makers a lot apart never trade a lot back and forth between themselves (`_lots_per_span`).
 It stops bidding at its inventory limit and offering when it has nothing to sell.
@@ -148,7 +151,9 @@ class Makers:
         """Bid and ask prices and sizes of the makers `which` holding `inventory`.
 
         Prices in yuan/t, on the tick and within the band, the ask no lower than today's
-        restocking `floor` (no ask at all when the band's top is below it); sizes in kg.
+        restocking `floor` (no ask at all when the band's top is below it); sizes in kg. A side
+        the band clips through the maker's mid (an ask at the band's top below it, a bid at
+        the bottom above it) is not quoted: a maker does not sell below its own value.
         (Clipping is written as np.minimum(np.maximum(...)): what np.clip computes, without
         its Python wrapper, which costs more than the arithmetic on a few dozen makers.)
         """
@@ -173,8 +178,14 @@ class Makers:
         room = maximum(limit - inventory, _ZERO)
         bid_qty = np.floor(minimum(size, room) / lot) * lot
         ask_qty = np.floor(minimum(size, inventory) / lot) * lot
+        # a band that holds the price away from the national one clips a quote through the
+        # maker's own value (mid): it would sell below it or buy above it. A maker would
+        # rather not quote that side (its bid at the band's top, below its value, stands)
+        bid_qty[bid > mid] = 0.0
+        ask_qty[ask < mid] = 0.0
         ask_qty[ask < floor] = 0.0  # the band's top is below the cost: nothing to sell today
-        crossed = bid >= ask  # a band too narrow for both sides: keep the side that reduces x
+        # a band too narrow for both sides: keep the side that reduces x
+        crossed = (bid >= ask) & (bid_qty > 0) & (ask_qty > 0)
         if np.count_nonzero(crossed):  # rare: skip the masked stores
             bid_qty[crossed & (x >= 0)] = 0.0
             ask_qty[crossed & (x < 0)] = 0.0

@@ -150,22 +150,31 @@ def _mean_where(d: Digest, code: str, months: tuple[str, ...], key: str = "settl
     return statistics.fmean(xs) if xs else math.nan
 
 
+def _at_limit(col: dict[str, list], months: tuple[str, ...], up: bool, down: bool):
+    """The days of `months` at the band's upper (`up`) or lower (`down`) limit.
+
+    A day is at a limit when its high reached the band's top (its low the bottom), or when it
+    was locked there: no trade, and it settled at that limit (by the "touch" rule, on a bid
+    resting at the top or an ask at the bottom at the close).
+    """
+    for date, hi, lo, settle, bh, bl in zip(col["date"], col["high"], col["low"],
+                                            col["settlement"], col["band_high"],
+                                            col["band_low"], strict=True):
+        if date[5:7] not in months:
+            continue
+        top, bottom = (hi, lo) if hi is not None else (settle, settle)
+        if (up and top >= bh) or (down and bottom <= bl):
+            yield date
+
+
 def _limit_days(d: Digest, code: str, months: tuple[str, ...]) -> int:
-    """Days whose high reached the band's upper limit or whose low reached the lower one."""
-    col = d.daily[code]
-    n = 0
-    for date, hi, lo, bh, bl in zip(col["date"], col["high"], col["low"], col["band_high"],
-                                    col["band_low"], strict=True):
-        if date[5:7] in months and hi is not None and (hi >= bh or lo <= bl):
-            n += 1
-    return n
+    """Days at the band's upper or lower limit (traded there, or locked there)."""
+    return sum(1 for _ in _at_limit(d.daily[code], months, True, True))
 
 
 def _limit_up_days(d: Digest, code: str, months: tuple[str, ...]) -> int:
-    col = d.daily[code]
-    return sum(1 for date, hi, bh in zip(col["date"], col["high"], col["band_high"],
-                                         strict=True)
-               if date[5:7] in months and hi is not None and hi >= bh)
+    """Days at the band's upper limit (traded there, or locked there)."""
+    return sum(1 for _ in _at_limit(d.daily[code], months, True, False))
 
 
 def _max_rise(d: Digest, code: str, month: str, window: int) -> float:

@@ -250,3 +250,45 @@ def test_the_light_books_stay_two_sided_through_a_whole_year_of_the_withdrawal()
     by_product = run("withdrawal-2024", seed=1).summary["by_product"]
     for code in ("PRND_OX", "PRND_MT", "LA_OX", "CE_OX", "RE_CARB"):
         assert by_product[code]["two_sided_pct"] >= 80, code
+
+
+def _edge_quotes(sim, national_over_band: float, inventory: str):
+    """One maker's quotes, the national price at `national_over_band` x the band's top or bottom.
+
+    Above 1: x the top; below 1: x the bottom. At an inventory of its target or its limit.
+    """
+    mk, a = sim.agents.makers, sim.agents
+    j = 0
+    slot = mk.bid[j]
+    mk.floor[j] = 0.0
+    edge = a.hi_s[slot] if national_over_band > 1 else a.lo_s[slot]
+    a.nat_s[mk.bid[j]] = a.nat_s[mk.ask[j]] = edge * national_over_band
+    inv = {"target": mk.target[j], "limit": mk.limit[j], "none": 0.0}[inventory]
+    bid, ask, bid_qty, ask_qty = mk.quotes(np.array([j]), np.array([inv]))
+    return a.lo_s[slot], a.hi_s[slot], bid[0], ask[0], bid_qty[0], ask_qty[0]
+
+
+def test_a_band_holding_the_price_below_the_national_one_keeps_makers_bidding_not_offering(sim):
+    # national 10% above the band's top: an ask there would sell below the maker's own value
+    lo, hi, bid, ask, bid_qty, ask_qty = _edge_quotes(sim, 1.10, "target")
+    assert bid == hi and bid_qty > 0  # buying at the top, below value: it stands
+    assert ask_qty == 0  # no offer through its mid
+    # even long, at its limit (mid skewed down by skew_bp = 1%), it does not sell 9% cheap
+    assert _edge_quotes(sim, 1.10, "limit")[5] == 0
+
+
+def test_a_band_holding_the_price_above_the_national_one_keeps_makers_offering_not_bidding(sim):
+    lo, hi, bid, ask, bid_qty, ask_qty = _edge_quotes(sim, 0.90, "target")
+    assert ask == lo and ask_qty > 0
+    assert bid_qty == 0
+
+
+def test_a_long_maker_still_sells_at_the_top_when_that_is_above_its_skewed_mid(sim):
+    # national 0.95% above the top: a maker at its limit values the stock 1% below national
+    # (skew_bp = 100), so the top is above its mid (its ask, clipped, comes down to the top)
+    # and it offers there
+    spec = sim.scenario.makers
+    assert spec.skew_bp == 100
+    lo, hi, bid, ask, bid_qty, ask_qty = _edge_quotes(sim, 1.0095, "limit")
+    assert ask == hi and ask_qty > 0
+    assert bid_qty == 0  # at its limit it has no room to buy

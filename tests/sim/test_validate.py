@@ -71,6 +71,16 @@ def test_limit_days_are_days_whose_high_or_low_touched_the_band():
     assert _limit_days(d, "PRND_OX", ("06", "07")) == 3  # July's high is above the band too
 
 
+def test_a_day_locked_at_its_limit_with_no_trade_is_a_limit_day():
+    # no high: nothing traded. Settled at the band's top (the touch rule: a bid rested there)
+    # it was locked up; settled inside the band (the previous settlement) it was not
+    dates = ["2024-06-03", "2024-06-04", "2024-06-05"]
+    d = _digest("PRND_OX", [105, 100, 95], dates, highs=[None, None, None], band=(95, 105))
+    d.daily["PRND_OX"]["low"] = [None, None, None]
+    assert _limit_up_days(d, "PRND_OX", ("06",)) == 1
+    assert _limit_days(d, "PRND_OX", ("06",)) == 2  # the bottom, locked down, too
+
+
 def test_the_new_level_is_reached_on_the_first_day_at_90_percent_of_the_implied_rise():
     dates = ["2024-05-31", "2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06"]
     base = _digest("PRND_OX", [100] * 5, dates)
