@@ -30,6 +30,9 @@ def check_band(band_pct: object, band_abs: object, prefix: str = "") -> None:
         _check_int(f"{prefix}band_abs", band_abs, 0)
 
 
+NO_BAND_HIGH = 1 << 62  # the high of `Product.band` without a band rule: every price is allowed
+
+
 class Product(msgspec.Struct, frozen=True, gc=False):
     """One tradable product: its code, price grid, lot, reference price and band rules.
 
@@ -88,7 +91,7 @@ class Product(msgspec.Struct, frozen=True, gc=False):
             low = -((-reference * (100 - self.band_pct)) // 100)
             high = reference * (100 + self.band_pct) // 100
         else:
-            return tick, 1 << 62
+            return tick, NO_BAND_HIGH
         low = max(tick, -(-low // tick) * tick)
         high = high // tick * tick
         if low > high:  # a band narrower than one tick: allow the grid price nearest the reference

@@ -392,13 +392,14 @@ class Recorder:
             append((t, code, bid, ask, bid_qty, ask_qty))
 
     def end_day(self, bars: Sequence[Any], national: Sequence[int],
-                bands: Sequence[tuple[int, int]],
+                bands: Sequence[tuple[int | None, int | None]],
                 off_rows: Sequence[tuple[int, int, str, int, int]],
                 open_time: int | None = None) -> None:
         """Close the current trading day: tally and stream its trades, quotes and deals.
 
         `bars` are the exchange's bars of the day per product (`engine.DailyBar`: prices,
-        volume, value, trades, settlement), `national` (yuan/t) and `bands` per product;
+        volume, value, trades, settlement), `national` (yuan/t) and `bands` per product
+        ((None, None): no band, written as empty cells);
         `off_rows` are the day's off-exchange deals as (product, member, side, qty_kg,
         value_fen); `open_time` is the instant the day's call auction uncrossed.
         """

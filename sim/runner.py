@@ -35,6 +35,7 @@ from engine import (
     TradePriceRule,
 )
 from engine.journal import is_journal
+from engine.product import NO_BAND_HIGH
 from sim import rundir
 from sim.agents import Agents
 from sim.analysis import dominant_sellers
@@ -197,7 +198,8 @@ class Simulation:
         self._bands = bands
         agents.apply(ex.close_market(time=cal.close_time(d)))
         self._nonmembers()
-        self.recorder.end_day([ex.current_bar(c) for c in codes], agents.nat_int.tolist(), bands,
+        shown = [(None, None) if hi >= NO_BAND_HIGH else (lo, hi) for lo, hi in bands]  # no band
+        self.recorder.end_day([ex.current_bar(c) for c in codes], agents.nat_int.tolist(), shown,
                               agents.off.take_day(), open_time=cal.open_time(d))
         if check:
             agents.audit()

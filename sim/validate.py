@@ -160,7 +160,7 @@ def _at_limit(col: dict[str, list], months: tuple[str, ...], up: bool, down: boo
     for date, hi, lo, settle, bh, bl in zip(col["date"], col["high"], col["low"],
                                             col["settlement"], col["band_high"],
                                             col["band_low"], strict=True):
-        if date[5:7] not in months:
+        if date[5:7] not in months or bh is None:  # (no band: no limit)
             continue
         top, bottom = (hi, lo) if hi is not None else (settle, settle)
         if (up and top >= bh) or (down and bottom <= bl):

@@ -378,3 +378,12 @@ def test_the_scenarios_untraded_settlement_rule_is_the_exchanges_and_is_validate
         assert build_exchange(sc).settings.untraded_settlement == rule
     with pytest.raises(UserError, match=r"untraded_settlement: expected one of previous, touch"):
         load_scenario("baotou-2024", ['exchange.untraded_settlement="bid"'])
+
+
+def test_a_product_without_a_band_has_empty_band_cells_not_the_engines_sentinel():
+    res = run("baotou-2024", until="2024-01-03", overrides=["products.PRND_OX.band_pct=null"])
+    rows = [r for r in res.daily.as_dicts() if r["product"] in ("PRND_OX", "LA_OX")]
+    assert {(r["product"], r["band_low"], r["band_high"]) for r in rows if
+            r["product"] == "PRND_OX"} == {("PRND_OX", None, None)}
+    assert all(r["band_low"] > 0 and r["band_high"] < 10**9 for r in rows
+               if r["product"] == "LA_OX")
