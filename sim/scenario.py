@@ -912,6 +912,14 @@ def _resolve(raw: dict, source: str, where: Path | None, seen: tuple[str, ...]) 
     base_raw, base_source, base_where = _read_raw(base, where)
     base_raw = _resolve(base_raw, base_source, base_where, (*seen, base))
     overlay = {k: v for k, v in raw.items() if k not in ("base", "set", "events")}
+    if "name" not in overlay and where is not None:
+        # a file with no name of its own is named by its file, not its base: a what-if that
+        # took its base's name would write its runs over the base's (out/NAME)
+        stem = Path(source).stem
+        if not _NAME.fullmatch(stem) or len(stem) > 200:
+            raise ScenarioError(f"{source}: $.name: missing, and the file's name {stem!r} is "
+                                f"not one (letters, digits and _ . + -): give it name = \"...\"")
+        overlay["name"] = stem
     merged = _merge(base_raw, overlay)
     extra = raw.get("events", [])
     if not isinstance(extra, list):

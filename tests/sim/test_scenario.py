@@ -323,6 +323,17 @@ def test_an_overlay_merges_its_tables_adds_its_events_and_applies_its_set(tmp_pa
     assert load_scenario(tmp_path / "next.toml").population.members == 1100  # relative base
 
 
+def test_an_overlay_without_a_name_is_named_by_its_file_not_its_base(tmp_path):
+    # with its base's name its runs would go to out/baotou-2024, over the baseline's
+    (tmp_path / "my-fee.toml").write_text('base = "baotou-2024"\n', "utf-8")
+    assert load_scenario(tmp_path / "my-fee.toml").name == "my-fee"
+    (tmp_path / "then.toml").write_text('base = "my-fee.toml"\n', "utf-8")  # at every level
+    assert load_scenario(tmp_path / "then.toml").name == "then"
+    (tmp_path / "my fee.toml").write_text('base = "baotou-2024"\n', "utf-8")
+    with pytest.raises(UserError, match=r"\$\.name: missing, and the file's name 'my fee'"):
+        load_scenario(tmp_path / "my fee.toml")
+
+
 def test_an_overlay_that_is_its_own_base_is_refused(tmp_path):
     (tmp_path / "loop.toml").write_text('base = "loop.toml"\nname = "loop"\n', "utf-8")
     with pytest.raises(UserError, match="its own base"):
