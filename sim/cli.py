@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
-from sim.errors import OutputError, RexsimError
+from sim.errors import OutputError, RexsimError, Terminated
 
 # Each module registers one subcommand: `register(subparsers)` adds a parser whose
 # `func(args) -> int` does the work and returns the exit status.
@@ -56,7 +59,31 @@ def _check_out(args: argparse.Namespace) -> None:
                           option="--out")
 
 
+def _terminate_handler(pid: int):
+    """A SIGTERM handler raising Terminated in process `pid`; a worker it forked just dies."""
+
+    def handle(signum: int, _frame: object) -> None:
+        if os.getpid() != pid:  # a sweep's worker inherited it: die as SIGTERM would
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated
+
+    return handle
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv`; return its exit status (2: refused, 130/143: interrupted)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate_handler(os.getpid()))
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()  # imports every command: Ctrl-C may land in it
         args = parser.parse_args(argv)
@@ -68,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RexsimError as exc:  # a problem the user caused: one line, no traceback
         print(f"rexsim: {exc.for_cli()}", file=sys.stderr)
         return 2
+    except Terminated:  # before KeyboardInterrupt, its base
+        print("rexsim: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("rexsim: interrupted", file=sys.stderr)
         return 130

@@ -42,3 +42,10 @@ class RunFileError(RexsimError, ValueError):
 
 class OutputError(RexsimError, OSError):
     """An output location cannot be written, or holds files that are not a run's own."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a batch scheduler) taken as an interrupt, in the CLI.
+
+    It unwinds as Ctrl-C does, so a run's staging directory is removed on the way out.
+    """

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from sim.errors import OutputError
+from sim.errors import OutputError, Terminated
 
 __all__ = ["DERIVED_PATTERNS", "RUN_FILES", "check_target", "discard", "foreign_entries",
            "publish", "stage", "uninterrupted"]
@@ -133,6 +133,8 @@ def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
 def uninterrupted() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) off a step that must finish once begun; it is raised after it.
 
+    So is SIGTERM where a Python handler takes it (the CLI's: raised as `Terminated`).
+
     Only the main thread receives signals, so elsewhere this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -140,11 +142,19 @@ def uninterrupted() -> Iterator[None]:
         return
     caught: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    # SIGTERM too, where the CLI takes it as an interrupt (a Python handler of its own)
+    term = signal.getsignal(signal.SIGTERM)
+    if callable(term):
+        signal.signal(signal.SIGTERM, lambda signum, _frame: caught.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
                       else previous)
+        if callable(term):
+            signal.signal(signal.SIGTERM, term)
+    if signal.SIGTERM in caught:
+        raise Terminated
     if caught:
         raise KeyboardInterrupt
 

@@ -301,6 +301,33 @@ def test_an_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_terminated_run_exits_143_and_leaves_nothing(tmp_path):
+    """SIGTERM (kill, timeout, a batch scheduler) cleans up as Ctrl-C does: exit 143."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "--out",
+                             str(tmp_path / "new" / "run")], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "new").glob(".run.partial-*/trades.csv")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.005)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (143, "", "rexsim: terminated\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_restores_the_sigterm_handler_it_found(capsys):
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["scenarios"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 # ------------------------------------------------------------------------- the library side
 
 def test_a_library_error_is_worded_for_the_caller_and_the_cli_for_its_user(small, tmp_path,
