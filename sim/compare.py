@@ -114,6 +114,10 @@ def _walk(a: Any, b: Any, path: str, out: list[Change]) -> None:
         ka, kb = _keyed(a), _keyed(b)
         if ka is not None and kb is not None:
             a, b = ka, kb
+        elif len(a) == len(b):  # element by element (events): the one that differs, in full
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                _walk(x, y, f"{path}[{i}]", out)
+            return
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
             sub = f"{path}.{key}" if path else str(key)

@@ -154,3 +154,17 @@ def test_cli_refuses_a_summary_field_of_the_wrong_type_naming_file_and_field(
     assert capsys.readouterr().err == f"rexsim: {bad}: {message}\n"
     assert main(["compare", str(runs[1]), str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"rexsim: {bad}: {message}\n"
+
+
+def test_lists_of_the_same_length_are_compared_element_by_element():
+    from sim.compare import scenario_changes
+
+    ev = [{"kind": "supply", "date": "2024-06-03", "group": "light", "pct": -20.0},
+          {"kind": "fee", "date": "2024-07-01", "bp": 10}]
+    later = [ev[0], dict(ev[1], date="2024-08-01")]
+    a = {"resolved_scenario": {"events": ev, "calendar": {"holidays": [[1, 2]]}}}
+    b = {"resolved_scenario": {"events": later, "calendar": {"holidays": [[1, 2], [3, 4]]}}}
+    changes = scenario_changes(a, b)
+    assert [(c.field, c.base, c.other) for c in changes] == [
+        ("events[1].date", "2024-07-01", "2024-08-01"),
+        ("calendar.holidays", [[1, 2]], [[1, 2], [3, 4]])]  # another length: the whole list
