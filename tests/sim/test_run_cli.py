@@ -278,8 +278,8 @@ def test_an_unknown_scenario_exits_2(tmp_path, capsys, monkeypatch):
     assert msg.startswith("unknown scenario 'baotou-2042' (built-in: baotou-2024, ")
 
 
-def test_an_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
-    """Ctrl-C in the middle of a run: one line, exit 130, no staging or empty directories."""
+def _signal_a_run(tmp_path, signum: int) -> tuple[int, str, str]:
+    """Start `rexsim run`, send `signum` once it streams into its staging directory."""
     proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "--out",
                              str(tmp_path / "new" / "deep" / "run")], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -291,34 +291,24 @@ def test_an_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
             time.sleep(0.005)
         time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert (proc.returncode, out, err) == (130, "", "rexsim: interrupted\n")
+    return proc.returncode, out, err
+
+
+def test_an_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C in the middle of a run: one line, exit 130, no staging or empty directories."""
+    assert _signal_a_run(tmp_path, signal.SIGINT) == (130, "", "rexsim: interrupted\n")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_terminated_run_exits_143_and_leaves_nothing(tmp_path):
     """SIGTERM (kill, timeout, a batch scheduler) cleans up as Ctrl-C does: exit 143."""
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "--out",
-                             str(tmp_path / "new" / "run")], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not list((tmp_path / "new").glob(".run.partial-*/trades.csv")):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.005)
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert (proc.returncode, out, err) == (143, "", "rexsim: terminated\n")
+    assert _signal_a_run(tmp_path, signal.SIGTERM) == (143, "", "rexsim: terminated\n")
     assert list(tmp_path.iterdir()) == []
 
 
