@@ -8,7 +8,8 @@ can word the same problem for its user without the library knowing about flags.
 
 from __future__ import annotations
 
-__all__ = ["OutputError", "RexsimError", "RunError", "RunFileError", "ScenarioError"]
+__all__ = ["OutputError", "RexsimError", "RunError", "RunFileError", "ScenarioError",
+           "Terminated"]
 
 
 class RexsimError(Exception):

@@ -909,7 +909,10 @@ def _resolve(raw: dict, source: str, where: Path | None, seen: tuple[str, ...]) 
     if base in seen:
         raise ScenarioError(f"{source}: $.base: {base!r} is its own base (through "
                             f"{' -> '.join(seen)})")
-    base_raw, base_source, base_where = _read_raw(base, where)
+    try:
+        base_raw, base_source, base_where = _read_raw(base, where)
+    except ScenarioError as exc:  # name the file whose base it is, and the field
+        raise ScenarioError(f"{source}: $.base: {exc.detail}") from None
     base_raw = _resolve(base_raw, base_source, base_where, (*seen, base))
     overlay = {k: v for k, v in raw.items() if k not in ("base", "set", "events")}
     if "name" not in overlay and where is not None:

@@ -334,6 +334,12 @@ def test_an_overlay_without_a_name_is_named_by_its_file_not_its_base(tmp_path):
         load_scenario(tmp_path / "my fee.toml")
 
 
+def test_an_overlays_unknown_base_is_refused_naming_the_file_and_the_field(tmp_path):
+    (tmp_path / "bad.toml").write_text('base = "nope-2024"\nname = "bad"\n', "utf-8")
+    with pytest.raises(UserError, match=r"bad\.toml: \$\.base: unknown scenario 'nope-2024'"):
+        load_scenario(tmp_path / "bad.toml")
+
+
 def test_an_overlay_that_is_its_own_base_is_refused(tmp_path):
     (tmp_path / "loop.toml").write_text('base = "loop.toml"\nname = "loop"\n', "utf-8")
     with pytest.raises(UserError, match="its own base"):
