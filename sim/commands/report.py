@@ -52,13 +52,16 @@ def _report(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if out.is_dir() or args.out.endswith(("/", "\\")):
             out = out / "report.html"
+    flag = "--out" if out is not None else None  # a report beside its run: no flag to name
     try:
         written = write_report(run, out, against=base)
-    except OutputError:
-        raise  # already names the file that could not be written
+    except OutputError as exc:  # it already names the file that could not be written
+        if flag is None:
+            raise OutputError(exc.detail) from None
+        raise
     except OSError as exc:
         raise OutputError(f"{out or run.path / 'report.html'}: cannot write the report: "
-                          f"{exc.strerror or exc}", option="--out") from None
+                          f"{exc.strerror or exc}", option=flag) from None
     pngs = written[1:]
     print(f"wrote {written[0]} and {len(pngs)} charts beside it "
           f"({', '.join(p.name for p in pngs)})")

@@ -143,6 +143,14 @@ def test_a_directory_in_the_way_of_a_chart_is_refused_before_anything_is_written
     assert [p.name for p in (tmp_path / "rep").iterdir()] == ["x-spreads.png"]
 
 
+def test_a_report_beside_its_run_names_no_flag_it_was_not_given(tiny, capsys, monkeypatch):
+    _only(monkeypatch, "members", "spreads")
+    (tiny / "report-spreads.png").mkdir()
+    assert main(["report", str(tiny)]) == 2
+    assert capsys.readouterr().err == (f"rexsim: {tiny / 'report-spreads.png'}: a directory is "
+                                       f"in the way of the report's file\n")
+
+
 @pytest.mark.parametrize("target, message", [
     ("other/summary.json", "other/summary.json: exists and is not an earlier rexsim report's "
                            "page, so the report does not replace it"),
