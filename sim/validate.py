@@ -150,31 +150,28 @@ def _mean_where(d: Digest, code: str, months: tuple[str, ...], key: str = "settl
     return statistics.fmean(xs) if xs else math.nan
 
 
-def _at_limit(col: dict[str, list], months: tuple[str, ...], up: bool, down: bool):
-    """The days of `months` at the band's upper (`up`) or lower (`down`) limit.
+def _limit_days(d: Digest, code: str, months: tuple[str, ...], down: bool = True) -> int:
+    """Days of `months` at the band's upper limit, or (`down`) at either limit.
 
     A day is at a limit when its high reached the band's top (its low the bottom), or when it
     was locked there: no trade, and it settled at that limit (by the "touch" rule, on a bid
-    resting at the top or an ask at the bottom at the close).
+    resting at the top or an ask at the bottom at the close). A day with no band has none.
     """
+    col = d.daily[code]
+    n = 0
     for date, hi, lo, settle, bh, bl in zip(col["date"], col["high"], col["low"],
                                             col["settlement"], col["band_high"],
                                             col["band_low"], strict=True):
-        if date[5:7] not in months or bh is None:  # (no band: no limit)
+        if date[5:7] not in months or bh is None:
             continue
         top, bottom = (hi, lo) if hi is not None else (settle, settle)
-        if (up and top >= bh) or (down and bottom <= bl):
-            yield date
-
-
-def _limit_days(d: Digest, code: str, months: tuple[str, ...]) -> int:
-    """Days at the band's upper or lower limit (traded there, or locked there)."""
-    return sum(1 for _ in _at_limit(d.daily[code], months, True, True))
+        n += top >= bh or (down and bottom <= bl)
+    return n
 
 
 def _limit_up_days(d: Digest, code: str, months: tuple[str, ...]) -> int:
-    """Days at the band's upper limit (traded there, or locked there)."""
-    return sum(1 for _ in _at_limit(d.daily[code], months, True, False))
+    """Days of `months` at the band's upper limit (traded there, or locked there)."""
+    return _limit_days(d, code, months, down=False)
 
 
 def _max_rise(d: Digest, code: str, month: str, window: int) -> float:
