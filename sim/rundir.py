@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from sim.errors import OutputError, Terminated
+from sim.errors import OutputError
 
 __all__ = ["DERIVED_PATTERNS", "RUN_FILES", "check_target", "discard", "foreign_entries",
            "publish", "stage", "uninterrupted"]
@@ -133,7 +133,8 @@ def stage(out: str | os.PathLike[str], own: Iterable[str] = ()) -> Path:
 def uninterrupted() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) off a step that must finish once begun; it is raised after it.
 
-    So is SIGTERM where a Python handler takes it (the CLI's: raised as `Terminated`).
+    So is SIGTERM where a Python handler takes it; that handler is given it after the step
+    (the CLI's raises `Terminated`; a script's own handler runs as it would have).
 
     Only the main thread receives signals, so elsewhere this does nothing.
     """
@@ -141,11 +142,15 @@ def uninterrupted() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-    # SIGTERM too, where the CLI takes it as an interrupt (a Python handler of its own)
+
+    def hold(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    # SIGTERM too, where a Python handler takes it (the CLI's), which then gets it after
     term = signal.getsignal(signal.SIGTERM)
     if callable(term):
-        signal.signal(signal.SIGTERM, lambda signum, _frame: caught.append(signum))
+        signal.signal(signal.SIGTERM, hold)
     try:
         yield
     finally:
@@ -153,9 +158,9 @@ def uninterrupted() -> Iterator[None]:
                       else previous)
         if callable(term):
             signal.signal(signal.SIGTERM, term)
-    if signal.SIGTERM in caught:
-        raise Terminated
-    if caught:
+    if callable(term) and signal.SIGTERM in caught:
+        term(signal.SIGTERM, None)  # the CLI's raises Terminated
+    if signal.SIGINT in caught:
         raise KeyboardInterrupt
 
 

@@ -201,3 +201,22 @@ def test_a_publish_refused_for_files_written_meanwhile_removes_its_staging(tmp_p
         publish(staging, out)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_sigterm_during_an_uninterrupted_step_goes_to_its_own_handler_after_the_step():
+    import os
+    import signal
+
+    from sim import rundir
+
+    got: list[str] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, _frame: got.append("handler"))
+    try:
+        with rundir.uninterrupted():
+            os.kill(os.getpid(), signal.SIGTERM)
+            got.append("step finished")
+        assert got == ["step finished", "handler"]  # held, then the script's own handler ran
+        mine = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert callable(mine) and mine is not before  # restored to the script's handler
