@@ -100,8 +100,8 @@ class ProductSpec(_Spec, frozen=True):
     tick: _range(int, 1, 10_000_000)  # yuan/t
     lot: _range(int, 10, MAX_QTY)  # kg, a multiple of 10
     reference_price: Price  # yuan/t: the first day's band reference
-    band_pct: _range(int, 1, 99) | None = 5
-    band_abs: _range(int, 1, MAX_PRICE) | None = None
+    band_pct: _range(int, 1, 99) | None = 5  # ±% of the previous settlement; both None: none
+    band_abs: _range(int, 1, MAX_PRICE) | None = None  # ±yuan/t; when set, band_pct is unused
     min_block: _range(int, 1, MAX_QTY) | None = None  # kg, smallest negotiated deal
     # the national market: (date, yuan/t) points of the price path, log-linear between them
     anchors: list[tuple[dt.date, Price]] = []
