@@ -140,6 +140,8 @@ class National:
         self.noise = self._noise(sc, len(days), keys)
         nat = sc.national
         self.w = nat.settlement_weight_pct / 100
+        self.by_volume = nat.weight_by_volume
+        self.normal_volume: np.ndarray | None = None  # each product's usual exchange volume
         self.adjust = nat.adjust_pct / 100
         self.normal_step = 1.0 - 0.5 ** (1.0 / nat.normal_halflife_days)
         self.ed = np.array([p.demand_elasticity for p in sc.products])
@@ -188,10 +190,13 @@ class National:
         self.supply += s
         self.target = equilibrium(self.sc, self.demand, self.supply)
 
-    def start_day(self, d: int, settlement: list[int], traded: list[bool],
+    def start_day(self, d: int, settlement: list[int], volume: list[int],
                   at_limit: list[int] | None = None) -> np.ndarray:
         """Today's national prices (yuan/t, floats), from yesterday's settlements.
 
+        `volume` is what each product traded yesterday (kg; 0: no trade, no pull). With
+        `national.weight_by_volume` a settlement pulls with its weight times yesterday's volume
+        over the product's usual one (at most 1): a day of a few tonnes discovers little.
         `at_limit` says which products traded at their band's top (1) or bottom (-1)
         yesterday: such a settlement is censored (the price would have gone further), so it
         does not pull the national price back across it.
@@ -201,11 +206,15 @@ class National:
         rest = self.anchor[d] + self.noise[d] + self.x
         if d > 0 and self.w:
             pull = np.log(np.asarray(settlement, dtype=float))
-            fresh = np.asarray(traded, dtype=bool)
+            vol = np.asarray(volume, dtype=float)
+            fresh = vol > 0
             if at_limit is not None:
                 edge = np.asarray(at_limit)
                 fresh &= ~(((edge > 0) & (pull < rest)) | ((edge < 0) & (pull > rest)))
-            logp = np.where(fresh, (1 - self.w) * rest + self.w * pull, rest)
+            w = self.w
+            if self.by_volume:
+                w = self.w * self._volume_share(vol)
+            logp = np.where(fresh, (1 - w) * rest + w * pull, rest)
         else:
             logp = rest
         if d > 0:
@@ -217,6 +226,17 @@ class National:
         self.price = np.exp(logp)
         self.deviation = logp - self.anchor[d]
         return self.price
+
+    def _volume_share(self, vol: np.ndarray) -> np.ndarray:
+        """Yesterday's volume over the usual (at most 1), then yesterday joins the usual.
+
+        The usual volume is remembered with `normal_halflife_days`, from the first day seen.
+        """
+        usual = vol.copy() if self.normal_volume is None else self.normal_volume
+        share = np.minimum(vol / np.where(usual > 0, usual, 1.0), 1.0)
+        share[usual <= 0] = 1.0  # nothing usual yet: the first trade counts fully
+        self.normal_volume = usual + self.normal_step * (vol - usual)
+        return share
 
     @property
     def vol_bp(self) -> np.ndarray:

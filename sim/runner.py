@@ -173,7 +173,7 @@ class Simulation:
             self._apply_event(ev, t0)
         bars = [ex.current_bar(code) for code in codes] if d else None
         self.national.start_day(d, [ex.settlement(c) for c in codes],
-                                [bool(b.volume) for b in bars] if bars else [False] * len(codes),
+                                [b.volume for b in bars] if bars else [0] * len(codes),
                                 _at_limit(bars, self._bands) if bars else None)
         agents.apply(ex.begin_day(time=t0))
         since = (cal.days[d] - cal.days[d - 1]).days if d else 1

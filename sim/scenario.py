@@ -167,6 +167,7 @@ class NationalSpec(_Spec, frozen=True):
 
     enterprises: _range(int, 1, MAX_MEMBERS) = 4_000  # members and non-members together
     settlement_weight_pct: Pct = 20.0  # the exchange settlement's weight in the national price
+    weight_by_volume: bool = False  # ... times the day's volume over the usual (at most 1)
     adjust_pct: _range(float, 0, 100, open_low=True) = 25.0  # daily move toward equilibrium
     normal_halflife_days: _range(float, 1, 1_000) = 20.0  # memory of the "normal" price
     groups: list[GroupSpec] = []

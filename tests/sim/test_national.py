@@ -145,6 +145,49 @@ def test_a_settlement_held_back_by_the_band_does_not_pull_the_price_back_across_
     assert math.log(nat.start_day(1, high, [True] * n, edge)[j]) == pytest.approx(rest)
 
 
+def _pulled(volumes, by_volume=True):
+    """PRND_OX's national log price each day after the first, and what gave it.
+
+    Each day is pulled by a settlement about 10% below the path, with these volumes traded
+    the day before; also returned: the path, each day's log settlement, the national settings.
+    """
+    sc = _quiet(load_scenario("baotou-2024"))
+    sc = msgspec.structs.replace(sc, national=msgspec.structs.replace(
+        sc.national, weight_by_volume=by_volume))
+    days = [D(2024, 6, 3) + dt.timedelta(days=k) for k in range(len(volumes) + 1)]
+    nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
+    j = [p.code for p in sc.products].index("PRND_OX")
+    n = len(sc.products)
+    nat.start_day(0, [1] * n, [0] * n)
+    out, pulls = [], []
+    for d, v in enumerate(volumes, start=1):
+        settle = [round(math.exp(nat.anchor[d, j]) * 0.9)] * n
+        out.append(math.log(nat.start_day(d, settle, [v] * n)[j]))
+        pulls.append(math.log(settle[j]))
+    return out, nat.anchor[1:, j], pulls, sc.national
+
+
+def test_a_settlement_pulls_with_its_weight_times_its_volume_over_the_usual():
+    got, rest, pull, spec = _pulled([50_000, 5_000, 40_000, 500_000, 0])
+    w, step = spec.settlement_weight_pct / 100, 1 - 0.5 ** (1 / spec.normal_halflife_days)
+    # log p = rest + w * share * (log settlement - rest): the share each day pulled with
+    shares = [(g - r) / (w * (s - r)) for g, r, s in zip(got, rest, pull, strict=True)]
+    usual = 50_000  # the first volume seen is the usual one
+    assert shares[0] == pytest.approx(1)
+    assert shares[1] == pytest.approx(5_000 / usual)  # a thin day pulls a tenth of the weight
+    usual += step * (5_000 - usual)  # and joins the usual volume
+    assert shares[2] == pytest.approx(40_000 / usual)
+    assert shares[3] == pytest.approx(1)  # a heavy day pulls the full weight, no more
+    assert got[4] == pytest.approx(rest[4])  # no trade: no pull
+
+
+def test_without_weight_by_volume_every_traded_day_pulls_the_set_weight():
+    got, rest, pull, spec = _pulled([50_000, 5_000, 500_000], by_volume=False)
+    w = spec.settlement_weight_pct / 100
+    for g, r, s in zip(got, rest, pull, strict=True):
+        assert g == pytest.approx(r + w * (s - r))
+
+
 def test_national_use_falls_with_price_by_the_demand_elasticity():
     sc = _quiet(load_scenario("baotou-2024"))
     days = [D(2024, 6, 3), D(2024, 6, 4)]
