@@ -4,9 +4,10 @@ Every (member, product) an enterprise trades is a *slot*: a user's (it buys what
 producer's (it sells what it makes), or a market maker's bid and ask (`sim.makers`).
 
 - **Use and output respond to price.** Each day a user uses, and a producer makes, its base
-  rate (its share of the national market, sim.population) times a monthly draw around it,
-  moved by the national price through the scenario's elasticities and by supply and demand
-  events (`sim.national`).
+  rate (its share of the national market, sim.population) times its plan around it (a draw
+  per calendar month, moving day by day from one month's to the next), moved by the
+  national price through the scenario's elasticities and by supply and demand events
+  (`sim.national`).
 - **Inventories buffer them.** A user keeps a target cover of days of use, a producer a
   working stock of days of output; both want less stock when the price stands above its
   normal (`inventory.cover_elasticity`): a user with cover to spare waits out a spike, a
@@ -32,8 +33,10 @@ purpose: one member acting differently never changes another member's draws.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import operator
+from calendar import monthrange
 from collections import deque
 from typing import Any
 
@@ -63,7 +66,9 @@ _ONE = np.array(1.0)
 _BP = np.array(10_000.0)
 REQUEST_SPACING_NS = 1_000  # requests within one step are 1 us apart
 # purposes of a slot's draws (with the day and the step: sim.streams.counter)
-ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION, HAGGLE = range(1, 12)
+# (DEAL is no longer drawn; it keeps its number so that the later purposes keep theirs)
+(ACT, CONCEDE, ORDER, BELIEF, MONTH, AUCTION, DELAY, DEAL, PICK, FRICTION, HAGGLE,
+ BLOCKS) = range(1, 13)
 
 
 class LedgerError(AssertionError):
@@ -223,23 +228,28 @@ class Agents:
         nspec = sc.negotiation
         mblock = np.array(self.min_block, dtype=float)[self.slot_p]
         want = np.floor(self.rate * nspec.days / self.lot_s) * self.lot_s
-        self.deal_size = np.where(self.is_user & (want >= mblock), want, 0.0)
+        # a large user buys by negotiated blocks with chance `block_buyers_pct` (a trait)
+        blocks = uniform(traits, BLOCKS) < nspec.block_buyers_pct / 100
+        self.deal_size = np.where(self.is_user & (want >= mblock) & blocks, want, 0.0)
         self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
-        self.large = self.deal_size > 0  # users large enough to negotiate blocks
+        self.large = self.deal_size > 0  # users that buy by negotiated blocks
         self.block_need = np.array(self.min_block, dtype=float)[self.slot_p]
-        self._deal_p = nspec.probability_pct / 100
         self.sellers_of = [np.flatnonzero(self.is_producer & (self.slot_p == j))
                            for j in range(nprod)]
         self.users_of = [np.flatnonzero(self.is_user & (self.slot_p == j))
                          for j in range(nprod)]
         # day state
         self.day = -1
-        self.month = -1
+        start = sc.calendar.start
+        self._month0 = start.year * 12 + start.month - 1  # plans are keyed by month from here
+        self.month: int | None = None  # the month of `_this_plan`
+        self._this_plan = self._next_plan = np.zeros(N)  # this and next month's draws
         self.fee_bp = sc.exchange.fee_bp
         self.channel_open = {"online": True, "offline": True}
         self.band_lo = [0] * nprod
         self.band_hi = [0] * nprod
         self.mult = np.ones(N)
+        self._ones = self.mult
         self.used = np.zeros(N)  # fractional use or output not yet a whole kg / lot
         self.flow = np.zeros(N)  # today's use or output, kg
         self.need = np.zeros(N)
@@ -248,9 +258,10 @@ class Agents:
         # memoryviews of them (a scalar store costs a third of numpy's item assignment)
         self._need_mv = memoryview(self.need)
         self.urgent = np.zeros(N, dtype=bool)
+        self.headroom = np.zeros(N)  # a user's stock room above its need, to its maximum cover
         self.active = np.zeros(N, dtype=bool)  # joined members' slots
         self.usable = np.zeros(N, dtype=bool)  # ... that may use the exchange today
-        self.negotiable = np.zeros(N, dtype=bool)  # ... and are large enough to negotiate
+        self.negotiable = np.zeros(N, dtype=bool)  # ... and buy by negotiated blocks
         self.online = np.zeros(N, dtype=bool)
         self.online_l: list[bool] = [False] * N
         self.belief = np.zeros(N)
@@ -312,12 +323,7 @@ class Agents:
             "offline"], self.channel_open["offline"])
         self.usable = self.active & ~self.withdrawn[self.slot_m] & channel_ok
         self.negotiable = self.large & self.usable
-        month = self.cal.days[d].month
-        if month != self.month:
-            self.month = month
-            sigma = self.beh.intent_noise_pct / 100
-            self.mult = (np.exp(sigma * normal(self.keys, counter(d, MONTH)) - sigma * sigma / 2)
-                         if sigma else np.ones(self.N))
+        self.mult = self._plan(self.cal.days[d])
         price = nat.price
         self.nat_int = np.maximum(np.round(price), 1).astype(np.int64)
         self.nat_s = price[self.slot_p]
@@ -350,6 +356,33 @@ class Agents:
         self.lot_need = np.where(self.active & ~self.is_maker, self.lot_s, np.inf)
         self.makers.start_day(d)
         self.makers.restock()
+
+    def _plan(self, date: dt.date) -> np.ndarray:
+        """Each slot's use or output on `date` relative to its level (mean 1; see below).
+
+        Each member plans each calendar month's use or output around its level: a normal draw
+        z per month (counted from the scenario's start), from its own stream. Between the first
+        days of two months its plan moves linearly from one draw to the next, so that no day
+        of the year sees every member's stock target jump at once. The multiplier is
+        exp(sigma z - sigma^2 v / 2), v being the interpolated draw's variance, which keeps
+        each day's expected use at its level.
+        """
+        sigma = self.beh.intent_noise_pct / 100
+        if not sigma:
+            return self._ones
+        month = date.year * 12 + date.month - 1 - self._month0
+        if month != self.month:
+            if self.month is not None and month == self.month + 1:
+                this = self._next_plan
+            else:
+                this = normal(self.keys, counter(month, MONTH))
+            self.month = month
+            self._this_plan = this
+            self._next_plan = normal(self.keys, counter(month + 1, MONTH))
+        f = (date.day - 1) / monthrange(date.year, date.month)[1]
+        z = (1 - f) * self._this_plan + f * self._next_plan
+        v = (1 - f) ** 2 + f * f
+        return np.exp(sigma * z - sigma * sigma * v / 2)
 
     def _limits(self, idx: np.ndarray, friction: np.ndarray) -> np.ndarray:
         """The cap (buyers) or floor (sellers) of slots `idx` at the given frictions (bp)."""
@@ -418,6 +451,8 @@ class Agents:
         need = np.where(self.is_user, cover * flow - held - self.pending_qty,
                         np.where(self.is_producer, held - keep * flow, 0.0))
         self.need[:] = np.where(self.active, need, 0.0)
+        # how far a block may stock a user beyond its target: up to its maximum cover
+        self.headroom = np.where(self.is_user, (inv.max_cover_days - cover) * flow, 0.0)
         self.urgent = np.where(self.is_user, held + self.pending_qty < inv.min_cover_days * flow,
                                self.is_producer & (held > inv.seller_max_days * flow))
 
@@ -522,7 +557,7 @@ class Agents:
     def step(self, t: int, k: int) -> int:
         """Decision step k of the day at instant t; returns the next free instant.
 
-        Users and producers with a need act, market makers requote, large users negotiate.
+        Users and producers with a need act (block buyers negotiate), market makers requote.
         """
         d = self.day
         # a need of a lot, in a joined member's slot; decisions come at a rate proportional
@@ -543,24 +578,27 @@ class Agents:
         return t
 
     def _negotiate(self, idx: np.ndarray, t: int, k: int) -> tuple[int, np.ndarray]:
-        """Large users with a block-sized need agree some decisions as negotiated blocks.
+        """Block buyers with room for a block negotiate one (`sim.deals.Deals.negotiate`).
 
-        Each such decision is a block with probability `negotiation.probability_pct`, for its
-        need up to `negotiation.days` of use (`sim.deals.Deals.negotiate`). Returns the next
-        free instant and the decisions left to route (those that did not deal).
+        A block buyer's decision is a negotiated block when its need, plus the room above its
+        stock target up to its maximum cover, reaches the product's minimum block; the block is
+        at most `negotiation.days` of its use. Buying ahead, it then holds more than its
+        target and waits until it has used it down: it buys in lumps, at its own times.
+        Returns the next free instant and the decisions left to route (those that did not
+        deal: no block-sized room, or no seller with a block that the fee lets deal).
         """
-        if not self._deal_p or not self.channel_open["offline"]:
+        if not self.channel_open["offline"]:
             return t, idx
-        big = (self.negotiable[idx] & (self.need[idx] >= self.block_need[idx])).nonzero()[0]
-        if not len(big):
+        room = self.need[idx] + self.headroom[idx]
+        at = (self.negotiable[idx] & (room >= self.block_need[idx])).nonzero()[0]
+        if not len(at):
             return t, idx
         d = self.day
-        at = big[uniform(self.keys[idx[big]], counter(d, k, DEAL)) < self._deal_p]
         negotiate = self.deals.negotiate
-        size, need = self.deal_size_l, self.need
+        size, need, headroom = self.deal_size_l, self.need, self.headroom
         keep = None  # which decisions are left, once one has dealt
         for j, i in zip(at.tolist(), idx[at].tolist(), strict=True):
-            if negotiate(i, min(size[i], int(need[i])), t, counter(d, k, PICK)):
+            if negotiate(i, min(size[i], int(need[i] + headroom[i])), t, counter(d, k, PICK)):
                 if keep is None:
                     keep = np.ones(len(idx), dtype=bool)
                 keep[j] = False

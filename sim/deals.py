@@ -2,7 +2,8 @@
 
 Both settle on the agents' ledger (`sim.agents.Agents`), with the exchange fee on each side:
 
-- a **negotiated deal**: a large user's decision (sim.agents) agrees its need as a block with
+- a **negotiated deal**: a block buyer's decision (sim.agents) agrees a block (its need and,
+  bought ahead, up to its maximum cover; at most `negotiation.days` of its use) with
   a producer drawn in proportion to output, at the national price (on the tick, within the
   band), and registers it with the exchange, which records it as an offline trade off the
   book;

@@ -238,7 +238,7 @@ class CounterSpec(_Spec, frozen=True):
 class NegotiationSpec(_Spec, frozen=True):
     """Large deals agreed off the book and registered with the exchange."""
 
-    probability_pct: Pct = 25.0  # chance a large user's decision is a negotiated block
+    block_buyers_pct: Pct = 10.0  # share of large users that buy by negotiated blocks
     days: _range(float, 0, 365, open_low=True) = 20.0  # users whose use over this many days
     # reaches the product's minimum block are large; a deal is at most that much
 

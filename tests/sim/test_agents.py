@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from engine import Cancelled, CancelReason, Side, Trade
 from sim import Simulation
-from sim.agents import MAKE, USE, buy_reservation, with_fee
+from sim.agents import MAKE, MONTH, USE, buy_reservation, with_fee
 from sim.scenario import SupplyEvent
+from sim.streams import counter, normal
 from sim.venue import OffExchange, cap_or_floor
 from tests.sim.small import small_scenario
 
@@ -62,6 +63,40 @@ def test_use_and_output_respond_to_the_national_price_by_the_elasticities():
     assert a.flow[user] == pytest.approx(a.rate[user] * a.mult[user] * math.exp(-0.4 * dev))
     assert a.flow[maker] == pytest.approx(
         a.rate[maker] * a.mult[maker] * math.exp(math.log(0.8) + 0.6 * dev))
+
+
+def test_a_members_plan_moves_linearly_from_one_months_draw_to_the_next():
+    s = Simulation(small_scenario(), seed=1)
+    a = s.agents
+    sigma = s.scenario.behaviour.intent_noise_pct / 100
+    assert sigma > 0 and s.scenario.calendar.start.month == 1
+    jan, feb = normal(a.keys, counter(0, MONTH)), normal(a.keys, counter(1, MONTH))
+    # on the 1st, this month's draw alone: exp(sigma z - sigma^2 / 2), mean 1
+    np.testing.assert_allclose(a._plan(dt.date(2024, 1, 1)), np.exp(sigma * jan - sigma**2 / 2))
+    # on 11 January, 10 of January's 31 days on: the draws mixed, the mix's variance taken out
+    f = 10 / 31
+    z, v = (1 - f) * jan + f * feb, (1 - f) ** 2 + f * f
+    np.testing.assert_allclose(a._plan(dt.date(2024, 1, 11)), np.exp(sigma * z - sigma**2 * v / 2))
+    # the last day of January is one day's step from February's 1st, which is February's draw
+    last, first = a._plan(dt.date(2024, 1, 31)), a._plan(dt.date(2024, 2, 1))
+    np.testing.assert_allclose(first, np.exp(sigma * feb - sigma**2 / 2))
+    step = np.abs(np.log(first) - np.log(last))
+    assert step.max() <= sigma * np.abs(feb - jan).max() / 31 + sigma**2 / 31
+    # and back: a month out of order is drawn again, not taken from the cache
+    np.testing.assert_allclose(a._plan(dt.date(2024, 1, 1)), np.exp(sigma * jan - sigma**2 / 2))
+
+
+def test_a_plan_keeps_each_days_expected_use_at_its_level():
+    s = Simulation(small_scenario(), seed=1)
+    a = s.agents
+    a.keys = np.arange(1, 400_001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for day in (1, 8, 16, 24, 31):  # the mix's variance is lowest mid-month
+        assert a._plan(dt.date(2024, 1, day)).mean() == pytest.approx(1, abs=0.002)
+
+
+def test_a_plan_without_intent_noise_is_the_level():
+    s = Simulation(small_scenario(intent_noise_pct=0.0), seed=1)
+    assert np.array_equal(s.agents._plan(dt.date(2024, 1, 17)), np.ones(s.agents.N))
 
 
 def test_a_user_with_cover_to_spare_waits_out_a_spike_and_a_full_producer_sells_harder(sim):

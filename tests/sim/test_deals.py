@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import msgspec
+import numpy as np
+
 from engine import Accepted, Channel, Trade
 from engine.events import BlockAuctionOpened, BlockAuctionSettled, BlockBidAccepted
 from sim import Simulation
@@ -53,8 +56,6 @@ def test_negotiated_deals_are_offline_blocks_that_never_touch_the_book():
 
 
 def test_a_negotiated_deal_is_registered_only_while_the_fee_costs_each_side_less_than_off_it():
-    import msgspec
-
     sc = small_scenario()
     cheap = Simulation(sc, seed=4)
     for _ in range(cheap.ndays):
@@ -67,3 +68,67 @@ def test_a_negotiated_deal_is_registered_only_while_the_fee_costs_each_side_less
     for _ in range(dear.ndays):
         dear.run_day(check=True)
     assert dear.agents.counts["negotiated"] == 0
+
+
+def _with_block_buyers(pct: float):
+    sc = small_scenario()
+    return msgspec.structs.replace(
+        sc, negotiation=msgspec.structs.replace(sc.negotiation, block_buyers_pct=pct))
+
+
+def test_block_buyers_are_a_members_trait_a_share_of_the_users_large_enough_for_a_block():
+    every = Simulation(_with_block_buyers(100), seed=4).agents
+    half = Simulation(_with_block_buyers(50), seed=4).agents
+    none = Simulation(_with_block_buyers(0), seed=4).agents
+    assert not none.large.any()
+    # the same trait draw: a block buyer at 50% is one at 100%, and about half of them are
+    assert (half.large <= every.large).all()
+    assert 0.35 < half.large.sum() / every.large.sum() < 0.65
+    # and only users whose `days` of use reach the minimum block (`negotiation.days`)
+    days = every.sc.negotiation.days
+    want = np.floor(every.rate * days / every.lot_s) * every.lot_s
+    assert (every.large == (every.is_user & (want >= every.block_need))).all()
+
+
+def test_a_block_buyer_buys_a_block_ahead_of_its_need_up_to_its_maximum_cover_then_waits():
+    sim = Simulation(_with_block_buyers(100), seed=4)
+    sim.run_day()
+    a = sim.agents
+    i = int(np.flatnonzero(a.negotiable & (a.headroom > a.deal_size))[0])
+    p, m = a.slot_p_l[i], a.slot_m_l[i]
+    seen = {}
+    step = a.step
+
+    def first_step(t, k):  # the next day's first step, its market open: one block buyer
+        if not seen:
+            for s in a.sellers_of[p]:  # every producer has a block to sell
+                a.stock[a.slot_m_l[s] * a.P + p] = 10**9
+            a.cash[m] = 10**15
+            a.need[i] = a.lot[p]  # a lot short of its target: too little for a block by itself
+            seen["room"] = a.lot[p] + a.headroom[i]
+            for j in range(sim.scenario.behaviour.steps_per_day):  # a drawn seller may not
+                t, left = a._negotiate(np.array([i]), t, j)  # have joined: draw again
+                if not len(left):
+                    break
+            seen["left"], seen["need"] = left, a.need[i]
+        return step(t, k)
+
+    a.step = first_step
+    sim.run_day()
+    assert len(seen["left"]) == 0 and a.counts["negotiated"] >= 1
+    bought = a.lot[p] - seen["need"]
+    assert bought == a.deal_size[i] >= a.block_need[i]  # a block of `days` of its use
+    assert seen["need"] < 0 and bought <= seen["room"]  # beyond its target, within its cover
+    # the next day it holds more than it wants: it does not buy until it has used it down
+    sim.run_day()
+    assert a.need[i] < 0
+
+
+def test_a_user_that_is_not_a_block_buyer_routes_every_decision():
+    sim = Simulation(_with_block_buyers(0), seed=4)
+    sim.run_day()
+    a = sim.agents
+    idx = np.flatnonzero(a.is_user & a.active)
+    a.need[idx] = a.block_need[idx] * 2
+    t, left = a._negotiate(idx, 10**9, 0)
+    assert np.array_equal(left, idx) and a.counts["negotiated"] == 0
