@@ -151,9 +151,19 @@ def test_expected_slots_match_the_built_agents(variant, scale, tmp_path):
         sc = load_scenario(variant)
     sc = msgspec.structs.replace(sc, calendar=msgspec.structs.replace(
         sc.calendar, end=min(sc.calendar.end, dt.date(2024, 3, 29))))
-    built = Simulation(sc, scale=scale, directory=tmp_path)
-    built.recorder.close()
-    actual = built.agents.N
+    # an expectation against draws: 150 members are too few for one membership to judge it
+    # (their slots' sd over memberships is about 40, each market maker 28 slots), so the small
+    # variant is judged on the mean of eight memberships
+    memberships = [None] if variant != "small" else list(range(1, 9))
+    counts = []
+    for seed in memberships:
+        drawn = sc if seed is None else msgspec.structs.replace(
+            sc, population=msgspec.structs.replace(sc.population, seed=seed))
+        (tmp_path / str(seed)).mkdir()
+        built = Simulation(drawn, scale=scale, directory=tmp_path / str(seed))
+        built.recorder.close()
+        counts.append(built.agents.N)
+    actual = sum(counts) / len(counts)
     assert abs(expected_slots(sc, scale) - actual) <= 0.06 * actual + 30
 
 
