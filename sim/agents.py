@@ -232,8 +232,8 @@ class Agents:
         blocks = uniform(traits, BLOCKS) < nspec.block_buyers_pct / 100
         self.deal_size = np.where(self.is_user & (want >= mblock) & blocks, want, 0.0)
         self.deal_size_l: list[int] = self.deal_size.astype(np.int64).tolist()
-        self.large = self.deal_size > 0  # users that buy by negotiated blocks
-        self.block_need = np.array(self.min_block, dtype=float)[self.slot_p]
+        self.block_buyer = self.deal_size > 0  # users that buy by negotiated blocks
+        self.block_need = mblock
         self.sellers_of = [np.flatnonzero(self.is_producer & (self.slot_p == j))
                            for j in range(nprod)]
         self.users_of = [np.flatnonzero(self.is_user & (self.slot_p == j))
@@ -248,8 +248,8 @@ class Agents:
         self.channel_open = {"online": True, "offline": True}
         self.band_lo = [0] * nprod
         self.band_hi = [0] * nprod
-        self.mult = np.ones(N)
-        self._ones = self.mult
+        self._ones = np.ones(N)  # the plan without intent noise
+        self.mult = self._ones
         self.used = np.zeros(N)  # fractional use or output not yet a whole kg / lot
         self.flow = np.zeros(N)  # today's use or output, kg
         self.need = np.zeros(N)
@@ -322,7 +322,7 @@ class Agents:
         channel_ok = np.where(online, self.channel_open["online"] or self.channel_open[
             "offline"], self.channel_open["offline"])
         self.usable = self.active & ~self.withdrawn[self.slot_m] & channel_ok
-        self.negotiable = self.large & self.usable
+        self.negotiable = self.block_buyer & self.usable
         self.mult = self._plan(self.cal.days[d])
         price = nat.price
         self.nat_int = np.maximum(np.round(price), 1).astype(np.int64)

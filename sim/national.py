@@ -232,7 +232,7 @@ class National:
 
         The usual volume is remembered with `normal_halflife_days`, from the first day seen.
         """
-        usual = vol.copy() if self.normal_volume is None else self.normal_volume
+        usual = vol if self.normal_volume is None else self.normal_volume
         share = np.minimum(vol / np.where(usual > 0, usual, 1.0), 1.0)
         share[usual <= 0] = 1.0  # nothing usual yet: the first trade counts fully
         self.normal_volume = usual + self.normal_step * (vol - usual)

@@ -80,14 +80,42 @@ def test_block_buyers_are_a_members_trait_a_share_of_the_users_large_enough_for_
     every = Simulation(_with_block_buyers(100), seed=4).agents
     half = Simulation(_with_block_buyers(50), seed=4).agents
     none = Simulation(_with_block_buyers(0), seed=4).agents
-    assert not none.large.any()
+    assert not none.block_buyer.any()
     # the same trait draw: a block buyer at 50% is one at 100%, and about half of them are
-    assert (half.large <= every.large).all()
-    assert 0.35 < half.large.sum() / every.large.sum() < 0.65
+    assert (half.block_buyer <= every.block_buyer).all()
+    assert 0.35 < half.block_buyer.sum() / every.block_buyer.sum() < 0.65
     # and only users whose `days` of use reach the minimum block (`negotiation.days`)
     days = every.sc.negotiation.days
     want = np.floor(every.rate * days / every.lot_s) * every.lot_s
-    assert (every.large == (every.is_user & (want >= every.block_need))).all()
+    assert (every.block_buyer == (every.is_user & (want >= every.block_need))).all()
+
+
+def _at_first_step(sim, act):
+    """Run the simulation's next day, calling `act(t)` once, in its first step (market open)."""
+    step, seen = sim.agents.step, {}
+
+    def first_step(t, k):
+        if not seen:
+            seen["result"] = act(t)
+        return step(t, k)
+
+    sim.agents.step = first_step
+    sim.run_day()
+    return seen["result"]
+
+
+def _stock_every_seller(a, p):
+    for s in a.sellers_of[p]:  # every producer has a block to sell
+        a.stock[a.slot_m_l[s] * a.P + p] = 10**9
+
+
+def _negotiate_until_dealt(a, i, t, steps):
+    """A drawn seller may not have joined: draw again, as the next steps would."""
+    for j in range(steps):
+        t, left = a._negotiate(np.array([i]), t, j)
+        if not len(left):
+            break
+    return left
 
 
 def test_a_block_buyer_buys_a_block_ahead_of_its_need_up_to_its_maximum_cover_then_waits():
@@ -96,39 +124,46 @@ def test_a_block_buyer_buys_a_block_ahead_of_its_need_up_to_its_maximum_cover_th
     a = sim.agents
     i = int(np.flatnonzero(a.negotiable & (a.headroom > a.deal_size))[0])
     p, m = a.slot_p_l[i], a.slot_m_l[i]
-    seen = {}
-    step = a.step
 
-    def first_step(t, k):  # the next day's first step, its market open: one block buyer
-        if not seen:
-            for s in a.sellers_of[p]:  # every producer has a block to sell
-                a.stock[a.slot_m_l[s] * a.P + p] = 10**9
-            a.cash[m] = 10**15
-            a.need[i] = a.lot[p]  # a lot short of its target: too little for a block by itself
-            seen["room"] = a.lot[p] + a.headroom[i]
-            for j in range(sim.scenario.behaviour.steps_per_day):  # a drawn seller may not
-                t, left = a._negotiate(np.array([i]), t, j)  # have joined: draw again
-                if not len(left):
-                    break
-            seen["left"], seen["need"] = left, a.need[i]
-        return step(t, k)
+    def one_block_buyer(t):
+        _stock_every_seller(a, p)
+        a.cash[m] = 10**15
+        a.need[i] = a.lot[p]  # a lot short of its target: too little for a block by itself
+        room = a.lot[p] + a.headroom[i]
+        left = _negotiate_until_dealt(a, i, t, sim.scenario.behaviour.steps_per_day)
+        return left, a.need[i], room
 
-    a.step = first_step
-    sim.run_day()
-    assert len(seen["left"]) == 0 and a.counts["negotiated"] >= 1
-    bought = a.lot[p] - seen["need"]
+    left, need, room = _at_first_step(sim, one_block_buyer)
+    assert len(left) == 0 and a.counts["negotiated"] >= 1
+    bought = a.lot[p] - need
     assert bought == a.deal_size[i] >= a.block_need[i]  # a block of `days` of its use
-    assert seen["need"] < 0 and bought <= seen["room"]  # beyond its target, within its cover
+    assert need < 0 and bought <= room  # beyond its target, within its maximum cover
     # the next day it holds more than it wants: it does not buy until it has used it down
     sim.run_day()
     assert a.need[i] < 0
 
 
 def test_a_user_that_is_not_a_block_buyer_routes_every_decision():
-    sim = Simulation(_with_block_buyers(0), seed=4)
-    sim.run_day()
-    a = sim.agents
-    idx = np.flatnonzero(a.is_user & a.active)
-    a.need[idx] = a.block_need[idx] * 2
-    t, left = a._negotiate(idx, 10**9, 0)
-    assert np.array_equal(left, idx) and a.counts["negotiated"] == 0
+    # one large user, with a block's need, sellers holding blocks, in an open market: as a block
+    # buyer it deals; with no block buyers the same decision is left to the venue choice
+    def dealt(pct: float, i: int) -> tuple[list[int], int]:  # (decisions left, deals made)
+        sim = Simulation(_with_block_buyers(pct), seed=4)
+        sim.run_day()
+        a = sim.agents
+        steps = sim.scenario.behaviour.steps_per_day
+
+        def big_need(t):
+            _stock_every_seller(a, a.slot_p_l[i])
+            a.cash[a.slot_m_l[i]] = 10**15
+            a.need[i] = a.block_need[i] * 2
+            before = a.counts["negotiated"]
+            left = _negotiate_until_dealt(a, i, t, steps)
+            return list(left), a.counts["negotiated"] - before
+
+        return _at_first_step(sim, big_need)
+
+    every = Simulation(_with_block_buyers(100), seed=4)
+    every.run_day()
+    i = int(np.flatnonzero(every.agents.negotiable)[0])
+    assert dealt(100, i) == ([], 1)
+    assert dealt(0, i) == ([i], 0)
