@@ -19,7 +19,11 @@ process, best of `--repeat` rounds after a warm-up. It reports:
   skips it): the run's own requests replayed into a fresh exchange, and its book calls into
   fresh books, so the run splits into matching, the exchange around it, and the simulator's
   own Python (target: at most 0.55 of the run); and the efficiency the run would have if the
-  simulator's Python cost nothing.
+  simulator's Python cost nothing;
+- that own Python part by part (the members' decisions, the market makers, the day's start, the
+  recorder, ...: a run timed at each part's entry and exit, each part less the replay time of
+  the exchange calls it made), and how much own Python the share target leaves beside the
+  exchange's time.
 """
 
 from __future__ import annotations
@@ -136,8 +140,18 @@ def _sim(scale: int, seed: int, until: str | None, repeat: int) -> dict[str, Any
 def _decompose(base: dict[str, Any], args: argparse.Namespace,
                book_eps: float) -> dict[str, Any]:
     """Replay the first K's run without its agents; print and return where its time goes."""
-    from benchmarks.sim_workload import check, record, replay_books, replay_exchange
+    from benchmarks.sim_workload import (
+        by_part,
+        check,
+        record,
+        replay_books,
+        replay_exchange,
+        time_parts,
+    )
 
+    # timed part by part before the workload is recorded (held in memory, it would slow the
+    # run's closing garbage collection)
+    timed = [time_parts(base["scale"], args.seed, args.until) for _ in range(args.repeat)]
     w = record(base["scale"], args.seed, args.until)
     check(w)  # the replays do exactly the run's matching work
     exchange_s = min(replay_exchange(w) for _ in range(args.repeat))
@@ -159,9 +173,30 @@ def _decompose(base: dict[str, Any], args: argparse.Namespace,
     share = own / wall
     print(f"  simulator's own Python share: {share:.2f} (target <= {TARGET_OWN_SHARE}) "
           f"{'met' if share <= TARGET_OWN_SHARE else 'NOT met'}")
+    parts = by_part(min(timed, key=lambda p: sum(p.values())), w, args.repeat)
+    _print_parts(parts, exchange_s, args.repeat)
     return {"books_seconds": books_s, "exchange_seconds": exchange_s, "run_seconds": wall,
             "simulator_python_seconds": own, "efficiency_ceiling": ceiling,
-            "exchange_calls": len(w.exchange_calls), "book_calls": len(w.book_calls)}
+            "exchange_calls": len(w.exchange_calls), "book_calls": len(w.book_calls),
+            "own_python_by_part": parts}
+
+
+def _print_parts(parts: list[dict[str, Any]], exchange_s: float, repeat: int) -> None:
+    """Where the simulator's own Python goes, and what the share target leaves for it."""
+    run_s = sum(p["seconds"] for p in parts)
+    print(f"\nthe simulator's own Python by part (a run timed part by part, {run_s:.2f}s, best "
+          f"of {repeat}; each part less the replay time of the exchange calls it made):")
+    for p in parts:
+        calls = (f" (with its {p['exchange_calls']:,} exchange calls {p['seconds']:.2f}s)"
+                 if p["exchange_calls"] else "")
+        print(f"  {p['own_seconds']:6.2f}s  {p['own_seconds'] / run_s:5.2f}  "
+              f"{p['part']}{calls}")
+    own = sum(p["own_seconds"] for p in parts)
+    budget = TARGET_OWN_SHARE / (1 - TARGET_OWN_SHARE) * exchange_s
+    acting = sum(p["own_seconds"] for p in parts if p["exchange_calls"])
+    print(f"  the share target allows {budget:.2f}s of own Python beside the exchange's "
+          f"{exchange_s:.2f}s; the run has {own:.2f}s, of which {own - acting:.2f}s in parts "
+          f"that make no exchange call (the day's bookkeeping, the recorder, setup)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,3 +41,21 @@ def test_a_replay_that_trades_differently_is_caught() -> None:
     w.book_calls = [c for c in w.book_calls if c[1] != "amend"]
     with pytest.raises(AssertionError, match="the book replay traded differently"):
         check(w)
+
+
+def test_a_run_timed_part_by_part_covers_every_exchange_call_and_restores_its_methods() -> None:
+    from benchmarks.sim_workload import SETUP, by_part, record, time_parts
+    from sim.agents import Agents
+
+    step = Agents.__dict__["step"]
+    parts = time_parts(seed=2, until="2024-01-10")
+    w = record(seed=2, until="2024-01-10")
+    assert Agents.__dict__["step"] is step  # both put the methods back
+    assert len(w.parts) == len(w.exchange_calls)
+    assert SETUP in parts and all(s > 0 for s in parts.values())
+    rows = by_part(parts, w, repeat=1)
+    # every exchange call was made by a part the timed run also ran
+    assert sum(r["exchange_calls"] for r in rows) == len(w.exchange_calls)
+    makers = next(r for r in rows if r["part"] == "market makers' quotes")
+    assert makers["exchange_calls"] > 0 and makers["exchange_seconds"] > 0
+    assert sum(r["seconds"] for r in rows) == sum(parts.values())
