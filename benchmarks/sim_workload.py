@@ -41,7 +41,7 @@ class Workload:
         self.exchange_calls: list[tuple[str, tuple, dict]] = []
         self.book_calls: list[tuple[str, str, tuple, dict]] = []
         self.exchange_trades: list[tuple] = []  # every Trade the agents were returned
-        self.parts: list[str] = []  # the part of the run (`PARTS`) that made each exchange call
+        self.parts: list[str] = []  # the part of the run (`_part_methods`) making each call
         self.book_trades: list[tuple] = []  # every Trade the books returned to the exchange
 
 
