@@ -334,8 +334,8 @@ class Agents:
         flow = np.where(self.active, self.rate * self.mult * factor, 0.0)
         self.flow = flow
         held = self.held()
-        held = self._use_and_make(flow, held)
-        self._carrying_cost(days_since, held)
+        held, income = self._use_and_make(flow, held)
+        self._carrying_cost(days_since, held, income)
         self._needs(flow, nat.above_normal, held)
         # today's beliefs: the national price, scattered by each member's own noise
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
@@ -390,11 +390,14 @@ class Agents:
         # out once a day: the same operations on the same values
         return self.nat_s[idx] * (_ONE + self.sign[idx] * friction / _BP) / self._cost_div[idx]
 
-    def _use_and_make(self, flow: np.ndarray, held: np.ndarray) -> np.ndarray:
+    def _use_and_make(self, flow: np.ndarray, held: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
 
-        `held` is each slot's stock before; returns it after. A user short of stock uses what
-        it has (the rest is a shortfall). Exact integers throughout.
+        `held` is each slot's stock before; returns it after, and each member's income (fen,
+        int64 or Python ints), which `_carrying_cost` pays in with the day's carrying cost in
+        one pass over the cash. A user short of stock uses what it has (the rest is a
+        shortfall). Exact integers throughout.
         """
         self.used += flow
         whole = np.where(self.is_user, np.floor(self.used),
@@ -409,32 +412,47 @@ class Agents:
         deque(map(self.stock.__setitem__, self.flat[changed].tolist(), after[changed].tolist()),
               maxlen=0)
         pay = exact_product(take, self.nat_int[self.slot_p]) // 10  # use at the national price
-        income = exact_sums(self.slot_m, pay, len(self.cash)).tolist()
-        cash = self.cash
-        cash[:] = map(operator.add, cash, income)  # every member at once, the loop in C
+        income = exact_sums(self.slot_m, pay, len(self.cash))
         made_p = np.bincount(self.slot_p, weights=made, minlength=len(self.codes))
         for p, q in enumerate(made_p.astype(np.int64).tolist()):
             self.produced_kg[p] += q
         t = self.totals
         t["used_kg"] += int(take.sum())
         t["shortfall_kg"] += int((whole - take)[self.is_user].sum())
-        t["income_fen"] += sum(income)
-        return after
+        t["income_fen"] += int(income.sum())  # exact: int64 only where the total fits (exact_sums)
+        return after, income
 
-    def _carrying_cost(self, days: int, held: np.ndarray) -> None:
-        """Every member pays for holding its stock (never more than its free cash).
+    def _carrying_cost(self, days: int, held: np.ndarray, income: np.ndarray) -> None:
+        """Members earn today's `income`, then pay for their stock (at most their free cash).
 
+        One pass over the cash for both: int64 where no value can overflow, else Python ints.
         The charge is exact integer arithmetic: stock value at the national price (fen) times
         the rate for the days, the rate counted in billionths.
         """
         rate = round(self.sc.inventory.carrying_cost_pct_year / 100 * days / 365 * 10**9)
-        if not rate:
-            return
-        due = exact_sums(self.slot_m, exact_product(held, self.nat_int[self.slot_p]) // 10,
-                         len(self.cash))
-        charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
+        n = len(self.cash)
+        if rate:
+            due = exact_sums(self.slot_m, exact_product(held, self.nat_int[self.slot_p]) // 10, n)
+            charge = (due // 10**9) * rate + (due % 10**9) * rate // 10**9  # floor(due*rate/1e9)
+        else:
+            charge = np.zeros(n, dtype=np.int64)
         cash = self.cash
-        # what each member pays, at most its free cash (every member at once, the loops in C)
+        if income.dtype != object and charge.dtype != object and n:
+            try:
+                free = np.fromiter(cash, dtype=np.int64, count=n)
+            except OverflowError:  # a cash beyond int64: the Python ints' path below
+                free = None
+            # int64 where no sum can overflow: every cash, income and charge below 2**62 / n
+            if free is not None and int(max(free.max(), income.max(), charge.max())) < (
+                    1 << 62) // n:
+                free += income
+                paid = np.minimum(charge, free)
+                free -= paid
+                cash[:] = free.tolist()
+                self.totals["carrying_cost_fen"] += int(paid.sum())
+                return
+        # exact Python ints (every member at once, the loops in C)
+        cash[:] = map(operator.add, cash, income.tolist())
         paid = list(map(min, charge.tolist(), cash))
         cash[:] = map(operator.sub, cash, paid)
         self.totals["carrying_cost_fen"] += sum(paid)
