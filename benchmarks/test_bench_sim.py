@@ -58,4 +58,4 @@ def test_a_run_timed_part_by_part_covers_every_exchange_call_and_restores_its_me
     assert sum(r["exchange_calls"] for r in rows) == len(w.exchange_calls)
     makers = next(r for r in rows if r["part"] == "market makers' quotes")
     assert makers["exchange_calls"] > 0 and makers["exchange_seconds"] > 0
-    assert sum(r["seconds"] for r in rows) == sum(parts.values())
+    assert sum(r["seconds"] for r in rows) == pytest.approx(sum(parts.values()))  # any order
