@@ -335,7 +335,7 @@ class Agents:
         self.flow = flow
         held = self.held()
         held, income = self._use_and_make(flow, held)
-        self._carrying_cost(days_since, held, income)
+        self._settle_cash(days_since, held, income)
         self._needs(flow, nat.above_normal, held)
         # today's beliefs: the national price, scattered by each member's own noise
         noise = normal(self.keys, counter(d, BELIEF)) * (self.beh.belief_noise_bp / 10_000)
@@ -395,7 +395,7 @@ class Agents:
         """Users use stock (and earn its value), producers add output to stock in whole lots.
 
         `held` is each slot's stock before; returns it after, and each member's income (fen,
-        int64 or Python ints), which `_carrying_cost` pays in with the day's carrying cost in
+        int64 or Python ints), which `_settle_cash` pays in with the day's carrying cost in
         one pass over the cash. A user short of stock uses what it has (the rest is a
         shortfall). Exact integers throughout.
         """
@@ -422,7 +422,7 @@ class Agents:
         t["income_fen"] += int(income.sum())  # exact: int64 only where the total fits (exact_sums)
         return after, income
 
-    def _carrying_cost(self, days: int, held: np.ndarray, income: np.ndarray) -> None:
+    def _settle_cash(self, days: int, held: np.ndarray, income: np.ndarray) -> None:
         """Members earn today's `income`, then pay for their stock (at most their free cash).
 
         One pass over the cash for both: int64 where no value can overflow, else Python ints.

@@ -65,6 +65,32 @@ def test_use_and_output_respond_to_the_national_price_by_the_elasticities():
         a.rate[maker] * a.mult[maker] * math.exp(math.log(0.8) + 0.6 * dev))
 
 
+def _settled(a, held, income, cash):
+    """Members' cash and the carrying cost paid after `_settle_cash` from `cash`."""
+    a.cash[:] = cash
+    before = a.totals["carrying_cost_fen"]
+    a._settle_cash(3, held, income)
+    return list(a.cash), a.totals["carrying_cost_fen"] - before
+
+
+def test_income_and_carrying_cost_settle_alike_in_int64_and_in_exact_python_ints(sim):
+    a = sim.agents
+    held = a.held()
+    income = np.arange(len(a.cash), dtype=np.int64) * 1_000
+    s = int(np.flatnonzero(held * a.nat_int[a.slot_p] > 10**9)[0])  # a slot worth carrying
+    m = a.slot_m_l[s]
+    cash = list(a.cash)
+    cash[m], income[m] = 0, 0  # nothing to pay with: it pays nothing
+    fast = _settled(a, held, income, cash)  # the int64 path
+    assert fast == _settled(a, held, income.astype(object), cash)  # the Python ints' path
+    assert fast[0][m] == 0 and fast[1] > 0
+    rich = cash.copy()
+    rich[m] = 10**19  # beyond int64: the Python ints' path, paying its whole charge
+    paid_rich = _settled(a, held, income, rich)
+    assert paid_rich == _settled(a, held, income.astype(object), rich)
+    assert 0 < 10**19 - paid_rich[0][m] and paid_rich[1] > fast[1]
+
+
 def test_a_members_plan_moves_linearly_from_one_months_draw_to_the_next():
     s = Simulation(small_scenario(), seed=1)
     a = s.agents

@@ -13,6 +13,9 @@ from sim.national import National, anchor_path, equilibrium, shift_vectors
 from sim.scenario import SupplyEvent, load_scenario
 from sim.streams import Streams
 
+# yesterday's volume per product (kg), as the runner passes it: none, or a day that traded
+NO_TRADE, TRADED = [0], [60_000]
+
 D = dt.date
 
 
@@ -91,8 +94,8 @@ def test_the_makers_of_a_product_that_follows_another_make_what_its_market_uses(
     days = [D(2024, 6, 3), D(2024, 6, 4)]
     nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
     nat.apply_shift(SupplyEvent(date=days[0], pct=-20, group="light"))
-    nat.start_day(0, [1] * len(sc.products), [False] * len(sc.products))
-    nat.start_day(1, [1] * len(sc.products), [False] * len(sc.products))
+    nat.start_day(0, [1] * len(sc.products), NO_TRADE * len(sc.products))
+    nat.start_day(1, [1] * len(sc.products), NO_TRADE * len(sc.products))
     codes = [p.code for p in sc.products]
     for code in ("PRND_MT", "RE_CARB", "LACE_MT"):
         j = codes.index(code)
@@ -116,10 +119,10 @@ def test_the_national_price_closes_its_set_share_of_the_gap_each_day_and_feels_t
     lam, w = sc.national.adjust_pct / 100, sc.national.settlement_weight_pct / 100
     anchor = nat.anchor[:, j]
     settle = [round(math.exp(anchor[0])) for _ in sc.products]
-    nat.start_day(0, settle, [False] * len(settle))  # nothing traded yesterday: no pull
+    nat.start_day(0, settle, NO_TRADE * len(settle))  # nothing traded yesterday: no pull
     assert math.log(nat.price[j]) == pytest.approx(anchor[0] + lam * target)
     settle[j] = 400_000
-    nat.start_day(1, settle, [True] * len(settle))
+    nat.start_day(1, settle, TRADED * len(settle))
     x = lam * target + lam * (target - lam * target)
     assert math.log(nat.price[j]) == pytest.approx((1 - w) * (anchor[1] + x)
                                                     + w * math.log(400_000))
@@ -132,17 +135,17 @@ def test_a_settlement_held_back_by_the_band_does_not_pull_the_price_back_across_
     j = [p.code for p in sc.products].index("PRND_OX")
     n = len(sc.products)
     w = sc.national.settlement_weight_pct / 100
-    nat.start_day(0, [1] * n, [False] * n)
+    nat.start_day(0, [1] * n, NO_TRADE * n)
     rest = nat.anchor[1, j]
     low, high = [round(math.exp(rest) * 0.9)] * n, [round(math.exp(rest) * 1.1)] * n
     edge = [0] * n
     edge[j] = 1  # traded at its band's top, below the national price: censored, no pull
-    assert math.log(nat.start_day(1, low, [True] * n, edge)[j]) == pytest.approx(rest)
+    assert math.log(nat.start_day(1, low, TRADED * n, edge)[j]) == pytest.approx(rest)
     # at the top but above the national price it is a price like any other: it pulls
-    assert math.log(nat.start_day(1, high, [True] * n, edge)[j]) == pytest.approx(
+    assert math.log(nat.start_day(1, high, TRADED * n, edge)[j]) == pytest.approx(
         (1 - w) * rest + w * math.log(high[j]))
     edge[j] = -1  # at the bottom, above the national price: no pull down to it either
-    assert math.log(nat.start_day(1, high, [True] * n, edge)[j]) == pytest.approx(rest)
+    assert math.log(nat.start_day(1, high, TRADED * n, edge)[j]) == pytest.approx(rest)
 
 
 def _pulled(volumes, by_volume=True):
@@ -193,10 +196,10 @@ def test_national_use_falls_with_price_by_the_demand_elasticity():
     days = [D(2024, 6, 3), D(2024, 6, 4)]
     nat = National(sc, days, Streams(1).products(len(sc.products)), 1.0)
     j = [p.code for p in sc.products].index("PRND_OX")
-    nat.start_day(0, [1] * len(sc.products), [False] * len(sc.products))
+    nat.start_day(0, [1] * len(sc.products), NO_TRADE * len(sc.products))
     assert nat.use()[j] == pytest.approx(nat.base_use[j])
     nat.apply_shift(SupplyEvent(date=days[0], pct=-20, group="light"))
-    nat.start_day(1, [1] * len(sc.products), [False] * len(sc.products))
+    nat.start_day(1, [1] * len(sc.products), NO_TRADE * len(sc.products))
     dev = nat.deviation[j]
     assert dev > 0
     assert nat.use()[j] == pytest.approx(nat.base_use[j] * math.exp(-0.4 * dev))
